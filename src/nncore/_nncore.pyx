@@ -1,0 +1,434 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""nnbook._nncore: the Cython binding of the C core.
+
+Every function takes C-contiguous arrays of one precision (float32 or
+float64; the fused type `real` picks the C kernel) and releases the GIL
+around the C call. Shapes are checked here so a wrong call raises instead of
+reading out of bounds; dtype, finiteness and meaning are checked once, in the
+Python layer. An empty array stands for "none" where an argument is optional.
+"""
+from libc.stdint cimport int64_t
+from libc.math cimport HUGE_VAL
+
+cdef extern from "nncore.h" nogil:
+    int NN_MAX_LAYERS
+    ctypedef struct nn_config:
+        int n_layers
+        int sizes[33]
+        int activations[32]
+        int has_bias[32]
+        int loss
+        double zmin, eps, l1, l2
+        int optimizer
+        double learning_rate, momentum, beta1, beta2, epsilon, rho
+        int nesterov
+
+    int nn_check_config(const nn_config *cfg)
+    int64_t nn_param_count(const nn_config *cfg)
+    void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off)
+    int nn_optimizer_slots(const nn_config *cfg)
+    int64_t nn_workspace_len(const nn_config *cfg, int max_rows)
+    void nn_set_num_threads(int n)
+    int nn_get_num_threads()
+
+    void activation_forward_f32(float *out, const float *inp, int B, int N, int act, float zmin)
+    void activation_forward_f64(double *out, const double *inp, int B, int N, int act, double zmin)
+    void activation_backward_f32(float *dinp, const float *dout, const float *out, int B, int N, int act)
+    void activation_backward_f64(double *dinp, const double *dout, const double *out, int B, int N, int act)
+    void dense_forward_f32(float *out, const float *inp, const float *weight, const float *bias, int B, int C, int OC, int act, float zmin)
+    void dense_forward_f64(double *out, const double *inp, const double *weight, const double *bias, int B, int C, int OC, int act, double zmin)
+    void dense_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight, int B, int C, int OC)
+    void dense_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout, const double *inp, const double *weight, int B, int C, int OC)
+    double softmax_cross_entropy_forward_f32(float *probs, const float *logits, const float *y, int B, int K, float zmin, float eps)
+    double softmax_cross_entropy_forward_f64(double *probs, const double *logits, const double *y, int B, int K, double zmin, double eps)
+    double binary_cross_entropy_forward_f32(float *probs, const float *logits, const float *y, int64_t n, float zmin, float eps)
+    double binary_cross_entropy_forward_f64(double *probs, const double *logits, const double *y, int64_t n, double zmin, double eps)
+    void cross_entropy_backward_f32(float *dlogits, const float *probs, const float *y, int64_t n, float scale)
+    void cross_entropy_backward_f64(double *dlogits, const double *probs, const double *y, int64_t n, double scale)
+    double mse_forward_f32(const float *out, const float *y, int B, int K)
+    double mse_forward_f64(const double *out, const double *y, int B, int K)
+    void mse_backward_f32(float *dout, const float *out, const float *y, int64_t n, float scale)
+    void mse_backward_f64(double *dout, const double *out, const double *y, int64_t n, double scale)
+    double l1_l2_penalty_forward_f32(const float *weight, int64_t n, double l1, double l2)
+    double l1_l2_penalty_forward_f64(const double *weight, int64_t n, double l1, double l2)
+    void l1_l2_penalty_backward_f32(float *dweight, const float *weight, int64_t n, float l1, float l2, float inv_m)
+    void l1_l2_penalty_backward_f64(double *dweight, const double *weight, int64_t n, double l1, double l2, double inv_m)
+    void sgd_update_f32(float *param, const float *grad, int64_t n, float lr)
+    void sgd_update_f64(double *param, const double *grad, int64_t n, double lr)
+    void sgd_momentum_update_f32(float *param, float *velocity, const float *grad, int64_t n, float lr, float momentum, int nesterov)
+    void sgd_momentum_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double momentum, int nesterov)
+    void adam_update_f32(float *param, float *m, float *v, const float *grad, int64_t n, float lr, float beta1, float beta2, float epsilon, int64_t step)
+    void adam_update_f64(double *param, double *m, double *v, const double *grad, int64_t n, double lr, double beta1, double beta2, double epsilon, int64_t step)
+    void rmsprop_update_f32(float *param, float *velocity, const float *grad, int64_t n, float lr, float rho, float epsilon)
+    void rmsprop_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double rho, double epsilon)
+    int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
+    int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
+    int network_forward_f32(const nn_config *cfg, const float *params, float *work, int max_rows, const float *x, int64_t n, float *out, int logits, const float *y, double *loss_sum)
+    int network_forward_f64(const nn_config *cfg, const double *params, double *work, int max_rows, const double *x, int64_t n, double *out, int logits, const double *y, double *loss_sum)
+
+ctypedef fused real:
+    float
+    double
+
+# Codes shared with nncore.h; the Python layer names them.
+ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
+LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2}
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3}
+MAX_LAYERS = NN_MAX_LAYERS
+NO_CLIP = -HUGE_VAL
+
+
+def set_num_threads(int n):
+    """Set the thread count of the OpenBLAS the core calls."""
+    if n < 1:
+        raise ValueError(f"n must be a positive thread count, got {n}")
+    nn_set_num_threads(n)
+
+
+def get_num_threads():
+    """The thread count of the OpenBLAS the core calls."""
+    return nn_get_num_threads()
+
+
+cdef class CoreConfig:
+    """A network's shape, loss and optimizer, as the C core sees it (nn_config)."""
+    cdef nn_config cfg
+
+    def __init__(self, sizes, activations, has_bias=None, loss="binary_crossentropy",
+                 double zmin=-HUGE_VAL, double eps=0.0, double l1=0.0, double l2=0.0,
+                 optimizer="sgd", double learning_rate=0.1, double momentum=0.0,
+                 double beta1=0.9, double beta2=0.999, double epsilon=1e-7, double rho=0.9,
+                 bint nesterov=False):
+        cdef int L = len(activations), l
+        if L < 1 or L > NN_MAX_LAYERS:
+            raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
+        if len(sizes) != L + 1:
+            raise ValueError(f"sizes must have len(activations) + 1 = {L + 1} entries, got {len(sizes)}")
+        if has_bias is None:
+            has_bias = [True] * L
+        self.cfg.n_layers = L
+        for l in range(L + 1):
+            self.cfg.sizes[l] = sizes[l]
+        for l in range(L):
+            self.cfg.activations[l] = ACTIVATIONS[activations[l]]
+            self.cfg.has_bias[l] = 1 if has_bias[l] else 0
+        self.cfg.loss = LOSSES[loss]
+        self.cfg.zmin = zmin
+        self.cfg.eps = eps
+        self.cfg.l1 = l1
+        self.cfg.l2 = l2
+        self.cfg.optimizer = OPTIMIZERS[optimizer]
+        self.cfg.learning_rate = learning_rate
+        self.cfg.momentum = momentum
+        self.cfg.beta1 = beta1
+        self.cfg.beta2 = beta2
+        self.cfg.epsilon = epsilon
+        self.cfg.rho = rho
+        self.cfg.nesterov = nesterov
+        if nn_check_config(&self.cfg) != 0:
+            raise ValueError("inconsistent network configuration (sizes must be >= 1, "
+                             "binary_crossentropy needs a sigmoid output and "
+                             "categorical_crossentropy a softmax output)")
+
+    @property
+    def n_layers(self):
+        return self.cfg.n_layers
+
+    @property
+    def sizes(self):
+        return tuple(self.cfg.sizes[l] for l in range(self.cfg.n_layers + 1))
+
+    def param_count(self):
+        """Length of the flat parameter vector."""
+        return nn_param_count(&self.cfg)
+
+    def param_offsets(self):
+        """[(w_start, b_start or -1), ...]: where each layer's W and b begin."""
+        cdef int64_t w_off[32]
+        cdef int64_t b_off[32]
+        nn_param_offsets(&self.cfg, w_off, b_off)
+        return [(w_off[l], b_off[l]) for l in range(self.cfg.n_layers)]
+
+    def optimizer_slots(self):
+        """How many state vectors (each param_count long) the optimizer keeps."""
+        return nn_optimizer_slots(&self.cfg)
+
+    def workspace_len(self, int max_rows):
+        """Length of the scratch buffer for batches of at most max_rows rows."""
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+        return nn_workspace_len(&self.cfg, max_rows)
+
+
+cdef inline void _need(bint ok, str what) except *:
+    if not ok:
+        raise ValueError(what)
+
+
+def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
+                int max_rows, const real[:, ::1] x, const real[:, ::1] y,
+                const int64_t[::1] perm, int batch_size, int64_t step):
+    """One epoch of mini-batch training in C; returns (loss_sum, step).
+
+    perm: row order (length n), or empty for the rows in order.
+    """
+    cdef nn_config *cfg = &config.cfg
+    cdef int64_t n = x.shape[0], i
+    cdef int L = cfg.n_layers, rc
+    cdef double loss = 0
+    _need(n >= 1, "x has no rows")
+    _need(x.shape[1] == cfg.sizes[0], f"x has {x.shape[1]} features, the network takes {cfg.sizes[0]}")
+    _need(y.shape[0] == n and y.shape[1] == cfg.sizes[L], f"y must be ({n}, {cfg.sizes[L]}), got ({y.shape[0]}, {y.shape[1]})")
+    _need(params.shape[0] == nn_param_count(cfg), "params has the wrong length")
+    _need(opt_state.shape[0] >= nn_optimizer_slots(cfg) * nn_param_count(cfg), "opt_state is too short")
+    _need(1 <= batch_size <= max_rows, f"batch_size must be in [1, max_rows={max_rows}], got {batch_size}")
+    _need(work.shape[0] >= nn_workspace_len(cfg, max_rows), "work is too short for max_rows")
+    _need(perm.shape[0] == 0 or perm.shape[0] == n, "perm must be empty or have one entry per row")
+    for i in range(perm.shape[0]):
+        _need(0 <= perm[i] < n, "perm has an index out of range")
+    cdef const int64_t *pp = &perm[0] if perm.shape[0] else NULL
+    cdef real *state = &opt_state[0] if opt_state.shape[0] else NULL
+    with nogil:
+        if real is float:
+            rc = network_train_epoch_f32(cfg, &params[0], state, &work[0], max_rows, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss)
+        else:
+            rc = network_train_epoch_f64(cfg, &params[0], state, &work[0], max_rows, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss)
+    _need(rc == 0, "the core rejected the training call")
+    return loss, step
+
+
+def forward(CoreConfig config, const real[::1] params, real[::1] work, int max_rows,
+            const real[:, ::1] x, real[:, ::1] out, bint logits, const real[:, ::1] y):
+    """Forward pass over all rows of x in chunks of max_rows.
+
+    out: (n, units) receives logits or output activations; empty to skip.
+    y: targets for the loss sum (returned); empty to skip (returns 0.0).
+    """
+    cdef nn_config *cfg = &config.cfg
+    cdef int64_t n = x.shape[0]
+    cdef int L = cfg.n_layers, rc
+    cdef double loss = 0
+    _need(n >= 1, "x has no rows")
+    _need(x.shape[1] == cfg.sizes[0], f"x has {x.shape[1]} features, the network takes {cfg.sizes[0]}")
+    _need(params.shape[0] == nn_param_count(cfg), "params has the wrong length")
+    _need(max_rows >= 1 and work.shape[0] >= nn_workspace_len(cfg, max_rows), "work is too short for max_rows")
+    _need(out.shape[0] == 0 or (out.shape[0] == n and out.shape[1] == cfg.sizes[L]), "out has the wrong shape")
+    _need(y.shape[0] == 0 or (y.shape[0] == n and y.shape[1] == cfg.sizes[L]), "y has the wrong shape")
+    cdef real *po = &out[0, 0] if out.shape[0] else NULL
+    cdef const real *py = &y[0, 0] if y.shape[0] else NULL
+    with nogil:
+        if real is float:
+            rc = network_forward_f32(cfg, &params[0], &work[0], max_rows, &x[0, 0], n, po, logits, py, &loss)
+        else:
+            rc = network_forward_f64(cfg, &params[0], &work[0], max_rows, &x[0, 0], n, po, logits, py, &loss)
+    _need(rc == 0, "the core rejected the forward call")
+    return loss
+
+
+# ---- single kernels (the book's forpass/backprop by hand, and the tests) ----
+
+def activation_forward(real[:, ::1] out, const real[:, ::1] inp, act, double zmin=-HUGE_VAL):
+    """out = act(inp), row-wise for softmax; out may be inp."""
+    cdef int B = inp.shape[0], N = inp.shape[1], a = ACTIVATIONS[act]
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    if B == 0 or N == 0:
+        return
+    with nogil:
+        if real is float:
+            activation_forward_f32(&out[0, 0], &inp[0, 0], B, N, a, <float>zmin)
+        else:
+            activation_forward_f64(&out[0, 0], &inp[0, 0], B, N, a, zmin)
+
+
+def activation_backward(real[:, ::1] dinp, const real[:, ::1] dout, const real[:, ::1] out, act):
+    """dinp = dout * act'(a), written from the forward output a = out."""
+    cdef int B = out.shape[0], N = out.shape[1], a = ACTIVATIONS[act]
+    _need(dinp.shape[0] == B and dinp.shape[1] == N and dout.shape[0] == B and dout.shape[1] == N, "dinp, dout and out must share a shape")
+    if B == 0 or N == 0:
+        return
+    with nogil:
+        if real is float:
+            activation_backward_f32(&dinp[0, 0], &dout[0, 0], &out[0, 0], B, N, a)
+        else:
+            activation_backward_f64(&dinp[0, 0], &dout[0, 0], &out[0, 0], B, N, a)
+
+
+def dense_forward(real[:, ::1] out, const real[:, ::1] inp, const real[:, ::1] weight,
+                  const real[::1] bias, act="linear", double zmin=-HUGE_VAL):
+    """out (B,OC) = act(inp (B,C) @ weight (C,OC) + bias (OC)); empty bias: none."""
+    cdef int B = inp.shape[0], C = inp.shape[1], OC = weight.shape[1], a = ACTIVATIONS[act]
+    _need(B >= 1 and C >= 1 and OC >= 1, "dense_forward needs non-empty inputs")
+    _need(weight.shape[0] == C, f"weight must have {C} rows, got {weight.shape[0]}")
+    _need(bias.shape[0] == 0 or bias.shape[0] == OC, f"bias must have {OC} entries, got {bias.shape[0]}")
+    _need(out.shape[0] == B and out.shape[1] == OC, f"out must be ({B}, {OC})")
+    cdef const real *pb = &bias[0] if bias.shape[0] else NULL
+    with nogil:
+        if real is float:
+            dense_forward_f32(&out[0, 0], &inp[0, 0], &weight[0, 0], pb, B, C, OC, a, <float>zmin)
+        else:
+            dense_forward_f64(&out[0, 0], &inp[0, 0], &weight[0, 0], pb, B, C, OC, a, zmin)
+
+
+def dense_backward(real[:, ::1] dinp, real[:, ::1] dweight, real[::1] dbias,
+                   const real[:, ::1] dout, const real[:, ::1] inp, const real[:, ::1] weight):
+    """dweight = inp.T @ dout; dbias = dout.sum(0); dinp = dout @ weight.T (empty: skipped)."""
+    cdef int B = inp.shape[0], C = inp.shape[1], OC = weight.shape[1]
+    _need(B >= 1 and C >= 1 and OC >= 1, "dense_backward needs non-empty inputs")
+    _need(weight.shape[0] == C and dweight.shape[0] == C and dweight.shape[1] == OC, "weight and dweight must be (C, OC)")
+    _need(dout.shape[0] == B and dout.shape[1] == OC, "dout must be (B, OC)")
+    _need(dbias.shape[0] == 0 or dbias.shape[0] == OC, "dbias must be (OC,) or empty")
+    _need(dinp.shape[0] == 0 or (dinp.shape[0] == B and dinp.shape[1] == C), "dinp must be (B, C) or empty")
+    cdef real *pdb = &dbias[0] if dbias.shape[0] else NULL
+    cdef real *pdi = &dinp[0, 0] if dinp.shape[0] else NULL
+    with nogil:
+        if real is float:
+            dense_backward_f32(pdi, &dweight[0, 0], pdb, &dout[0, 0], &inp[0, 0], &weight[0, 0], B, C, OC)
+        else:
+            dense_backward_f64(pdi, &dweight[0, 0], pdb, &dout[0, 0], &inp[0, 0], &weight[0, 0], B, C, OC)
+
+
+def softmax_cross_entropy_forward(real[:, ::1] probs, const real[:, ::1] logits, const real[:, ::1] y,
+                                  double zmin=-HUGE_VAL, double eps=0.0):
+    """probs = softmax(logits); returns sum over rows of -sum_k y log p."""
+    cdef int B = logits.shape[0], K = logits.shape[1]
+    cdef double loss
+    _need(B >= 1 and K >= 1, "empty logits")
+    _need(probs.shape[0] == B and probs.shape[1] == K and y.shape[0] == B and y.shape[1] == K, "probs, logits and y must share a shape")
+    with nogil:
+        if real is float:
+            loss = softmax_cross_entropy_forward_f32(&probs[0, 0], &logits[0, 0], &y[0, 0], B, K, <float>zmin, <float>eps)
+        else:
+            loss = softmax_cross_entropy_forward_f64(&probs[0, 0], &logits[0, 0], &y[0, 0], B, K, zmin, eps)
+    return loss
+
+
+def binary_cross_entropy_forward(real[:, ::1] probs, const real[:, ::1] logits, const real[:, ::1] y,
+                                 double zmin=-HUGE_VAL, double eps=0.0):
+    """probs = sigmoid(logits); returns sum of -(y log p + (1-y) log(1-p))."""
+    cdef int64_t n = logits.shape[0] * logits.shape[1]
+    cdef double loss
+    _need(n >= 1, "empty logits")
+    _need(probs.shape[0] == logits.shape[0] and probs.shape[1] == logits.shape[1] and y.shape[0] == logits.shape[0] and y.shape[1] == logits.shape[1], "probs, logits and y must share a shape")
+    with nogil:
+        if real is float:
+            loss = binary_cross_entropy_forward_f32(&probs[0, 0], &logits[0, 0], &y[0, 0], n, <float>zmin, <float>eps)
+        else:
+            loss = binary_cross_entropy_forward_f64(&probs[0, 0], &logits[0, 0], &y[0, 0], n, zmin, eps)
+    return loss
+
+
+def cross_entropy_backward(real[:, ::1] dlogits, const real[:, ::1] probs, const real[:, ::1] y, double scale):
+    """dlogits = scale * (probs - y)."""
+    cdef int64_t n = probs.shape[0] * probs.shape[1]
+    _need(dlogits.shape[0] == probs.shape[0] and dlogits.shape[1] == probs.shape[1] and y.shape[0] == probs.shape[0] and y.shape[1] == probs.shape[1], "dlogits, probs and y must share a shape")
+    if n == 0:
+        return
+    with nogil:
+        if real is float:
+            cross_entropy_backward_f32(&dlogits[0, 0], &probs[0, 0], &y[0, 0], n, <float>scale)
+        else:
+            cross_entropy_backward_f64(&dlogits[0, 0], &probs[0, 0], &y[0, 0], n, scale)
+
+
+def mse_forward(const real[:, ::1] out, const real[:, ::1] y):
+    """Sum over rows of mean_k (out - y)^2."""
+    cdef int B = out.shape[0], K = out.shape[1]
+    cdef double loss
+    _need(B >= 1 and K >= 1, "empty out")
+    _need(y.shape[0] == B and y.shape[1] == K, "out and y must share a shape")
+    with nogil:
+        if real is float:
+            loss = mse_forward_f32(&out[0, 0], &y[0, 0], B, K)
+        else:
+            loss = mse_forward_f64(&out[0, 0], &y[0, 0], B, K)
+    return loss
+
+
+def mse_backward(real[:, ::1] dout, const real[:, ::1] out, const real[:, ::1] y, double scale):
+    """dout = scale * 2 * (out - y)."""
+    cdef int64_t n = out.shape[0] * out.shape[1]
+    _need(dout.shape[0] == out.shape[0] and dout.shape[1] == out.shape[1] and y.shape[0] == out.shape[0] and y.shape[1] == out.shape[1], "dout, out and y must share a shape")
+    if n == 0:
+        return
+    with nogil:
+        if real is float:
+            mse_backward_f32(&dout[0, 0], &out[0, 0], &y[0, 0], n, <float>scale)
+        else:
+            mse_backward_f64(&dout[0, 0], &out[0, 0], &y[0, 0], n, scale)
+
+
+def l1_l2_penalty_forward(const real[::1] weight, double l1, double l2):
+    """l1 * sum|w| + l2/2 * sum w^2."""
+    cdef double r
+    if weight.shape[0] == 0:
+        return 0.0
+    with nogil:
+        if real is float:
+            r = l1_l2_penalty_forward_f32(&weight[0], weight.shape[0], l1, l2)
+        else:
+            r = l1_l2_penalty_forward_f64(&weight[0], weight.shape[0], l1, l2)
+    return r
+
+
+def l1_l2_penalty_backward(real[::1] dweight, const real[::1] weight, double l1, double l2, double inv_m):
+    """dweight += (l1 sign(w) + l2 w) * inv_m."""
+    _need(dweight.shape[0] == weight.shape[0], "dweight and weight must have the same length")
+    if weight.shape[0] == 0:
+        return
+    with nogil:
+        if real is float:
+            l1_l2_penalty_backward_f32(&dweight[0], &weight[0], weight.shape[0], <float>l1, <float>l2, <float>inv_m)
+        else:
+            l1_l2_penalty_backward_f64(&dweight[0], &weight[0], weight.shape[0], l1, l2, inv_m)
+
+
+def sgd_update(real[::1] param, const real[::1] grad, double lr):
+    """param -= lr * grad."""
+    _need(param.shape[0] == grad.shape[0], "param and grad must have the same length")
+    if param.shape[0] == 0:
+        return
+    with nogil:
+        if real is float:
+            sgd_update_f32(&param[0], &grad[0], param.shape[0], <float>lr)
+        else:
+            sgd_update_f64(&param[0], &grad[0], param.shape[0], lr)
+
+
+def sgd_momentum_update(real[::1] param, real[::1] velocity, const real[::1] grad, double lr,
+                        double momentum, bint nesterov=False):
+    """v = momentum v - lr g; param += v (or momentum v - lr g with Nesterov)."""
+    _need(param.shape[0] == grad.shape[0] == velocity.shape[0], "param, velocity and grad must have the same length")
+    if param.shape[0] == 0:
+        return
+    with nogil:
+        if real is float:
+            sgd_momentum_update_f32(&param[0], &velocity[0], &grad[0], param.shape[0], <float>lr, <float>momentum, nesterov)
+        else:
+            sgd_momentum_update_f64(&param[0], &velocity[0], &grad[0], param.shape[0], lr, momentum, nesterov)
+
+
+def adam_update(real[::1] param, real[::1] m, real[::1] v, const real[::1] grad, double lr,
+                double beta1, double beta2, double epsilon, int64_t step):
+    """Adam step number `step` (1-based), Keras's form."""
+    _need(param.shape[0] == grad.shape[0] == m.shape[0] == v.shape[0], "param, m, v and grad must have the same length")
+    _need(step >= 1, "step is 1-based")
+    if param.shape[0] == 0:
+        return
+    with nogil:
+        if real is float:
+            adam_update_f32(&param[0], &m[0], &v[0], &grad[0], param.shape[0], <float>lr, <float>beta1, <float>beta2, <float>epsilon, step)
+        else:
+            adam_update_f64(&param[0], &m[0], &v[0], &grad[0], param.shape[0], lr, beta1, beta2, epsilon, step)
+
+
+def rmsprop_update(real[::1] param, real[::1] velocity, const real[::1] grad, double lr,
+                   double rho, double epsilon):
+    """v = rho v + (1-rho) g^2; param -= lr g / sqrt(v + epsilon)."""
+    _need(param.shape[0] == grad.shape[0] == velocity.shape[0], "param, velocity and grad must have the same length")
+    if param.shape[0] == 0:
+        return
+    with nogil:
+        if real is float:
+            rmsprop_update_f32(&param[0], &velocity[0], &grad[0], param.shape[0], <float>lr, <float>rho, <float>epsilon)
+        else:
+            rmsprop_update_f64(&param[0], &velocity[0], &grad[0], param.shape[0], lr, rho, epsilon)

@@ -1,0 +1,40 @@
+/* The fully connected layer: out = act(inp · W + b). */
+#include "real.h"
+
+/* out (B,OC) = act(inp (B,C) · weight (C,OC) + bias (OC)); out overwritten.
+ * bias may be NULL. Bias and elementwise activations are applied in the one
+ * pass that follows the GEMM, while each row is still in cache. */
+void NNF(dense_forward)(real *out, const real *inp, const real *weight, const real *bias,
+                        int B, int C, int OC, int act, real zmin) {
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, OC, C,
+         (real)1, inp, C, weight, OC, (real)0, out, OC);
+    for (int i = 0; i < B; i++) {
+        real *row = out + (int64_t)i * OC;
+        if (bias)
+            for (int j = 0; j < OC; j++) row[j] += bias[j];
+        if (act != NN_SOFTMAX) NNF(activation_forward)(row, row, 1, OC, act, zmin);
+    }
+    if (act == NN_SOFTMAX) NNF(softmax_forward)(out, out, B, OC, zmin);
+}
+
+/* Given dout (B,OC) = dL/dz of this layer's pre-activation:
+ *   dweight (C,OC) = inp^T · dout          overwritten
+ *   dbias (OC)     = column sums of dout   overwritten (skipped if NULL)
+ *   dinp (B,C)     = dout · weight^T       overwritten (skipped if NULL)
+ * The 1/m of a batch mean is expected to be folded into dout already. */
+void NNF(dense_backward)(real *dinp, real *dweight, real *dbias, const real *dout,
+                         const real *inp, const real *weight, int B, int C, int OC) {
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, B,
+         (real)1, inp, C, dout, OC, (real)0, dweight, OC);
+    if (dbias) {
+        /* accumulated in double so float32 sums over long batches stay accurate */
+        for (int j = 0; j < OC; j++) {
+            double s = 0;
+            for (int i = 0; i < B; i++) s += dout[(int64_t)i * OC + j];
+            dbias[j] = (real)s;
+        }
+    }
+    if (dinp)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, OC,
+             (real)1, dout, OC, weight, OC, (real)0, dinp, C);
+}

@@ -1,0 +1,61 @@
+/* Where things live: the flat parameter vector and the scratch buffer. */
+#include <math.h>
+#include "nncore.h"
+
+int nn_check_config(const nn_config *cfg) {
+    if (!cfg || cfg->n_layers < 1 || cfg->n_layers > NN_MAX_LAYERS) return NN_EINVAL;
+    for (int l = 0; l <= cfg->n_layers; l++)
+        if (cfg->sizes[l] < 1) return NN_EINVAL;
+    for (int l = 0; l < cfg->n_layers; l++)
+        if (cfg->activations[l] < NN_LINEAR || cfg->activations[l] > NN_SOFTMAX) return NN_EINVAL;
+    int last = cfg->activations[cfg->n_layers - 1];
+    /* the fused output pairs: the loss kernel itself applies the activation */
+    if (cfg->loss == NN_LOSS_BCE && last != NN_SIGMOID) return NN_EINVAL;
+    if (cfg->loss == NN_LOSS_CE && last != NN_SOFTMAX) return NN_EINVAL;
+    if (cfg->loss < NN_LOSS_BCE || cfg->loss > NN_LOSS_MSE) return NN_EINVAL;
+    if (cfg->optimizer < NN_OPT_SGD || cfg->optimizer > NN_OPT_RMSPROP) return NN_EINVAL;
+    if (!(cfg->eps >= 0 && cfg->eps < 0.5)) return NN_EINVAL;
+    return NN_OK;
+}
+
+int64_t nn_param_count(const nn_config *cfg) {
+    int64_t total = 0;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        total += (int64_t)cfg->sizes[l] * cfg->sizes[l + 1];
+        if (cfg->has_bias[l]) total += cfg->sizes[l + 1];
+    }
+    return total;
+}
+
+void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off) {
+    int64_t at = 0;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        w_off[l] = at;
+        at += (int64_t)cfg->sizes[l] * cfg->sizes[l + 1];
+        b_off[l] = cfg->has_bias[l] ? at : -1;
+        if (cfg->has_bias[l]) at += cfg->sizes[l + 1];
+    }
+}
+
+int nn_optimizer_slots(const nn_config *cfg) {
+    switch (cfg->optimizer) {
+    case NN_OPT_MOMENTUM: return 1;
+    case NN_OPT_ADAM: return 2;
+    case NN_OPT_RMSPROP: return 1;
+    default: return 0;
+    }
+}
+
+/* Scratch layout (see train.c): gradients (P), the gathered batch x (R*s0)
+ * and y (R*sL), each layer's activations (R*s[l+1]), two delta buffers
+ * (R*widest). */
+int64_t nn_workspace_len(const nn_config *cfg, int max_rows) {
+    int L = cfg->n_layers;
+    int64_t widest = 0, acts = 0;
+    for (int l = 1; l <= L; l++) {
+        if (cfg->sizes[l] > widest) widest = cfg->sizes[l];
+        acts += cfg->sizes[l];
+    }
+    return nn_param_count(cfg) +
+           (int64_t)max_rows * (cfg->sizes[0] + cfg->sizes[L] + acts + 2 * widest);
+}

@@ -1,0 +1,96 @@
+/* Output losses. Why the output error is simply a - y: for sigmoid + binary
+ * cross-entropy, softmax + categorical cross-entropy (and identity + squared
+ * error), dL/dz collapses to (a - y) because the activation's derivative
+ * cancels against the loss's 1/a terms. So the fused pairs below never form
+ * dL/da at all. Loss values are accumulated in double in both precisions. */
+#include "real.h"
+
+static inline double clamp_prob(double p, double eps) {
+    return p < eps ? eps : (p > 1.0 - eps ? 1.0 - eps : p);
+}
+
+/* probs (B,K) = softmax(max(logits, zmin)), overwritten; logits may alias probs.
+ * Returns the sum over rows of -sum_k y log p:
+ *   eps > 0: p clipped to [eps, 1-eps] first (the book's 1e-10 guard);
+ *   eps = 0: log p = z - logsumexp(z), exact even for huge logits. */
+double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const real *y,
+                                          int B, int K, real zmin, real eps) {
+    double total = 0;
+    for (int i = 0; i < B; i++) {
+        const real *z = logits + (int64_t)i * K;
+        const real *t = y + (int64_t)i * K;
+        real *p = probs + (int64_t)i * K;
+        real zmax = z[0] < zmin ? zmin : z[0];
+        for (int k = 1; k < K; k++) {
+            real zk = z[k] < zmin ? zmin : z[k];
+            if (zk > zmax) zmax = zk;
+        }
+        /* read z[k] before p[k] is written: the two may be the same memory */
+        double yz = 0, ysum = 0;
+        real sum = 0;
+        for (int k = 0; k < K; k++) {
+            real zk = (z[k] < zmin ? zmin : z[k]) - zmax;
+            yz += (double)t[k] * zk;
+            ysum += t[k];
+            p[k] = R_EXP(zk);
+            sum += p[k];
+        }
+        real inv = (real)1 / sum;
+        for (int k = 0; k < K; k++) p[k] *= inv;
+        if (eps > 0) {
+            for (int k = 0; k < K; k++) total -= (double)t[k] * log(clamp_prob(p[k], eps));
+        } else {
+            total += ysum * log((double)sum) - yz;
+        }
+    }
+    return total;
+}
+
+/* probs (n) = sigmoid(max(logits, zmin)), overwritten; logits may alias probs.
+ * Returns sum of -(y log p + (1-y) log(1-p)):
+ *   eps > 0: p clipped to [eps, 1-eps] first (the book);
+ *   eps = 0: max(z,0) - z y + log(1 + exp(-|z|)), exact for any z. */
+double NNF(binary_cross_entropy_forward)(real *probs, const real *logits, const real *y,
+                                         int64_t n, real zmin, real eps) {
+    double total = 0;
+    for (int64_t i = 0; i < n; i++) {
+        real z = logits[i] < zmin ? zmin : logits[i];
+        real p = (real)1 / ((real)1 + R_EXP(-z));
+        double t = y[i];
+        if (eps > 0) {
+            double pc = clamp_prob(p, eps);
+            total -= t * log(pc) + (1.0 - t) * log(1.0 - pc);
+        } else {
+            double zd = z;
+            total += (zd > 0 ? zd : 0) - zd * t + log1p(exp(-fabs(zd)));
+        }
+        probs[i] = p;
+    }
+    return total;
+}
+
+/* dlogits = scale * (probs - y), for sigmoid+BCE and softmax+CE alike.
+ * scale is 1/m for a batch mean. dlogits may alias probs. */
+void NNF(cross_entropy_backward)(real *dlogits, const real *probs, const real *y,
+                                 int64_t n, real scale) {
+    for (int64_t i = 0; i < n; i++) dlogits[i] = scale * (probs[i] - y[i]);
+}
+
+/* Sum over rows of mean_k (out - y)^2 (Keras's mse, summed over the batch). */
+double NNF(mse_forward)(const real *out, const real *y, int B, int K) {
+    double total = 0;
+    for (int i = 0; i < B; i++) {
+        double s = 0;
+        for (int k = 0; k < K; k++) {
+            double d = (double)out[(int64_t)i * K + k] - y[(int64_t)i * K + k];
+            s += d * d;
+        }
+        total += s / K;
+    }
+    return total;
+}
+
+/* dout = scale * 2 (out - y); scale is 1/(m K) for the batch mean of mse. */
+void NNF(mse_backward)(real *dout, const real *out, const real *y, int64_t n, real scale) {
+    for (int64_t i = 0; i < n; i++) dout[i] = scale * (real)2 * (out[i] - y[i]);
+}

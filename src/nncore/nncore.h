@@ -1,0 +1,105 @@
+/* nncore: the compiled core of nnbook.
+ *
+ * Plain C11, row-major, caller-owned buffers. Every kernel exists for float
+ * (suffix _f32) and double (suffix _f64); each .c file is written once over
+ * the type `real` (see real.h) and compiled twice.
+ *
+ * Argument order everywhere: outputs, then inputs and weights, then sizes,
+ * then scalars. Weight matrices are (n_in, n_out). B = rows in the batch,
+ * C = input features, OC = output units, K = classes.
+ */
+#ifndef NNCORE_H
+#define NNCORE_H
+
+#include <stdint.h>
+
+enum nn_activation { NN_LINEAR = 0, NN_SIGMOID = 1, NN_TANH = 2, NN_RELU = 3, NN_SOFTMAX = 4 };
+enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2 };
+enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3 };
+enum nn_status { NN_OK = 0, NN_EINVAL = -1 };
+
+#define NN_MAX_LAYERS 32
+
+/* A dense network: layer l maps sizes[l] inputs to sizes[l+1] units through
+ * activations[l]. Parameters live in one flat vector, layer by layer:
+ * W_l (sizes[l], sizes[l+1]) then b_l (sizes[l+1]) when has_bias[l]. */
+typedef struct {
+    int n_layers;
+    int sizes[NN_MAX_LAYERS + 1];
+    int activations[NN_MAX_LAYERS];
+    int has_bias[NN_MAX_LAYERS];
+    int loss;               /* enum nn_loss, applied to the last layer      */
+    double zmin;            /* sigmoid/softmax inputs clipped below at zmin
+                               (the book: -100; -HUGE_VAL: no clip)         */
+    double eps;             /* >0: loss values use a clipped to [eps, 1-eps]
+                               (the book: 1e-10); 0: exact, from the logits */
+    double l1, l2;          /* penalty l1*sum|W| + l2/2*sum W^2, weights only */
+    int optimizer;          /* enum nn_optimizer                             */
+    double learning_rate, momentum, beta1, beta2, epsilon, rho;
+    int nesterov;
+} nn_config;
+
+int nn_check_config(const nn_config *cfg);
+int64_t nn_param_count(const nn_config *cfg);
+/* w_off[l], b_off[l]: where W_l and b_l start in the flat vector (b_off -1: no bias). */
+void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off);
+/* Number of optimizer state vectors (each nn_param_count long). */
+int nn_optimizer_slots(const nn_config *cfg);
+/* Length of the scratch buffer network_train_epoch/network_forward need for
+ * batches of at most max_rows rows (gradients included). */
+int64_t nn_workspace_len(const nn_config *cfg, int max_rows);
+
+/* blas_threads.c: the thread count of the BLAS the core calls. */
+void nn_set_num_threads(int n);
+int nn_get_num_threads(void);
+
+#define NN_DECLARE_KERNELS(real, S)                                                         \
+    /* activations.c */                                                                     \
+    void sigmoid_forward##S(real *out, const real *inp, int64_t n, real zmin);              \
+    void sigmoid_backward##S(real *dinp, const real *dout, const real *out, int64_t n);     \
+    void tanh_forward##S(real *out, const real *inp, int64_t n);                            \
+    void tanh_backward##S(real *dinp, const real *dout, const real *out, int64_t n);        \
+    void relu_forward##S(real *out, const real *inp, int64_t n);                            \
+    void relu_backward##S(real *dinp, const real *dout, const real *out, int64_t n);        \
+    void softmax_forward##S(real *out, const real *inp, int B, int K, real zmin);           \
+    void softmax_backward##S(real *dinp, const real *dout, const real *out, int B, int K);  \
+    void activation_forward##S(real *out, const real *inp, int B, int N, int act, real zmin); \
+    void activation_backward##S(real *dinp, const real *dout, const real *out, int B, int N, int act); \
+    /* dense.c */                                                                           \
+    void dense_forward##S(real *out, const real *inp, const real *weight, const real *bias, \
+                          int B, int C, int OC, int act, real zmin);                        \
+    void dense_backward##S(real *dinp, real *dweight, real *dbias, const real *dout,        \
+                           const real *inp, const real *weight, int B, int C, int OC);      \
+    /* losses.c */                                                                          \
+    double softmax_cross_entropy_forward##S(real *probs, const real *logits, const real *y, \
+                                            int B, int K, real zmin, real eps);             \
+    double binary_cross_entropy_forward##S(real *probs, const real *logits, const real *y,  \
+                                           int64_t n, real zmin, real eps);                 \
+    void cross_entropy_backward##S(real *dlogits, const real *probs, const real *y,         \
+                                   int64_t n, real scale);                                  \
+    double mse_forward##S(const real *out, const real *y, int B, int K);                    \
+    void mse_backward##S(real *dout, const real *out, const real *y, int64_t n, real scale);\
+    /* optimizers.c */                                                                      \
+    double l1_l2_penalty_forward##S(const real *weight, int64_t n, double l1, double l2);   \
+    void l1_l2_penalty_backward##S(real *dweight, const real *weight, int64_t n,            \
+                                   real l1, real l2, real inv_m);                           \
+    void sgd_update##S(real *param, const real *grad, int64_t n, real lr);                  \
+    void sgd_momentum_update##S(real *param, real *velocity, const real *grad, int64_t n,   \
+                                real lr, real momentum, int nesterov);                      \
+    void adam_update##S(real *param, real *m, real *v, const real *grad, int64_t n,         \
+                        real lr, real beta1, real beta2, real epsilon, int64_t step);       \
+    void rmsprop_update##S(real *param, real *velocity, const real *grad, int64_t n,        \
+                           real lr, real rho, real epsilon);                                \
+    /* train.c */                                                                           \
+    int network_train_epoch##S(const nn_config *cfg, real *params, real *opt_state,         \
+                               real *work, int max_rows, const real *x, const real *y,      \
+                               int64_t n, const int64_t *perm, int batch_size,              \
+                               int64_t *step, double *loss_sum);                            \
+    int network_forward##S(const nn_config *cfg, const real *params, real *work,            \
+                           int max_rows, const real *x, int64_t n, real *out, int logits,   \
+                           const real *y, double *loss_sum);
+
+NN_DECLARE_KERNELS(float, _f32)
+NN_DECLARE_KERNELS(double, _f64)
+
+#endif
