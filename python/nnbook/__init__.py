@@ -1,5 +1,13 @@
-"""nnbook: the textbook's dense neural networks on a compiled C/BLAS core."""
+"""nnbook: the textbook's dense neural networks on a compiled C/BLAS core.
+
+The book's classes (chapters 6-7) with the book's names and numbers:
+
+>>> from nnbook import SingleLayer, DualLayer, RandomInitNetwork, MinibatchNetwork, MultiClassNetwork
+"""
 from ._nncore import get_num_threads, set_num_threads
+from ._validation import NotFittedError
+from .book import DualLayer, MinibatchNetwork, MultiClassNetwork, RandomInitNetwork, SingleLayer
 
 __version__ = "0.1.0"
-__all__ = ["get_num_threads", "set_num_threads"]
+__all__ = ["SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork",
+           "MultiClassNetwork", "NotFittedError", "get_num_threads", "set_num_threads"]

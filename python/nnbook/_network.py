@@ -1,0 +1,135 @@
+"""CoreNetwork: one dense network's buffers, handed to the C core.
+
+Holds the flat parameter vector (layer by layer: W_l then b_l), the
+optimizer state and the scratch buffer, and calls the core for whole epochs
+and batched forward passes. Both the book's classes and nnbook.keras are
+thin layers over it. Arrays passed in must already be validated (dtype,
+contiguity, shape): see _validation.
+"""
+import numpy as np
+
+from . import _nncore
+
+# The book's guards: sigmoid/softmax inputs clipped below at -100, and
+# loss values taken on a clipped to [1e-10, 1 - 1e-10].
+BOOK_ZMIN = -100.0
+BOOK_EPS = 1e-10
+
+# Scratch rows for forward passes (prediction, validation loss).
+FORWARD_CHUNK = 1024
+
+
+class CoreNetwork:
+    """A dense network on the compiled core.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Input features, then the units of every layer.
+    activations : list of str
+        One per layer: 'linear', 'sigmoid', 'tanh', 'relu' or 'softmax'.
+    loss : str
+        'binary_crossentropy' (sigmoid output), 'categorical_crossentropy'
+        (softmax output) or 'mse'.
+    dtype : numpy.float32 or numpy.float64
+    **settings
+        has_bias, zmin, eps, l1, l2, optimizer, learning_rate, momentum,
+        beta1, beta2, epsilon, rho, nesterov (see nncore.h, nn_config).
+
+    Example
+    -------
+    >>> net = CoreNetwork([2, 3, 1], ["sigmoid", "sigmoid"], "binary_crossentropy", np.float64)
+    >>> net.weight(0).shape, net.bias(1).shape
+    ((2, 3), (1,))
+    """
+
+    def __init__(self, sizes, activations, loss, dtype, **settings):
+        self.dtype = np.dtype(dtype)
+        self.sizes = [int(s) for s in sizes]
+        self.activations = list(activations)
+        self.loss = loss
+        self.settings = dict(settings)
+        self.config = self._make_config()
+        self.params = np.zeros(self.config.param_count(), dtype=self.dtype)
+        self.offsets = self.config.param_offsets()
+        self.step = 0
+        self.opt_state = np.zeros(self.config.optimizer_slots() * self.params.size, self.dtype)
+        self._work = np.empty(0, self.dtype)
+
+    def _make_config(self):
+        return _nncore.CoreConfig(self.sizes, self.activations, loss=self.loss, **self.settings)
+
+    def reconfigure(self, **changes):
+        """Change settings (learning rate, penalty, optimizer...) keeping the weights.
+
+        A change of optimizer resets its state.
+        """
+        old_slots = self.config.optimizer_slots()
+        old_opt = self.settings.get("optimizer", "sgd")
+        self.settings.update(changes)
+        self.config = self._make_config()
+        if self.settings.get("optimizer", "sgd") != old_opt or self.config.optimizer_slots() != old_slots:
+            self.opt_state = np.zeros(self.config.optimizer_slots() * self.params.size, self.dtype)
+            self.step = 0
+
+    @property
+    def n_layers(self):
+        return len(self.activations)
+
+    def weight(self, layer):
+        """View of W_l, shape (sizes[l], sizes[l+1]); writing to it changes the network."""
+        start = self.offsets[layer][0]
+        n_in, n_out = self.sizes[layer], self.sizes[layer + 1]
+        return self.params[start:start + n_in * n_out].reshape(n_in, n_out)
+
+    def bias(self, layer):
+        """View of b_l, shape (sizes[l+1],), or None for a layer without bias."""
+        start = self.offsets[layer][1]
+        if start < 0:
+            return None
+        return self.params[start:start + self.sizes[layer + 1]]
+
+    def weights(self):
+        """Views of every weight matrix (the penalty applies to these only)."""
+        return [self.weight(l) for l in range(self.n_layers)]
+
+    def _scratch(self, rows):
+        need = self.config.workspace_len(rows)
+        if self._work.size < need:
+            self._work = np.empty(need, self.dtype)
+        return self._work
+
+    def train_epoch(self, x, y, batch_size, perm=None):
+        """One epoch in C; returns the sum of the batches' loss terms.
+
+        x (n, sizes[0]) and y (n, sizes[-1]) in self.dtype, C-contiguous;
+        perm: int64 row order or None for the rows in order.
+        """
+        n = x.shape[0]
+        rows = min(batch_size, n)
+        work = self._scratch(rows)
+        order = np.empty(0, np.int64) if perm is None else np.ascontiguousarray(perm, np.int64)
+        loss, self.step = _nncore.train_epoch(self.config, self.params, self.opt_state, work,
+                                              rows, x, y, order, rows, self.step)
+        return loss
+
+    def forward(self, x, logits=False):
+        """Output activations (or logits) for every row of x, shape (n, sizes[-1])."""
+        out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
+        rows = min(FORWARD_CHUNK, x.shape[0])
+        _nncore.forward(self.config, self.params, self._scratch(rows), rows, x, out, logits,
+                        np.empty((0, self.sizes[-1]), self.dtype))
+        return out
+
+    def loss_sum(self, x, y):
+        """Sum of the loss terms over all rows (no penalty)."""
+        rows = min(FORWARD_CHUNK, x.shape[0])
+        return _nncore.forward(self.config, self.params, self._scratch(rows), rows, x,
+                               np.empty((0, self.sizes[-1]), self.dtype), False, y)
+
+    def penalty(self):
+        """l1 * sum|W| + l2/2 * sum W^2 over the weight matrices."""
+        l1, l2 = self.settings.get("l1", 0.0), self.settings.get("l2", 0.0)
+        if l1 == 0 and l2 == 0:
+            return 0.0
+        return sum(_nncore.l1_l2_penalty_forward(w.reshape(-1), l1, l2) for w in self.weights())

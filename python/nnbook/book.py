@@ -1,0 +1,549 @@
+"""The textbook's networks (chapters 6-7), on the compiled core.
+
+Names, signatures, attributes and numbers follow the book (see DESIGN.md §4):
+SingleLayer -> DualLayer -> RandomInitNetwork -> MinibatchNetwork, and
+MultiClassNetwork. `fit` runs each epoch as one call into C; the book's
+step-by-step methods (forpass, backprop, training, gen_batch, ...) remain
+for learners who call them by hand, and compute with the same kernels.
+
+Differences from the printed code, all deliberate:
+- randomness comes from numpy.random.RandomState(random_state), never from
+  NumPy's global state (the book calls np.random.seed(42));
+- x_val/y_val are optional; fit returns self and restarts losses;
+- softmax subtracts the row maximum (same values, no overflow);
+- MultiClassNetwork's output-bias gradient is taken per class (the printed
+  np.sum(err) sums over the classes too, which is always 0, so b2 never
+  learned there).
+"""
+import warnings
+
+import numpy as np
+
+from . import _nncore
+from ._network import BOOK_EPS, BOOK_ZMIN, CoreNetwork
+from ._validation import (NotFittedError, as_binary_targets, as_matrix, as_one_hot,
+                          check_dtype, check_pair, check_positive_int, check_real)
+
+__all__ = ["SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork",
+           "MultiClassNetwork", "NotFittedError"]
+
+
+def _empty(dtype, ndim=1):
+    return np.empty((0,) * ndim, dtype)
+
+
+def _parameter(layer, kind, name):
+    """A book attribute (w1, b2, ...) that is a live view into the core's parameters.
+
+    A single output bias is shown 0-d, like the book's scalar b2 = 0.
+    Assigning copies the values in, so `net.w1 = ...` and `net.w1 -= ...`
+    both reach the core.
+    """
+    def view(self):
+        net = self._net
+        if net is None:
+            return None
+        if kind == "w":
+            return net.weight(layer)
+        bias = net.bias(layer)
+        return bias.reshape(()) if bias.size == 1 and layer == net.n_layers - 1 else bias
+
+    def assign(self, value):
+        self._require_fitted()
+        current = view(self)
+        arr = np.asarray(value, dtype=self.dtype)
+        if arr.size != current.size:
+            raise ValueError(f"{name} must have shape {current.shape}, got {arr.shape}")
+        current[...] = arr.reshape(current.shape)
+
+    return property(view, assign, doc=f"The book's {name}, a view of the core's parameters.")
+
+
+class _BookNetwork:
+    """What every book class shares: the core network, views, bookkeeping."""
+
+    _output_activation = "sigmoid"
+    _loss = "binary_crossentropy"
+
+    def __init__(self, learning_rate, l1, l2, dtype):
+        self.lr = check_real(learning_rate, "learning_rate", strictly_positive=True)
+        self.l1 = check_real(l1, "l1", minimum=0)
+        self.l2 = check_real(l2, "l2", minimum=0)
+        self.dtype = check_dtype(dtype)
+        self.losses = []
+        self.val_losses = []
+        self._net = None
+
+    # -- construction ------------------------------------------------------
+    def _build(self, sizes):
+        activations = ["sigmoid"] * (len(sizes) - 2) + [self._output_activation]
+        self._net = CoreNetwork(sizes, activations, self._loss, self.dtype,
+                                zmin=BOOK_ZMIN, eps=BOOK_EPS, l1=self.l1, l2=self.l2,
+                                optimizer="sgd", learning_rate=self.lr)
+        return self._net
+
+    def _require_fitted(self):
+        if self._net is None:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit "
+                                 f"(or init_weights) first")
+        return self._net
+
+    @property
+    def learning_rate(self):
+        """Alias of the book's `lr`."""
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.lr = check_real(value, "learning_rate", strictly_positive=True)
+
+    # -- input checks ------------------------------------------------------
+    def _n_features(self):
+        return self._require_fitted().sizes[0]
+
+    def _x(self, x, name="x"):
+        return as_matrix(x, name, self.dtype, n_features=self._n_features(), fitted_with=True)
+
+    def _targets(self, y, name, n_rows, n_classes=None, x_name="x"):
+        """y checked and shaped for the core: a 0/1 column here, one-hot rows for multi-class."""
+        return as_binary_targets(y, name, n_rows, self.dtype, x_name=x_name)
+
+    def _fitted_classes(self):
+        return None
+
+    def _validation_pair(self, x_val, y_val, n_features, n_classes=None):
+        check_pair(x_val, y_val, "x_val", "y_val")
+        if x_val is None:
+            return None
+        xv = as_matrix(x_val, "x_val", self.dtype, n_features=n_features)
+        return xv, self._targets(y_val, "y_val", xv.shape[0], n_classes, x_name="x_val")
+
+    # -- the book's methods ------------------------------------------------
+    def activation(self, z):
+        """Sigmoid, with z clipped below at -100 as in the book."""
+        z = np.asarray(z)
+        flat = np.ascontiguousarray(z, dtype=self.dtype).reshape(1, -1)
+        out = np.empty_like(flat)
+        if flat.size:
+            _nncore.activation_forward(out, flat, "sigmoid", BOOK_ZMIN)
+        return out.reshape(z.shape)
+
+    sigmoid = activation
+
+    def reg_loss(self):
+        """l1 * sum|W| + l2/2 * sum W^2 over the weight matrices (not the biases)."""
+        net = self._require_fitted()
+        return float(sum(_nncore.l1_l2_penalty_forward(w.reshape(-1), self.l1, self.l2)
+                         for w in net.weights()))
+
+    def _val_loss(self, xv, yv):
+        return (self._net.loss_sum(xv, yv) + self.reg_loss()) / xv.shape[0]
+
+    def update_val_loss(self, x_val, y_val):
+        """Append (validation loss + penalty) / len(x_val) to val_losses."""
+        xv, yv = self._validation_pair(x_val, y_val, self._n_features(), self._fitted_classes())
+        self.val_losses.append(self._val_loss(xv, yv))
+
+    def _record_epoch(self, epoch, loss_sum, n, val):
+        loss = (loss_sum + self.reg_loss()) / n
+        self.losses.append(loss)
+        if val is not None:
+            self.val_losses.append(self._val_loss(*val))
+        if not np.isfinite(loss) and not self._warned:
+            self._warned = True
+            warnings.warn(f"{type(self).__name__}: the training loss became {loss} at epoch "
+                          f"{epoch}; training diverged (try a smaller learning_rate)",
+                          RuntimeWarning, stacklevel=3)
+
+    def _start_fit(self):
+        self.losses = []
+        self.val_losses = []
+        self._warned = False
+
+    def _logits(self, x):
+        return self._require_fitted().forward(self._x(x), logits=True)
+
+    def predict(self, x):
+        """Boolean column: True where the output logit z > 0 (a > 0.5)."""
+        return self._logits(x) > 0
+
+    def score(self, x, y):
+        """Accuracy: mean(predict(x) == y as a column)."""
+        xs = self._x(x)
+        ys = self._targets(y, "y", xs.shape[0], self._fitted_classes())
+        return float(np.mean((self._net.forward(xs, logits=True) > 0) == ys))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._repr_args())
+        return f"{type(self).__name__}({args})"
+
+    def _repr_args(self):
+        return [("learning_rate", self.lr), ("l1", self.l1), ("l2", self.l2)]
+
+
+class SingleLayer(_BookNetwork):
+    """Logistic regression as a one-neuron network, trained by full-batch gradient descent.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.1
+    l1, l2 : float, default 0
+        Penalty l1*sum|w| + l2/2*sum w^2, added to the loss and its gradient.
+    dtype : numpy.float64 (default, the book's) or numpy.float32
+
+    Attributes
+    ----------
+    w : (n_features, 1) array, starts at ones
+    b : 0-d array, starts at 0
+    w_history : list of w copies, at the start and after every epoch
+    losses, val_losses : per-epoch (loss + penalty) / rows
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> y = np.array([0, 0, 1, 1])
+    >>> layer = SingleLayer(learning_rate=0.1).fit(x, y, epochs=500)
+    >>> layer.score(x, y)
+    1.0
+    """
+
+    def __init__(self, learning_rate=0.1, l1=0, l2=0, dtype=np.float64):
+        super().__init__(learning_rate, l1, l2, dtype)
+        self.w_history = []
+
+    w = _parameter(0, "w", "w")
+    b = _parameter(0, "b", "b")
+
+    def _init_single(self, n_features):
+        net = self._build([n_features, 1])
+        net.weight(0)[...] = 1.0
+
+    def forpass(self, x):
+        """z = x . w + b, shape (m, 1)."""
+        net = self._require_fitted()
+        xs = self._x(x)
+        z = np.empty((xs.shape[0], 1), self.dtype)
+        _nncore.dense_forward(z, xs, net.weight(0), net.bias(0), "linear")
+        return z
+
+    def backprop(self, x, err):
+        """(w_grad, b_grad) = (x^T err / m, sum(err) / m)."""
+        net = self._require_fitted()
+        xs = self._x(x)
+        dout = self._scaled_error(err, xs.shape[0], 1)
+        w_grad = np.empty_like(net.weight(0))
+        b_grad = np.empty(1, self.dtype)
+        _nncore.dense_backward(_empty(self.dtype, 2), w_grad, b_grad, dout, xs, net.weight(0))
+        return w_grad, float(b_grad[0])
+
+    def _scaled_error(self, err, m, units):
+        e = np.asarray(err, dtype=self.dtype)
+        if e.size != m * units:
+            raise ValueError(f"err must have shape ({m}, {units}), got {e.shape}")
+        return np.ascontiguousarray(e.reshape(m, units) / m)
+
+    def fit(self, x, y, epochs=100, x_val=None, y_val=None):
+        """Full-batch gradient descent for `epochs` epochs; returns self."""
+        epochs = check_positive_int(epochs, "epochs", minimum=0)
+        xs = as_matrix(x, "x", self.dtype)
+        ys = self._targets(y, "y", xs.shape[0])
+        val = self._validation_pair(x_val, y_val, xs.shape[1])
+        self._init_single(xs.shape[1])
+        self._start_fit()
+        self.w_history = [self.w.copy()]
+        n = xs.shape[0]
+        for epoch in range(epochs):
+            loss_sum = self._net.train_epoch(xs, ys, batch_size=n)
+            self.w_history.append(self.w.copy())
+            self._record_epoch(epoch, loss_sum, n, val)
+        return self
+
+
+class DualLayer(SingleLayer):
+    """Two layers: `units` sigmoid neurons, then one sigmoid output; full batch.
+
+    Parameters
+    ----------
+    units : int, default 10
+    learning_rate : float, default 0.1
+    l1, l2 : float, default 0
+    dtype : numpy.float64 (default) or numpy.float32
+
+    Attributes
+    ----------
+    w1 (n_features, units), b1 (units,), w2 (units, 1), b2 (0-d): start at
+    ones/zeros/ones/0 (RandomInitNetwork draws w1, w2 from N(0, 1)).
+    a1 : the hidden activations of the last forpass.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> net = DualLayer(units=4).fit(x, np.array([0, 1, 1, 1]), epochs=10)
+    >>> len(net.losses)
+    10
+    """
+
+    def __init__(self, units=10, learning_rate=0.1, l1=0, l2=0, dtype=np.float64):
+        # like the book's DualLayer, set up from scratch: no w, b or w_history
+        _BookNetwork.__init__(self, learning_rate, l1, l2, dtype)
+        self.units = check_positive_int(units, "units")
+        self.a1 = None
+
+    def _repr_args(self):
+        return [("units", self.units)] + super()._repr_args()
+
+    w = b = None  # the book's DualLayer has w1/b1/w2/b2 instead
+
+    w1 = _parameter(0, "w", "w1")
+    b1 = _parameter(0, "b", "b1")
+    w2 = _parameter(1, "w", "w2")
+    b2 = _parameter(1, "b", "b2")
+
+    def _outputs(self):
+        return 1
+
+    def init_weights(self, n_features):
+        """w1 = ones, b1 = zeros, w2 = ones, b2 = 0 (the book's DualLayer)."""
+        n_features = check_positive_int(n_features, "n_features")
+        net = self._build([n_features, self.units, self._outputs()])
+        net.weight(0)[...] = 1.0
+        net.weight(1)[...] = 1.0
+
+    def forpass(self, x):
+        """z2 = sigmoid(x . w1 + b1) . w2 + b2; keeps a1 for backprop."""
+        net = self._require_fitted()
+        xs = self._x(x)
+        m = xs.shape[0]
+        self.a1 = np.empty((m, self.units), self.dtype)
+        _nncore.dense_forward(self.a1, xs, net.weight(0), net.bias(0), "sigmoid", BOOK_ZMIN)
+        z2 = np.empty((m, net.sizes[-1]), self.dtype)
+        _nncore.dense_forward(z2, self.a1, net.weight(1), net.bias(1), "linear")
+        return z2
+
+    def backprop(self, x, err):
+        """Gradients of the mean loss, from err = a - y and the a1 of the last forpass.
+
+        Returns (w1_grad, b1_grad, w2_grad, b2_grad); the hidden error is
+        (err . w2^T) * a1 * (1 - a1), with w2 as it was in the forward pass.
+        """
+        net = self._require_fitted()
+        xs = self._x(x)
+        m, k = xs.shape[0], net.sizes[-1]
+        if self.a1 is None or self.a1.shape != (m, self.units):
+            raise ValueError("backprop needs the a1 of a forpass on the same x: call forpass(x) first")
+        dout = self._scaled_error(err, m, k)
+        w2_grad = np.empty_like(net.weight(1))
+        b2_grad = np.empty(k, self.dtype)
+        hidden = np.empty((m, self.units), self.dtype)
+        _nncore.dense_backward(hidden, w2_grad, b2_grad, dout, self.a1, net.weight(1))
+        _nncore.activation_backward(hidden, hidden, self.a1, "sigmoid")
+        w1_grad = np.empty_like(net.weight(0))
+        b1_grad = np.empty(self.units, self.dtype)
+        _nncore.dense_backward(_empty(self.dtype, 2), w1_grad, b1_grad, hidden, xs, net.weight(0))
+        return w1_grad, b1_grad, w2_grad, (b2_grad if k > 1 else float(b2_grad[0]))
+
+    def _output(self, z):
+        return self.activation(z)
+
+    def training(self, x, y, m):
+        """One gradient step on (x, y), penalty divided by m; returns a before the step."""
+        net = self._require_fitted()
+        xs = self._x(x)
+        ys = self._targets(y, "y", xs.shape[0], self._fitted_classes())
+        m = check_positive_int(m, "m")
+        z = self.forpass(xs)
+        a = self._output(z)
+        w1_grad, b1_grad, w2_grad, b2_grad = self.backprop(xs, a - ys)
+        grads = np.empty_like(net.params)
+        for layer, (gw, gb) in enumerate([(w1_grad, b1_grad), (w2_grad, b2_grad)]):
+            w_start, b_start = net.offsets[layer]
+            gw = gw.reshape(-1)
+            _nncore.l1_l2_penalty_backward(gw, net.weight(layer).reshape(-1),
+                                           self.l1, self.l2, 1.0 / m)
+            grads[w_start:w_start + gw.size] = gw
+            gb = np.atleast_1d(gb)
+            grads[b_start:b_start + gb.size] = gb
+        _nncore.sgd_update(net.params, grads, self.lr)
+        return a
+
+    def _batches(self, n):
+        """(batch_size, permutation or None) for one epoch: the full set, in order."""
+        return n, None
+
+    def _prepare_rng(self):
+        pass
+
+    def fit(self, x, y, epochs=100, x_val=None, y_val=None):
+        """Train for `epochs` epochs; each epoch is one call into the core. Returns self."""
+        epochs = check_positive_int(epochs, "epochs", minimum=0)
+        xs = as_matrix(x, "x", self.dtype)
+        n, n_features = xs.shape
+        ys = self._targets(y, "y", n)
+        val = self._validation_pair(x_val, y_val, n_features, ys.shape[1])
+        # inputs are all checked: only now is the network (re)initialised
+        self._prepare_rng()
+        self._init_for(n_features, ys.shape[1])
+        self._start_fit()
+        for epoch in range(epochs):
+            batch_size, perm = self._batches(n)
+            loss_sum = self._net.train_epoch(xs, ys, batch_size, perm)
+            self._record_epoch(epoch, loss_sum, n, val)
+        return self
+
+    def _init_for(self, n_features, n_outputs):
+        self.init_weights(n_features)
+
+
+class RandomInitNetwork(DualLayer):
+    """DualLayer whose w1 then w2 are drawn from N(0, 1) by RandomState(random_state).
+
+    Example
+    -------
+    >>> net = RandomInitNetwork(units=3)
+    >>> net.init_weights(2)
+    >>> net.w1.shape, net.w2.shape
+    ((2, 3), (3, 1))
+    """
+
+    def __init__(self, units=10, learning_rate=0.1, l1=0, l2=0, dtype=np.float64,
+                 random_state=42):
+        super().__init__(units, learning_rate, l1, l2, dtype)
+        self.random_state = random_state
+
+    def _repr_args(self):
+        return super()._repr_args() + [("random_state", self.random_state)]
+
+    def _draw_weights(self, rng, n_features):
+        net = self._build([n_features, self.units, self._outputs()])
+        net.weight(0)[...] = rng.normal(0, 1, (n_features, self.units))
+        net.weight(1)[...] = rng.normal(0, 1, (self.units, self._outputs()))
+
+    def init_weights(self, n_features):
+        """w1 ~ N(0,1) (n_features, units), then w2 ~ N(0,1); biases zero."""
+        n_features = check_positive_int(n_features, "n_features")
+        self._draw_weights(np.random.RandomState(self.random_state), n_features)
+
+
+class MinibatchNetwork(RandomInitNetwork):
+    """RandomInitNetwork trained on mini-batches of `batch_size` rows.
+
+    Each epoch a fresh-seeded stream (RandomState(random_state), created at
+    fit) draws one permutation of the rows; batches are consecutive slices of
+    it, the last one shorter.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> x = rng.normal(size=(100, 3)); y = (x[:, 0] > 0).astype(float)
+    >>> net = MinibatchNetwork(units=5, batch_size=16).fit(x, y, epochs=50)
+    >>> net.score(x, y) > 0.9
+    True
+    """
+
+    def __init__(self, units=10, batch_size=32, learning_rate=0.1, l1=0, l2=0,
+                 dtype=np.float64, random_state=42):
+        super().__init__(units, learning_rate, l1, l2, dtype, random_state)
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self._rng = None
+
+    def _repr_args(self):
+        args = super()._repr_args()
+        return args[:1] + [("batch_size", self.batch_size)] + args[1:]
+
+    def _prepare_rng(self):
+        self._rng = None
+
+    def _batch_rng(self):
+        if self._rng is None:
+            self._rng = np.random.RandomState(self.random_state)
+        return self._rng
+
+    def _batches(self, n):
+        return self.batch_size, self._batch_rng().permutation(n)
+
+    def gen_batch(self, x, y):
+        """Yield (x_batch, y_batch) slices of one random permutation of the rows."""
+        x = np.asarray(x)
+        y = np.asarray(y)
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+        indexes = self._batch_rng().permutation(len(x))
+        x, y = x[indexes], y[indexes]
+        for start in range(0, len(x), self.batch_size):
+            yield x[start:start + self.batch_size], y[start:start + self.batch_size]
+
+
+class MultiClassNetwork(MinibatchNetwork):
+    """Sigmoid hidden layer, softmax output, cross-entropy loss, mini-batches.
+
+    y is one-hot, shape (n, classes). One RandomState(random_state) stream
+    draws w1, then w2 (units, classes), then one permutation per epoch.
+    predict returns the argmax of the logits; score compares with argmax(y).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> x = rng.normal(size=(90, 2)); labels = (x[:, 0] > 0) + (x[:, 1] > 0)
+    >>> y = np.eye(3)[labels]
+    >>> net = MultiClassNetwork(units=8, batch_size=16).fit(x, y, epochs=100)
+    >>> net.score(x, y) > 0.8
+    True
+    """
+
+    _output_activation = "softmax"
+    _loss = "categorical_crossentropy"
+
+    def __init__(self, units=10, batch_size=32, learning_rate=0.1, l1=0, l2=0,
+                 dtype=np.float64, random_state=42):
+        super().__init__(units, batch_size, learning_rate, l1, l2, dtype, random_state)
+        self._n_classes = None
+
+    def _outputs(self):
+        return self._n_classes
+
+    def _targets(self, y, name, n_rows, n_classes=None, x_name="x"):
+        return as_one_hot(y, name, n_rows, self.dtype, n_classes=n_classes, x_name=x_name)
+
+    def _fitted_classes(self):
+        return self._n_classes
+
+    def softmax(self, z):
+        """Row-wise softmax of z clipped below at -100 (stable: the row max is subtracted)."""
+        zs = np.ascontiguousarray(z, dtype=self.dtype)
+        if zs.ndim != 2:
+            raise ValueError(f"z must be 2-D (samples, classes), got shape {zs.shape}")
+        out = np.empty_like(zs)
+        if zs.size:
+            _nncore.activation_forward(out, zs, "softmax", BOOK_ZMIN)
+        return out
+
+    def _output(self, z):
+        return self.softmax(z)
+
+    def init_weights(self, n_features, n_classes):
+        """w1 ~ N(0,1), then w2 ~ N(0,1) (units, n_classes), from the network's one stream."""
+        n_features = check_positive_int(n_features, "n_features")
+        self._n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+        self._draw_weights(self._batch_rng(), n_features)
+
+    def _init_for(self, n_features, n_outputs):
+        self.init_weights(n_features, n_outputs)
+
+    def training(self, x, y):
+        """One gradient step on the batch (x, y); returns softmax(z) before the step."""
+        return super().training(x, y, len(x))
+
+    def predict(self, x):
+        """Class index per row: argmax of the output logits."""
+        return np.argmax(self._logits(x), axis=1)
+
+    def score(self, x, y):
+        """Accuracy: mean(predict(x) == argmax(y))."""
+        xs = self._x(x)
+        ys = self._targets(y, "y", xs.shape[0], self._fitted_classes())
+        pred = np.argmax(self._net.forward(xs, logits=True), axis=1)
+        return float(np.mean(pred == np.argmax(ys, axis=1)))
