@@ -1,0 +1,1099 @@
+"""Plain-NumPy mirror of every kernel of the C core, and of the book's classes.
+
+Read this file next to ``src/nncore/``: each function here computes what the
+C kernel of the same name computes, in the same precision and (where it
+matters for the last few bits) in the same order. It exists for two readers:
+
+* a person learning the math, who wants the formula without C pointers;
+* the test suite, which checks every C kernel against it (rtol 1e-12 in
+  float64, 1e-5 in float32).
+
+Conventions, shared with the core:
+
+* Arrays are row-major, one row per example. ``B`` = rows in the batch,
+  ``C`` = input features, ``OC`` = output units, ``K`` = classes.
+* Weight matrices are ``(n_in, n_out)``, as in the book, Keras and
+  scikit-learn, so a layer is ``x @ W + b``.
+* Every function returns new arrays and never modifies its inputs (the C
+  kernels write into caller-owned buffers instead).
+* Results keep the precision of the inputs (float32 in, float32 out). Scalar
+  arguments (learning rate, zmin, ...) are converted to that precision first,
+  because that is what the C core receives. Loss *values* are accumulated in
+  float64 in both precisions, as the core does.
+"""
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+__all__ = [
+    # activations
+    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
+    "relu_forward", "relu_backward", "softmax_forward", "softmax_backward",
+    "activation_forward", "activation_backward",
+    # dense layer
+    "dense_forward", "dense_backward",
+    # losses
+    "softmax_cross_entropy_forward", "binary_cross_entropy_forward",
+    "cross_entropy_backward", "mse_forward", "mse_backward",
+    # penalty and optimizers
+    "l1_l2_penalty_forward", "l1_l2_penalty_backward", "sgd_update",
+    "sgd_momentum_update", "adam_update", "rmsprop_update",
+    # whole networks
+    "NetworkSpec", "param_count", "param_offsets", "optimizer_slots",
+    "layer_params", "network_forward", "network_train_epoch",
+    # the book's classes
+    "SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork",
+    "MultiClassNetwork",
+]
+
+
+def _as(value, like):
+    """`value` as a scalar of `like`'s precision (what the C kernel receives)."""
+    return np.asarray(like).dtype.type(value)
+
+
+# ---------------------------------------------------------------------------
+# Activations. Each backward is written from the forward *output* a, as the
+# book does (sigmoid' = a(1-a)), so no copy of the pre-activation is needed.
+# ---------------------------------------------------------------------------
+
+def sigmoid_forward(z, zmin=-np.inf):
+    """Logistic sigmoid, with z clipped below at zmin.
+
+    a = 1 / (1 + exp(-max(z, zmin))). The book clips at zmin = -100 so that
+    exp(-z) cannot overflow in float64; the default applies no clip.
+
+    Parameters
+    ----------
+    z : ndarray, any shape
+    zmin : float
+
+    Returns
+    -------
+    ndarray, z's shape and dtype
+
+    Example
+    -------
+    >>> sigmoid_forward(np.array([0.0, -1000.0]), zmin=-100.0)[0]
+    np.float64(0.5)
+    """
+    z = np.maximum(z, _as(zmin, z))
+    one = _as(1, z)
+    with np.errstate(over="ignore"):  # exp(1000) = inf gives a = 0, which is right
+        return one / (one + np.exp(-z))
+
+
+def sigmoid_backward(dout, a):
+    """dL/dz = dL/da * a * (1 - a), from the forward output a.
+
+    Example
+    -------
+    >>> sigmoid_backward(np.array([2.0]), np.array([0.5]))
+    array([0.5])
+    """
+    return dout * a * (_as(1, a) - a)
+
+
+def tanh_forward(z):
+    """a = tanh(z).
+
+    Example
+    -------
+    >>> tanh_forward(np.array([0.0]))
+    array([0.])
+    """
+    return np.tanh(z)
+
+
+def tanh_backward(dout, a):
+    """dL/dz = dL/da * (1 - a^2), from the forward output a.
+
+    Example
+    -------
+    >>> tanh_backward(np.array([1.0]), np.array([0.5]))
+    array([0.75])
+    """
+    return dout * (_as(1, a) - a * a)
+
+
+def relu_forward(z):
+    """a = max(z, 0).
+
+    Example
+    -------
+    >>> relu_forward(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
+    return np.where(z > 0, z, _as(0, z))
+
+
+def relu_backward(dout, a):
+    """dL/dz = dL/da where a > 0, else 0 (the subgradient at 0 is taken as 0).
+
+    Example
+    -------
+    >>> relu_backward(np.array([3.0, 3.0]), np.array([0.0, 2.0]))
+    array([0., 3.])
+    """
+    return np.where(a > 0, dout, _as(0, dout))
+
+
+def softmax_forward(z, zmin=-np.inf):
+    """Row-wise softmax of max(z, zmin), computed stably.
+
+    Subtracting the row maximum before exp keeps exp from overflowing for
+    large logits (the book's version overflows above z = 709); the value is
+    the same wherever exp(z) / sum(exp(z)) is finite.
+
+    Parameters
+    ----------
+    z : ndarray (B, K)
+    zmin : float
+
+    Returns
+    -------
+    ndarray (B, K); each row sums to 1
+
+    Example
+    -------
+    >>> softmax_forward(np.array([[0.0, 0.0], [1e4, 0.0]]))
+    array([[0.5, 0.5],
+           [1. , 0. ]])
+    """
+    z = np.maximum(z, _as(zmin, z))
+    e = np.exp(z - z.max(axis=1, keepdims=True))   # (B, K), largest entry 1
+    return e * (_as(1, z) / e.sum(axis=1, keepdims=True))
+
+
+def softmax_backward(dout, a):
+    """The softmax Jacobian applied row by row: a * (dout - sum_k dout * a).
+
+    Example
+    -------
+    >>> softmax_backward(np.array([[1.0, 1.0]]), np.array([[0.5, 0.5]]))
+    array([[0., 0.]])
+    """
+    dot = np.sum(dout * a, axis=1, keepdims=True)   # (B, 1)
+    return a * (dout - dot)
+
+
+def activation_forward(z, act, zmin=-np.inf):
+    """Apply the activation named `act` ('linear', 'sigmoid', 'tanh', 'relu',
+    'softmax'); zmin is used by sigmoid and softmax only.
+
+    Example
+    -------
+    >>> activation_forward(np.array([[-2.0, 2.0]]), "relu")
+    array([[0., 2.]])
+    """
+    if act == "sigmoid":
+        return sigmoid_forward(z, zmin)
+    if act == "tanh":
+        return tanh_forward(z)
+    if act == "relu":
+        return relu_forward(z)
+    if act == "softmax":
+        return softmax_forward(z, zmin)
+    if act == "linear":
+        return np.array(z, copy=True)
+    raise ValueError(f"unknown activation {act!r}")
+
+
+def activation_backward(dout, a, act):
+    """dL/dz from dL/da and the forward output a of the activation `act`.
+
+    Example
+    -------
+    >>> activation_backward(np.array([[2.0]]), np.array([[0.5]]), "sigmoid")
+    array([[0.5]])
+    """
+    if act == "sigmoid":
+        return sigmoid_backward(dout, a)
+    if act == "tanh":
+        return tanh_backward(dout, a)
+    if act == "relu":
+        return relu_backward(dout, a)
+    if act == "softmax":
+        return softmax_backward(dout, a)
+    if act == "linear":
+        return np.array(dout, copy=True)
+    raise ValueError(f"unknown activation {act!r}")
+
+
+# ---------------------------------------------------------------------------
+# The fully connected layer.
+# ---------------------------------------------------------------------------
+
+def dense_forward(x, w, b=None, act="linear", zmin=-np.inf):
+    """out = act(x @ w + b).
+
+    Parameters
+    ----------
+    x : ndarray (B, C)
+    w : ndarray (C, OC)
+    b : ndarray (OC,) or None
+    act : str, one of 'linear', 'sigmoid', 'tanh', 'relu', 'softmax'
+    zmin : float, sigmoid/softmax clip
+
+    Returns
+    -------
+    ndarray (B, OC)
+
+    Example
+    -------
+    >>> dense_forward(np.array([[1.0, 2.0]]), np.array([[1.0], [1.0]]), np.array([0.5]))
+    array([[3.5]])
+    """
+    z = x @ w                                       # (B, OC)
+    if b is not None:
+        z = z + b
+    return activation_forward(z, act, zmin)
+
+
+def dense_backward(dout, x, w):
+    """Gradients of a dense layer, given dout = dL/dz of its pre-activation.
+
+    The 1/m of a batch mean is expected to be folded into dout already.
+
+    Parameters
+    ----------
+    dout : ndarray (B, OC)
+    x : ndarray (B, C), the layer's input in the forward pass
+    w : ndarray (C, OC), the weights as they were in the forward pass
+
+    Returns
+    -------
+    dinp : ndarray (B, C)  = dout @ w.T, the error passed to the layer below
+    dw : ndarray (C, OC)   = x.T @ dout
+    db : ndarray (OC,)     = column sums of dout
+
+    Example
+    -------
+    >>> dinp, dw, db = dense_backward(np.array([[1.0]]), np.array([[2.0, 3.0]]),
+    ...                               np.array([[4.0], [5.0]]))
+    >>> dinp, dw.ravel(), db
+    (array([[4., 5.]]), array([2., 3.]), array([1.]))
+    """
+    dw = x.T @ dout
+    # the core sums the bias gradient in float64, so long float32 batches stay accurate
+    db = dout.sum(axis=0, dtype=np.float64).astype(dout.dtype)
+    dinp = dout @ w.T
+    return dinp, dw, db
+
+
+# ---------------------------------------------------------------------------
+# Losses. Why the output error is simply a - y: for sigmoid + binary
+# cross-entropy and softmax + categorical cross-entropy, dL/dz = a - y because
+# the activation's derivative cancels against the loss's 1/a terms. The
+# forward kernels therefore take logits and return (probabilities, loss sum).
+# ---------------------------------------------------------------------------
+
+def _clip_prob(p, eps):
+    """p clipped to [eps, 1-eps], in float64 (1 - 1e-10 is 1.0 in float32)."""
+    eps = float(eps)
+    return np.clip(p.astype(np.float64), eps, 1.0 - eps)
+
+
+def softmax_cross_entropy_forward(logits, y, zmin=-np.inf, eps=0.0):
+    """Softmax probabilities and the summed categorical cross-entropy.
+
+    loss = sum over rows of -sum_k y log p, where p = softmax(max(z, zmin)).
+
+    * eps > 0 (the book: 1e-10): p is clipped to [eps, 1-eps] before the log,
+      in float64.
+    * eps = 0: log p = (z - zmax) - log sum exp(z - zmax), which stays exact
+      even when p underflows to 0.
+
+    Parameters
+    ----------
+    logits : ndarray (B, K)
+    y : ndarray (B, K), one-hot (or any row weights)
+    zmin, eps : float
+
+    Returns
+    -------
+    probs : ndarray (B, K), logits' dtype
+    loss_sum : float
+
+    Example
+    -------
+    >>> p, loss = softmax_cross_entropy_forward(np.array([[0.0, 0.0]]),
+    ...                                         np.array([[1.0, 0.0]]))
+    >>> round(loss, 6)   # -log(1/2)
+    0.693147
+    """
+    eps = _as(eps, logits)        # the core receives eps in the array's precision
+    z = np.maximum(logits, _as(zmin, logits))
+    shifted = z - z.max(axis=1, keepdims=True)      # (B, K), every entry <= 0
+    e = np.exp(shifted)
+    row_sum = e.sum(axis=1)                         # (B,), in the array's precision
+    probs = e * (_as(1, z) / row_sum)[:, None]
+    y64 = y.astype(np.float64)
+    if eps > 0:
+        loss = -np.sum(y64 * np.log(_clip_prob(probs, eps)))
+    else:
+        log_sum = np.log(row_sum.astype(np.float64))
+        loss = np.sum(y64.sum(axis=1) * log_sum - np.sum(y64 * shifted, axis=1))
+    return probs, float(loss)
+
+
+def binary_cross_entropy_forward(logits, y, zmin=-np.inf, eps=0.0):
+    """Sigmoid probabilities and the summed binary cross-entropy.
+
+    loss = sum of -(y log p + (1-y) log(1-p)), where p = sigmoid(max(z, zmin)).
+
+    * eps > 0 (the book: 1e-10): p is clipped to [eps, 1-eps] first, in float64.
+    * eps = 0: the same quantity written from the logit,
+      max(z, 0) - z y + log(1 + exp(-|z|)), exact for any z.
+
+    Example
+    -------
+    >>> p, loss = binary_cross_entropy_forward(np.array([[0.0]]), np.array([[1.0]]))
+    >>> p, round(loss, 6)
+    (array([[0.5]]), 0.693147)
+    """
+    eps = _as(eps, logits)
+    probs = sigmoid_forward(logits, zmin)
+    y64 = y.astype(np.float64)
+    if eps > 0:
+        p = _clip_prob(probs, eps)
+        # log(1 - p) of the clipped p, not a clip of 1 - p: they differ in the last bits
+        loss = -np.sum(y64 * np.log(p) + (1 - y64) * np.log(1 - p))
+    else:
+        z = np.maximum(logits, _as(zmin, logits)).astype(np.float64)
+        loss = np.sum(np.maximum(z, 0) - z * y64 + np.log1p(np.exp(-np.abs(z))))
+    return probs, float(loss)
+
+
+def cross_entropy_backward(probs, y, scale):
+    """dL/dlogits = scale * (probs - y), for sigmoid+BCE and softmax+CE alike.
+
+    scale is 1/m for the mean over a batch of m rows.
+
+    Example
+    -------
+    >>> cross_entropy_backward(np.array([[0.25, 0.75]]), np.array([[0.0, 1.0]]), 0.5)
+    array([[ 0.125, -0.125]])
+    """
+    return _as(scale, probs) * (probs - y)
+
+
+def mse_forward(out, y):
+    """Sum over rows of the mean over columns of (out - y)^2 (Keras's mse,
+    summed over the batch), accumulated in float64.
+
+    Example
+    -------
+    >>> mse_forward(np.array([[1.0, 3.0]]), np.array([[0.0, 0.0]]))   # (1 + 9) / 2
+    5.0
+    """
+    d = out.astype(np.float64) - y.astype(np.float64)
+    return float(np.sum(np.mean(d * d, axis=1)))
+
+
+def mse_backward(out, y, scale):
+    """dL/dout = scale * 2 * (out - y); scale is 1/(m K) for the batch mean.
+
+    Example
+    -------
+    >>> mse_backward(np.array([[1.0, 3.0]]), np.array([[0.0, 0.0]]), 0.5)
+    array([[1., 3.]])
+    """
+    return _as(scale, out) * _as(2, out) * (out - y)
+
+
+# ---------------------------------------------------------------------------
+# The weight penalty and the optimizers, over flat parameter vectors.
+# ---------------------------------------------------------------------------
+
+def l1_l2_penalty_forward(w, l1, l2):
+    """The book's penalty l1 * sum|w| + l2/2 * sum w^2, in float64.
+
+    Example
+    -------
+    >>> l1_l2_penalty_forward(np.array([1.0, -2.0]), 0.5, 1.0)   # 0.5*3 + 0.5*5
+    4.0
+    """
+    w64 = np.asarray(w, dtype=np.float64)
+    return float(l1 * np.sum(np.abs(w64)) + l2 / 2 * np.sum(w64 * w64))
+
+
+def l1_l2_penalty_backward(dw, w, l1, l2, inv_m):
+    """dw + (l1 sign(w) + l2 w) * inv_m: the book's penalty gradient, added to
+    every batch's weight gradient with inv_m = 1/m.
+
+    Example
+    -------
+    >>> l1_l2_penalty_backward(np.zeros(2), np.array([1.0, -2.0]), 1.0, 1.0, 0.5)
+    array([ 1. , -1.5])
+    """
+    l1, l2, inv_m = _as(l1, w), _as(l2, w), _as(inv_m, w)
+    return dw + (l1 * np.sign(w) + l2 * w) * inv_m
+
+
+def sgd_update(param, grad, lr):
+    """param - lr * grad.
+
+    Example
+    -------
+    >>> sgd_update(np.array([1.0]), np.array([2.0]), 0.25)
+    array([0.5])
+    """
+    return param - _as(lr, param) * grad
+
+
+def sgd_momentum_update(param, velocity, grad, lr, momentum, nesterov=False):
+    """Keras's SGD with momentum.
+
+    v' = momentum v - lr g; param' = param + v', or with Nesterov
+    param' = param + momentum v' - lr g.
+
+    Returns
+    -------
+    (param', v')
+
+    Example
+    -------
+    >>> sgd_momentum_update(np.array([1.0]), np.array([1.0]), np.array([2.0]), 0.25, 0.5)
+    (array([1.]), array([0.]))
+    """
+    lr, momentum = _as(lr, param), _as(momentum, param)
+    v = momentum * velocity - lr * grad
+    step = momentum * v - lr * grad if nesterov else v
+    return param + step, v
+
+
+def adam_update(param, m, v, grad, lr, beta1, beta2, epsilon, step):
+    """Adam (Kingma & Ba) in Keras's form; step = 1 on the first update.
+
+    m' = m + (1-b1)(g - m); v' = v + (1-b2)(g^2 - v);
+    param' = param - lr sqrt(1-b2^t)/(1-b1^t) * m' / (sqrt(v') + epsilon).
+    The bias-correction factor is computed in float64, as in the core.
+
+    Returns
+    -------
+    (param', m', v')
+
+    Example
+    -------
+    >>> p, m, v = adam_update(np.array([1.0]), np.zeros(1), np.zeros(1), np.array([2.0]),
+    ...                       0.1, 0.9, 0.999, 0.0, 1)
+    >>> p   # the first Adam step moves by lr * sign(g)
+    array([0.9])
+    """
+    one = _as(1, param)
+    beta1, beta2, epsilon = _as(beta1, param), _as(beta2, param), _as(epsilon, param)
+    # float(beta) reads the value the core got (e.g. float32(0.9)), then widens it
+    alpha = _as(lr * np.sqrt(1.0 - float(beta2) ** step) / (1.0 - float(beta1) ** step), param)
+    m = m + (one - beta1) * (grad - m)
+    v = v + (one - beta2) * (grad * grad - v)
+    return param - alpha * m / (np.sqrt(v) + epsilon), m, v
+
+
+def rmsprop_update(param, velocity, grad, lr, rho, epsilon):
+    """RMSprop in Keras's form: v' = rho v + (1-rho) g^2;
+    param' = param - lr g / sqrt(v' + epsilon).
+
+    Returns
+    -------
+    (param', v')
+
+    Example
+    -------
+    >>> rmsprop_update(np.array([1.0]), np.zeros(1), np.array([2.0]), 0.5, 0.75, 0.0)
+    (array([0.]), array([1.]))
+    """
+    lr, rho, epsilon = _as(lr, param), _as(rho, param), _as(epsilon, param)
+    v = rho * velocity + (_as(1, param) - rho) * grad * grad
+    return param - lr * grad / np.sqrt(v + epsilon), v
+
+
+# ---------------------------------------------------------------------------
+# Whole networks, mirroring train.c: a network's parameters live in one flat
+# vector, layer by layer, W_l (sizes[l], sizes[l+1]) row-major then b_l.
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network's shape, loss and optimizer. The field names are those of
+    ``nnbook._nncore.CoreConfig``, so ``CoreConfig(**dataclasses.asdict(spec))``
+    builds the same network in the core.
+
+    Example
+    -------
+    >>> spec = NetworkSpec(sizes=(3, 2, 1), activations=("sigmoid", "sigmoid"))
+    >>> param_count(spec)   # 3*2 + 2 + 2*1 + 1
+    11
+    """
+    sizes: Sequence[int]
+    activations: Sequence[str]
+    has_bias: Optional[Sequence[bool]] = None
+    loss: str = "binary_crossentropy"
+    zmin: float = -np.inf
+    eps: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    momentum: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-7
+    rho: float = 0.9
+    nesterov: bool = False
+
+    def bias(self, layer):
+        """Whether layer `layer` has a bias (all do unless has_bias says otherwise)."""
+        return True if self.has_bias is None else bool(self.has_bias[layer])
+
+
+def param_offsets(spec):
+    """[(w_start, b_start or -1), ...]: where each layer's W and b begin in the
+    flat parameter vector.
+
+    Example
+    -------
+    >>> param_offsets(NetworkSpec(sizes=(3, 2, 1), activations=("sigmoid", "sigmoid")))
+    [(0, 6), (8, 10)]
+    """
+    offsets, at = [], 0
+    for l in range(len(spec.activations)):
+        w_start = at
+        at += spec.sizes[l] * spec.sizes[l + 1]
+        b_start = at if spec.bias(l) else -1
+        if spec.bias(l):
+            at += spec.sizes[l + 1]
+        offsets.append((w_start, b_start))
+    return offsets
+
+
+def param_count(spec):
+    """Length of the flat parameter vector."""
+    return sum(spec.sizes[l] * spec.sizes[l + 1] + (spec.sizes[l + 1] if spec.bias(l) else 0)
+               for l in range(len(spec.activations)))
+
+
+def optimizer_slots(spec):
+    """How many state vectors (each param_count long) the optimizer keeps."""
+    return {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 1}[spec.optimizer]
+
+
+def layer_params(spec, params):
+    """[(W_l, b_l or None), ...] as views into the flat vector `params`.
+
+    Example
+    -------
+    >>> spec = NetworkSpec(sizes=(2, 1), activations=("sigmoid",))
+    >>> layer_params(spec, np.array([1.0, 2.0, 3.0]))
+    [(array([[1.],
+           [2.]]), array([3.]))]
+    """
+    layers = []
+    for l, (w_start, b_start) in enumerate(param_offsets(spec)):
+        n_in, n_out = spec.sizes[l], spec.sizes[l + 1]
+        w = params[w_start:w_start + n_in * n_out].reshape(n_in, n_out)
+        b = params[b_start:b_start + n_out] if b_start >= 0 else None
+        layers.append((w, b))
+    return layers
+
+
+def _forward_layers(spec, layers, x):
+    """Every layer's output for the batch x; the last one left as logits,
+    because its activation is applied together with the loss."""
+    acts, inp = [], x
+    last = len(layers) - 1
+    for l, (w, b) in enumerate(layers):
+        act = "linear" if l == last else spec.activations[l]
+        inp = dense_forward(inp, w, b, act, spec.zmin)
+        acts.append(inp)
+    return acts
+
+
+def _output_layer(spec, z, y):
+    """(output activations, loss sum) from the last layer's logits z; the
+    loss is 0.0 when y is None."""
+    if y is not None and spec.loss == "categorical_crossentropy":
+        return softmax_cross_entropy_forward(z, y, spec.zmin, spec.eps)
+    if y is not None and spec.loss == "binary_crossentropy":
+        return binary_cross_entropy_forward(z, y, spec.zmin, spec.eps)
+    a = activation_forward(z, spec.activations[-1], spec.zmin)
+    return a, (mse_forward(a, y) if y is not None else 0.0)
+
+
+def network_forward(spec, params, x, y=None, logits=False):
+    """Forward pass over all rows of x (mirrors network_forward in train.c).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    params : ndarray (param_count(spec),)
+    x : ndarray (n, sizes[0])
+    y : ndarray (n, sizes[-1]) or None
+    logits : bool, return the last layer's logits instead of its activations
+
+    Returns
+    -------
+    out : ndarray (n, sizes[-1])
+    loss_sum : float, sum of the loss terms over all rows (0.0 without y)
+
+    Example
+    -------
+    >>> spec = NetworkSpec(sizes=(1, 1), activations=("sigmoid",))
+    >>> network_forward(spec, np.array([0.0, 0.0]), np.ones((1, 1)))[0]
+    array([[0.5]])
+    """
+    layers = layer_params(spec, params)
+    z = _forward_layers(spec, layers, x)[-1]
+    a, loss = _output_layer(spec, z, y)
+    return (z if logits else a), loss
+
+
+def _output_delta(spec, a, y):
+    """dL/dz of the last layer, with the batch mean's 1/m folded in."""
+    m, k = a.shape
+    if spec.loss == "mse":
+        dout = mse_backward(a, y, 1.0 / (m * k))
+        return activation_backward(dout, a, spec.activations[-1])
+    # sigmoid+BCE and softmax+CE: dL/dz = (a - y) / m
+    return cross_entropy_backward(a, y, 1.0 / m)
+
+
+def _gradients(spec, layers, x, acts, delta):
+    """The flat gradient vector, given every layer's output and the output
+    delta. Every gradient is formed before any weight moves, so the hidden
+    error uses each W as it was in the forward pass (the book's order)."""
+    grads = np.zeros(param_count(spec), dtype=x.dtype)
+    offsets = param_offsets(spec)
+    for l in range(len(layers) - 1, -1, -1):
+        w, _ = layers[l]
+        inp = acts[l - 1] if l else x
+        dinp, dw, db = dense_backward(delta, inp, w)
+        w_start, b_start = offsets[l]
+        grads[w_start:w_start + dw.size] = dw.ravel()
+        if b_start >= 0:
+            grads[b_start:b_start + db.size] = db
+        if l:
+            delta = activation_backward(dinp, acts[l - 1], spec.activations[l - 1])
+    return grads
+
+
+def _add_penalty(spec, params, grads, m):
+    """grads with the book's (l1 sign W + l2 W) / m added, on weights only."""
+    if spec.l1 == 0 and spec.l2 == 0:
+        return grads
+    grads = grads.copy()
+    for l, (w_start, _) in enumerate(param_offsets(spec)):
+        w_end = w_start + spec.sizes[l] * spec.sizes[l + 1]
+        grads[w_start:w_end] = l1_l2_penalty_backward(
+            grads[w_start:w_end], params[w_start:w_end], spec.l1, spec.l2, 1.0 / m)
+    return grads
+
+
+def _optimizer_step(spec, params, opt_state, grads, step):
+    """(params', opt_state') after one update; opt_state holds the optimizer's
+    slots back to back (momentum/RMSprop: v; Adam: m then v)."""
+    P = params.size
+    if spec.optimizer == "momentum":
+        params, v = sgd_momentum_update(params, opt_state[:P], grads, spec.learning_rate,
+                                        spec.momentum, spec.nesterov)
+        return params, v
+    if spec.optimizer == "adam":
+        params, m, v = adam_update(params, opt_state[:P], opt_state[P:2 * P], grads,
+                                   spec.learning_rate, spec.beta1, spec.beta2,
+                                   spec.epsilon, step)
+        return params, np.concatenate([m, v])
+    if spec.optimizer == "rmsprop":
+        params, v = rmsprop_update(params, opt_state[:P], grads, spec.learning_rate,
+                                   spec.rho, spec.epsilon)
+        return params, v
+    return sgd_update(params, grads, spec.learning_rate), opt_state
+
+
+def network_train_epoch(spec, params, x, y, perm=None, batch_size=32, opt_state=None, step=0):
+    """One epoch of mini-batch training (mirrors network_train_epoch in train.c).
+
+    For each batch (rows perm[start:start+m], or consecutive rows when perm is
+    None; the last batch may be shorter): forward, loss, backward, penalty on
+    the weights, one optimizer step.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    params : ndarray (P,), the flat parameter vector
+    x : ndarray (n, sizes[0]); y : ndarray (n, sizes[-1])
+    perm : int array (n,) or None
+    batch_size : int
+    opt_state : ndarray (optimizer_slots(spec) * P,) or None for zeros
+    step : int, updates made so far (Adam's t before this epoch)
+
+    Returns
+    -------
+    params : ndarray (P,)
+    opt_state : ndarray
+    step : int, advanced once per batch
+    loss_sum : float, sum of every batch's loss terms, each taken on that
+        batch's activations before its update (no penalty)
+
+    Example
+    -------
+    >>> spec = NetworkSpec(sizes=(1, 1), activations=("sigmoid",), learning_rate=1.0)
+    >>> p, _, step, loss = network_train_epoch(spec, np.zeros(2), np.ones((1, 1)), np.ones((1, 1)))
+    >>> p, step   # dL/dw = dL/db = 0.5 - 1
+    (array([0.5, 0.5]), 1)
+    """
+    n = len(x)
+    if opt_state is None:
+        opt_state = np.zeros(optimizer_slots(spec) * params.size, dtype=params.dtype)
+    order = np.arange(n) if perm is None else np.asarray(perm)
+    total = 0.0
+    for start in range(0, n, batch_size):
+        rows = order[start:start + batch_size]
+        xb, yb = x[rows], y[rows]
+        m = len(rows)
+        layers = layer_params(spec, params)
+        acts = _forward_layers(spec, layers, xb)
+        acts[-1], loss = _output_layer(spec, acts[-1], yb)
+        total += loss
+        grads = _gradients(spec, layers, xb, acts, _output_delta(spec, acts[-1], yb))
+        grads = _add_penalty(spec, params, grads, m)
+        step += 1
+        params, opt_state = _optimizer_step(spec, params, opt_state, grads, step)
+    return params, opt_state, step, total
+
+
+# ---------------------------------------------------------------------------
+# The book's classes (chapter 6), in plain NumPy, per DESIGN.md section 4.
+# This is the textbook's own code with three changes: randomness comes from
+# numpy.random.RandomState(random_state) streams instead of np.random.seed;
+# MultiClassNetwork's output-bias gradient is taken per class; softmax is
+# computed stably. A `dtype` argument picks the precision of the arithmetic.
+# ---------------------------------------------------------------------------
+
+_BOOK_ZMIN = -100.0     # the book clips z at -100 before exp
+_BOOK_EPS = 1e-10       # ... and a to [1e-10, 1 - 1e-10] before log
+
+
+def _binary_loss_sum(a, y):
+    """The book's -sum(y log a + (1-y) log(1-a)), with a clipped; in float64,
+    because 1 - 1e-10 rounds to 1.0 in float32 and log(1 - 1.0) = -inf."""
+    a = np.clip(a.astype(np.float64), _BOOK_EPS, 1 - _BOOK_EPS)
+    y = y.astype(np.float64)
+    return float(np.sum(-(y * np.log(a) + (1 - y) * np.log(1 - a))))
+
+
+def _categorical_loss_sum(a, y):
+    """The book's -sum(y log a), with a clipped, in float64."""
+    a = np.clip(a.astype(np.float64), _BOOK_EPS, 1 - _BOOK_EPS)
+    return float(np.sum(-y.astype(np.float64) * np.log(a)))
+
+
+class SingleLayer:
+    """Logistic regression trained by full-batch gradient descent (the book's
+    SingleLayer with L1/L2 penalties).
+
+    Example
+    -------
+    >>> x = np.array([[-2.0], [-1.0], [1.0], [2.0]]); y = np.array([0, 0, 1, 1])
+    >>> SingleLayer().fit(x, y, epochs=50).score(x, y)
+    np.float64(1.0)
+    """
+
+    def __init__(self, learning_rate=0.1, l1=0, l2=0, dtype=np.float64):
+        self.w = None
+        self.b = None
+        self.losses = []
+        self.val_losses = []
+        self.w_history = []
+        self.lr = learning_rate
+        self.l1 = l1
+        self.l2 = l2
+        self.dtype = np.dtype(dtype).type
+
+    def forpass(self, x):
+        """z (m, 1) = x @ w + b."""
+        return x @ self.w + self.b
+
+    def backprop(self, x, err):
+        """(w_grad (n_features, 1), b_grad scalar), means over the m rows."""
+        m = len(x)
+        w_grad = x.T @ err / m
+        b_grad = np.sum(err) / m
+        return w_grad, b_grad
+
+    def activation(self, z):
+        """Sigmoid with z clipped below at -100."""
+        return sigmoid_forward(z, _BOOK_ZMIN)
+
+    def reg_loss(self):
+        """l1 sum|w| + l2/2 sum w^2."""
+        return l1_l2_penalty_forward(self.w, self.l1, self.l2)
+
+    def fit(self, x, y, epochs=100, x_val=None, y_val=None):
+        x = np.asarray(x, dtype=self.dtype)
+        y = np.asarray(y, dtype=self.dtype).reshape(-1, 1)     # (m, 1)
+        m = len(x)
+        self.w = np.ones((x.shape[1], 1), dtype=self.dtype)
+        self.b = self.dtype(0)
+        self.w_history.append(self.w.copy())
+        for _ in range(epochs):
+            z = self.forpass(x)
+            a = self.activation(z)
+            err = -(y - a)
+            w_grad, b_grad = self.backprop(x, err)
+            w_grad += (self.l1 * np.sign(self.w) + self.l2 * self.w) / m
+            self.w -= self.lr * w_grad
+            self.b -= self.lr * b_grad
+            self.w_history.append(self.w.copy())
+            # the loss of this epoch is taken on a from before the update
+            self.losses.append((_binary_loss_sum(a, y) + self.reg_loss()) / m)
+            self.update_val_loss(x_val, y_val)
+        return self
+
+    def update_val_loss(self, x_val, y_val):
+        """Append (loss over x_val + penalty) / len(x_val); skipped without x_val."""
+        if x_val is None:
+            return
+        x_val = np.asarray(x_val, dtype=self.dtype)
+        y_val = np.asarray(y_val, dtype=self.dtype).reshape(-1, 1)
+        a = self.activation(self.forpass(x_val))
+        self.val_losses.append((_binary_loss_sum(a, y_val) + self.reg_loss()) / len(y_val))
+
+    def predict(self, x):
+        """Boolean column (m, 1): z > 0, i.e. sigmoid(z) > 0.5."""
+        return self.forpass(np.asarray(x, dtype=self.dtype)) > 0
+
+    def score(self, x, y):
+        """Accuracy: mean of predict(x) == y as a column."""
+        return np.mean(self.predict(x) == np.asarray(y).reshape(-1, 1))
+
+
+class DualLayer(SingleLayer):
+    """One sigmoid hidden layer, weights initialised to ones, full batch.
+
+    Example
+    -------
+    >>> net = DualLayer(units=2).fit(np.array([[1.0], [-1.0]]), np.array([1, 0]), epochs=1)
+    >>> net.w1.shape, net.w2.shape, len(net.losses)
+    ((1, 2), (2, 1), 1)
+    """
+
+    def __init__(self, units=10, learning_rate=0.1, l1=0, l2=0, dtype=np.float64):
+        super().__init__(learning_rate=learning_rate, l1=l1, l2=l2, dtype=dtype)
+        self.units = units
+        self.w1 = None
+        self.b1 = None
+        self.w2 = None
+        self.b2 = None
+        self.a1 = None
+
+    def forpass(self, x):
+        """z2 (m, k): the output logits; keeps the hidden activations in a1."""
+        z1 = x @ self.w1 + self.b1              # (m, units)
+        self.a1 = self.activation(z1)
+        return self.a1 @ self.w2 + self.b2      # (m, k)
+
+    def backprop(self, x, err):
+        """Gradients of the mean loss over the m rows; err = a - y (m, k)."""
+        m = len(x)
+        w2_grad = self.a1.T @ err / m
+        b2_grad = np.sum(err) / m
+        # the hidden error uses w2 as it was in the forward pass
+        err_to_hidden = err @ self.w2.T * self.a1 * (1 - self.a1)
+        w1_grad = x.T @ err_to_hidden / m
+        b1_grad = np.sum(err_to_hidden, axis=0) / m
+        return w1_grad, b1_grad, w2_grad, b2_grad
+
+    def init_weights(self, n_features):
+        self.w1 = np.ones((n_features, self.units), dtype=self.dtype)
+        self.b1 = np.zeros(self.units, dtype=self.dtype)
+        self.w2 = np.ones((self.units, 1), dtype=self.dtype)
+        self.b2 = self.dtype(0)
+
+    def reg_loss(self):
+        """l1 sum|W| + l2/2 sum W^2 over w1 and w2 (no biases)."""
+        return (l1_l2_penalty_forward(self.w1, self.l1, self.l2)
+                + l1_l2_penalty_forward(self.w2, self.l1, self.l2))
+
+    def output(self, z):
+        """The output activation (sigmoid here, softmax for MultiClassNetwork)."""
+        return self.activation(z)
+
+    def loss_sum(self, a, y):
+        """The batch's summed loss terms (binary cross-entropy here)."""
+        return _binary_loss_sum(a, y)
+
+    def training(self, x, y, m):
+        """One gradient step on the batch (x, y) of m rows; returns a from the
+        forward pass (before the step)."""
+        z = self.forpass(x)
+        a = self.output(z)
+        err = -(y - a)
+        w1_grad, b1_grad, w2_grad, b2_grad = self.backprop(x, err)
+        w1_grad += (self.l1 * np.sign(self.w1) + self.l2 * self.w1) / m
+        w2_grad += (self.l1 * np.sign(self.w2) + self.l2 * self.w2) / m
+        self.w1 -= self.lr * w1_grad
+        self.b1 -= self.lr * b1_grad
+        self.w2 -= self.lr * w2_grad
+        self.b2 -= self.lr * b2_grad
+        return a
+
+    def _targets(self, y):
+        return np.asarray(y, dtype=self.dtype).reshape(-1, 1)
+
+    def fit(self, x, y, epochs=100, x_val=None, y_val=None):
+        x = np.asarray(x, dtype=self.dtype)
+        y = self._targets(y)
+        m = len(x)
+        self.init_weights(x.shape[1])
+        for _ in range(epochs):
+            a = self.training(x, y, m)
+            self.losses.append((self.loss_sum(a, y) + self.reg_loss()) / m)
+            self.update_val_loss(x_val, y_val)
+        return self
+
+    def update_val_loss(self, x_val, y_val):
+        if x_val is None:
+            return
+        x_val = np.asarray(x_val, dtype=self.dtype)
+        y_val = self._targets(y_val)
+        a = self.output(self.forpass(x_val))
+        self.val_losses.append((self.loss_sum(a, y_val) + self.reg_loss()) / len(y_val))
+
+
+class RandomInitNetwork(DualLayer):
+    """DualLayer with w1 then w2 drawn from N(0, 1) by
+    RandomState(random_state).normal, in that order.
+
+    Example
+    -------
+    >>> net = RandomInitNetwork(units=2)
+    >>> net.init_weights(1)
+    >>> bool(net.w1[0, 0] == np.random.RandomState(42).normal(0, 1))
+    True
+    """
+
+    def __init__(self, units=10, learning_rate=0.1, l1=0, l2=0, dtype=np.float64,
+                 random_state=42):
+        super().__init__(units=units, learning_rate=learning_rate, l1=l1, l2=l2, dtype=dtype)
+        self.random_state = random_state
+
+    def init_weights(self, n_features):
+        rng = np.random.RandomState(self.random_state)
+        self.w1 = rng.normal(0, 1, (n_features, self.units)).astype(self.dtype)
+        self.b1 = np.zeros(self.units, dtype=self.dtype)
+        self.w2 = rng.normal(0, 1, (self.units, 1)).astype(self.dtype)
+        self.b2 = self.dtype(0)
+
+
+class MinibatchNetwork(RandomInitNetwork):
+    """RandomInitNetwork trained on mini-batches: a fresh
+    RandomState(random_state) draws one permutation(n) per epoch; batches are
+    consecutive slices of that order, the last one shorter.
+
+    Example
+    -------
+    >>> net = MinibatchNetwork(batch_size=2)
+    >>> net._batch_rng = np.random.RandomState(0)
+    >>> [len(xb) for xb, yb in net.gen_batch(np.zeros((5, 1)), np.zeros(5))]
+    [2, 2, 1]
+    """
+
+    def __init__(self, units=10, batch_size=32, learning_rate=0.1, l1=0, l2=0,
+                 dtype=np.float64, random_state=42):
+        super().__init__(units=units, learning_rate=learning_rate, l1=l1, l2=l2, dtype=dtype,
+                         random_state=random_state)
+        self.batch_size = batch_size
+        self._batch_rng = None
+
+    def _start_streams(self, n_features, n_outputs):
+        """init_weights (its own RandomState), then a fresh one for the batches."""
+        self.init_weights(n_features)
+        self._batch_rng = np.random.RandomState(self.random_state)
+
+    def gen_batch(self, x, y):
+        """Yield (x_batch, y_batch) in the order of one new permutation."""
+        length = len(x)
+        bins = length // self.batch_size
+        if length % self.batch_size:
+            bins += 1
+        indexes = self._batch_rng.permutation(length)
+        x, y = x[indexes], y[indexes]
+        for i in range(bins):
+            start, end = self.batch_size * i, self.batch_size * (i + 1)
+            yield x[start:end], y[start:end]
+
+    def fit(self, x, y, epochs=100, x_val=None, y_val=None):
+        x = np.asarray(x, dtype=self.dtype)
+        y = self._targets(y)
+        self._start_streams(x.shape[1], y.shape[1])
+        for _ in range(epochs):
+            loss = 0.0
+            for x_batch, y_batch in self.gen_batch(x, y):
+                a = self.training(x_batch, y_batch, len(x_batch))
+                loss += self.loss_sum(a, y_batch)
+            self.losses.append((loss + self.reg_loss()) / len(x))
+            self.update_val_loss(x_val, y_val)
+        return self
+
+
+class MultiClassNetwork(MinibatchNetwork):
+    """Softmax output over k classes, y one-hot (n, k). ONE
+    RandomState(random_state) draws w1, then w2 (units, k), then one
+    permutation per epoch. The output-bias gradient is the per-class column
+    sum of the error (the book's printed code sums over the classes as well,
+    which is always 0 under softmax, so its b2 never learns).
+
+    Example
+    -------
+    >>> y = np.eye(3)[[0, 1, 2, 0]]
+    >>> net = MultiClassNetwork(units=4, batch_size=2).fit(np.eye(4), y, epochs=1)
+    >>> net.w2.shape, net.b2.shape
+    ((4, 3), (3,))
+    """
+
+    def sigmoid(self, z):
+        """The hidden layer's activation (the book's name in this class)."""
+        return self.activation(z)
+
+    def softmax(self, z):
+        """Row-wise softmax of z clipped below at -100, computed stably."""
+        return softmax_forward(z, _BOOK_ZMIN)
+
+    def output(self, z):
+        return self.softmax(z)
+
+    def loss_sum(self, a, y):
+        return _categorical_loss_sum(a, y)
+
+    def _targets(self, y):
+        return np.asarray(y, dtype=self.dtype)          # already one-hot (n, k)
+
+    def init_weights(self, n_features, n_classes):
+        rng = self._batch_rng
+        self.w1 = rng.normal(0, 1, (n_features, self.units)).astype(self.dtype)
+        self.b1 = np.zeros(self.units, dtype=self.dtype)
+        self.w2 = rng.normal(0, 1, (self.units, n_classes)).astype(self.dtype)
+        self.b2 = np.zeros(n_classes, dtype=self.dtype)
+
+    def _start_streams(self, n_features, n_outputs):
+        """One stream for the weights and then every epoch's permutation."""
+        self._batch_rng = np.random.RandomState(self.random_state)
+        self.init_weights(n_features, n_outputs)
+
+    def backprop(self, x, err):
+        w1_grad, b1_grad, w2_grad, _ = super().backprop(x, err)
+        b2_grad = np.sum(err, axis=0) / len(x)       # per class (k,)
+        return w1_grad, b1_grad, w2_grad, b2_grad
+
+    def training(self, x, y, m=None):
+        """The book's MultiClassNetwork.training(x, y) takes m from x."""
+        return super().training(x, y, len(x) if m is None else m)
+
+    def predict(self, x):
+        """The class index of the largest logit, per row."""
+        return np.argmax(self.forpass(np.asarray(x, dtype=self.dtype)), axis=1)
+
+    def score(self, x, y):
+        """Accuracy against argmax(y) of the one-hot targets."""
+        return np.mean(self.predict(x) == np.argmax(y, axis=1))
