@@ -155,6 +155,34 @@ class _BookNetwork:
                           f"{epoch}; training diverged (try a smaller learning_rate)",
                           RuntimeWarning, stacklevel=3)
 
+    def _notify(self, callback, epoch):
+        # Python loops over epochs only (the epoch itself runs in C), so a
+        # per-epoch hook costs one call; progress bars live in the caller.
+        logs = {"loss": self.losses[-1]}
+        if len(self.val_losses) == len(self.losses):
+            logs["val_loss"] = self.val_losses[-1]
+        return callback(epoch, logs) is True
+
+    def save(self, path):
+        """Write the fitted network to one .npz file (no pickle); see nnbook.persistence.
+
+        Example
+        -------
+        >>> net.save("model.npz")                          # doctest: +SKIP
+        >>> type(net).load("model.npz").score(x, y)        # doctest: +SKIP
+        """
+        from .persistence import save_model
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a network written by `save`; the file must hold this class.
+
+        Use `nnbook.load(path)` to get whatever class the file holds.
+        """
+        from .persistence import load_model
+        return load_model(path, expected=cls)
+
     def _start_fit(self):
         self.losses = []
         self.val_losses = []
@@ -243,8 +271,14 @@ class SingleLayer(_BookNetwork):
             raise ValueError(f"err must have shape ({m}, {units}), got {e.shape}")
         return np.ascontiguousarray(e.reshape(m, units) / m)
 
-    def fit(self, x, y, epochs=100, x_val=None, y_val=None):
-        """Full-batch gradient descent for `epochs` epochs; returns self."""
+    def fit(self, x, y, epochs=100, x_val=None, y_val=None, *, callback=None):
+        """Full-batch gradient descent for `epochs` epochs; returns self.
+
+        callback : callable, optional
+            Called as ``callback(epoch, logs)`` after every epoch, with
+            ``logs = {"loss": ..., "val_loss": ...}`` (val_loss only with
+            x_val); returning True stops training after that epoch.
+        """
         epochs = check_positive_int(epochs, "epochs", minimum=0)
         xs = as_matrix(x, "x", self.dtype)
         ys = self._targets(y, "y", xs.shape[0])
@@ -257,6 +291,8 @@ class SingleLayer(_BookNetwork):
             loss_sum = self._net.train_epoch(xs, ys, batch_size=n)
             self.w_history.append(self.w.copy())
             self._record_epoch(epoch, loss_sum, n, val)
+            if callback is not None and self._notify(callback, epoch):
+                break
         return self
 
 
@@ -375,8 +411,13 @@ class DualLayer(SingleLayer):
     def _prepare_rng(self):
         pass
 
-    def fit(self, x, y, epochs=100, x_val=None, y_val=None):
-        """Train for `epochs` epochs; each epoch is one call into the core. Returns self."""
+    def fit(self, x, y, epochs=100, x_val=None, y_val=None, *, callback=None):
+        """Train for `epochs` epochs; each epoch is one call into the core. Returns self.
+
+        callback : callable, optional
+            ``callback(epoch, logs)`` after every epoch (see SingleLayer.fit);
+            returning True stops training after that epoch.
+        """
         epochs = check_positive_int(epochs, "epochs", minimum=0)
         xs = as_matrix(x, "x", self.dtype)
         n, n_features = xs.shape
@@ -390,6 +431,8 @@ class DualLayer(SingleLayer):
             batch_size, perm = self._batches(n)
             loss_sum = self._net.train_epoch(xs, ys, batch_size, perm)
             self._record_epoch(epoch, loss_sum, n, val)
+            if callback is not None and self._notify(callback, epoch):
+                break
         return self
 
     def _init_for(self, n_features, n_outputs):

@@ -1,0 +1,453 @@
+"""The ``nnbook`` command: reproduce the book's experiments, train, predict, look at data.
+
+Run ``nnbook --help`` (or ``python -m nnbook --help``). Commands:
+
+* ``nnbook reproduce [--quick] [--out DIR] [--data DIR]``: chapters 6-7, table at the end;
+* ``nnbook train --data ... --model ...``: one run, optionally saved and plotted;
+* ``nnbook predict MODEL.npz --data ...``: accuracy and confusion matrix;
+* ``nnbook show-data fashion-mnist [--plot FILE.png]``: sample images.
+
+Exit codes: 0 success; 1 a run diverged (or the Keras run failed); 2 a problem
+the user can fix: bad arguments, missing or unreadable data, an unreadable
+model file, matplotlib missing for a figure.
+
+Example
+-------
+>>> from nnbook.cli import main
+>>> main(["train", "--data", "breast-cancer", "--model", "single", "--epochs", "5"])  # doctest: +SKIP
+0
+"""
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import __version__, datasets, experiments, plots, report
+from .cli_data import BOOK_DATA, DataError, load_data
+from .persistence import ModelFileError, load_model, read_extra, save_model
+from .plots import PlotUnavailable
+from .progress import format_number
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK, EXIT_DIVERGED, EXIT_USAGE = 0, 1, 2
+
+_DATA_HELP = ("fashion-mnist, breast-cancer, or PATH.npz: an .npz with arrays x_train, y_train "
+              "and x_val, y_val (optionally x_test, y_test, class_names); labels are integers "
+              "0..k-1 or one-hot rows")
+
+_EPILOG = ("exit codes: 0 success, 1 a run diverged, 2 bad arguments / missing data / "
+           "unreadable model file / matplotlib missing. Fashion-MNIST is read from --data-dir, "
+           "$NNBOOK_DATA, Debian's dataset-fashion-mnist package (sudo apt-get install "
+           "dataset-fashion-mnist) or ~/.keras/datasets/fashion-mnist.")
+
+
+# --------------------------------------------------------------------------
+# helpers shared by the commands
+# --------------------------------------------------------------------------
+
+def _say(*parts):
+    """Status lines go to stderr, so stdout holds only results (tables, summaries)."""
+    print(*parts, file=sys.stderr)
+
+
+def _progress(args):
+    """ProgressBar settings: --progress forces it on, --no-progress off, else a TTY decides."""
+    return {"enabled": args.progress, "stream": sys.stderr}
+
+
+def _check_png(path, option):
+    if path is not None:
+        plots.require_matplotlib()  # fail before training, not after
+        if not path.lower().endswith(".png"):
+            raise DataError(f"{option} writes a PNG: give a file name ending in .png, got {path}")
+
+
+def _loss_title(label, data, epochs):
+    return f"{label}\n{data}, {epochs} epochs"
+
+
+# --------------------------------------------------------------------------
+# reproduce
+# --------------------------------------------------------------------------
+
+def _cmd_reproduce(args):
+    if args.out:
+        plots.require_matplotlib()
+        os.makedirs(args.out, exist_ok=True)
+    chosen = [e for e in experiments.EXPERIMENTS if not args.only or e.key in args.only]
+    loaded, missing = {}, {}
+    for name in ("breast-cancer", "fashion-mnist"):
+        if any(e.data == name for e in chosen):
+            _say(f"loading {name} ...")
+            try:
+                loaded[name] = load_data(name, np.float64, args.data if name == "fashion-mnist" else None)
+            except DataError as exc:
+                missing[name] = str(exc)
+                _say(f"nnbook: {name} is missing, its experiments are skipped:\n{exc}")
+    keras_reason = experiments.keras_missing_reason()
+    results = []
+    for exp in chosen:
+        epochs = exp.quick_epochs if args.quick else exp.epochs
+        if exp.data in missing:
+            result = experiments.Result(exp.key, exp.label, exp.data, status="skipped",
+                                        note="data not found: sudo apt-get install "
+                                             "dataset-fashion-mnist or set NNBOOK_DATA")
+        elif exp.model == "keras" and keras_reason:
+            result = experiments.Result(exp.key, exp.label, exp.data, status="skipped",
+                                        note=keras_reason)
+        else:
+            result = _run_experiment(exp, loaded[exp.data], epochs, args)
+        result.key, result.label, result.data = exp.key, exp.label, exp.data
+        result.book_accuracy = exp.book_accuracy
+        experiments.judge(result, args.quick)
+        if args.out and result.losses:
+            result.figure = f"{exp.key}.png"
+            plots.plot_losses(os.path.join(args.out, result.figure), result.losses,
+                              result.val_losses, _loss_title(exp.label, exp.data, result.epochs))
+        results.append(result)
+    total = sum(r.seconds for r in results)
+    print(f"nnbook {__version__}: the experiments of chapters 6-7"
+          + (" (--quick: fewer epochs, no comparison with the book)" if args.quick else ""))
+    print(report.format_table(results, total))
+    data_seconds = sum(d.seconds for d in loaded.values())
+    print(f"training {total:.1f} s, data loading {data_seconds:.1f} s")
+    if args.out:
+        info = {"quick": args.quick, "total_seconds": round(total, 3),
+                "data_seconds": round(data_seconds, 3)}
+        report.write_json(os.path.join(args.out, "results.json"), results, **info)
+        report.write_csv(os.path.join(args.out, "results.csv"), results)
+        _say(f"figures, results.json and results.csv written to {args.out}")
+    bad = [r for r in results if r.status in ("diverged", "failed")]
+    return EXIT_DIVERGED if bad else EXIT_OK
+
+
+def _run_experiment(exp, data, epochs, args):
+    progress = _progress(args)
+    if args.quick and exp.quick_rows:
+        # a smoke test needs every code path, not the full 48,000 rows
+        data = dataclasses.replace(data, x_train=data.x_train[:exp.quick_rows],
+                                   y_train=data.y_train[:exp.quick_rows])
+    if exp.model == "keras":
+        try:
+            y_train = datasets.one_hot(data.y_train, 10, np.float32)
+            y_val = datasets.one_hot(data.y_val, 10, np.float32)
+            return experiments.run_keras(data.x_train.astype(np.float32), y_train,
+                                         data.x_val.astype(np.float32), y_val, epochs,
+                                         exp.label, progress)
+        except Exception as exc:  # noqa: BLE001 - one failing model must not lose the others' rows
+            return experiments.Result(exp.key, exp.label, exp.data, status="failed",
+                                      note=f"{type(exc).__name__}: {exc}")
+    one_hot = exp.model == "multiclass"
+    return experiments.run_book(exp.build(np.float64), data.x_train,
+                                data.targets(data.y_train, one_hot), data.x_val,
+                                data.targets(data.y_val, one_hot), epochs, exp.label, progress)
+
+
+# --------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------
+
+def _book_settings(data_name, model):
+    """The book's settings and epochs for this data and model, else the class defaults."""
+    for exp in experiments.EXPERIMENTS:
+        if exp.data == data_name and exp.model == model:
+            return dict(exp.settings), exp.epochs
+    return {}, 100
+
+
+def _train_model_settings(args, data):
+    model = args.model or ("multiclass" if data.n_classes > 2 else "minibatch")
+    settings, epochs = _book_settings(data.name, model)
+    cls = experiments.MODEL_CLASSES[model]
+    given = {"units": args.units, "batch_size": args.batch_size, "learning_rate": args.lr,
+             "l1": args.l1, "l2": args.l2}
+    accepted = cls.__init__.__code__.co_varnames
+    for name, value in given.items():
+        if value is None:
+            continue
+        if name not in accepted:
+            raise DataError(f"--{name.replace('_', '-')} does not apply to --model {model} "
+                            f"({cls.__name__} has no {name})")
+        settings[name] = value
+    return model, cls, settings, args.epochs if args.epochs is not None else epochs
+
+
+def _cmd_train(args):
+    _check_png(args.plot, "--plot")
+    dtype = np.dtype(args.dtype)
+    _say(f"loading {args.data} ...")
+    data = load_data(args.data, dtype, args.data_dir)
+    model_name, cls, settings, epochs = _train_model_settings(args, data)
+    try:
+        model = cls(dtype=dtype, **settings)
+    except (TypeError, ValueError) as exc:
+        raise DataError(str(exc)) from exc
+    one_hot = model_name == "multiclass"
+    y_train = data.targets(data.y_train, one_hot)
+    x_val = data.x_val
+    y_val = None if x_val is None else data.targets(data.y_val, one_hot)
+    label = repr(model)
+    _say(f"training {label} on {data.name} ({len(data.x_train)} rows, {dtype.name}) "
+         f"for {epochs} epochs")
+    result = experiments.run_book(model, data.x_train, y_train, x_val, y_val, epochs, label,
+                                  _progress(args))
+    if result.status == "diverged":
+        _say(f"nnbook: warning: {result.note}. Try a smaller --lr.")
+        print(f"{label} on {data.name}: DIVERGED after {result.epochs} epochs "
+              f"({result.seconds:.2f} s); nothing saved")
+        return EXIT_DIVERGED
+    which = "validation" if x_val is not None else "training"
+    val = f", val loss {format_number(result.val_losses[-1])}" if result.val_losses else ""
+    print(f"{label} on {data.name}: {result.epochs} epochs in {result.seconds:.2f} s; "
+          f"{which} accuracy {result.accuracy:.4f}; final loss "
+          f"{format_number(result.losses[-1])}{val}")
+    if args.save:
+        save_model(model, args.save, extra={"data": data.name if data.name in BOOK_DATA
+                                            else os.path.abspath(args.data),
+                                            "model": model_name,
+                                            "class_names": list(data.class_names)})
+        print(f"model saved to {args.save}")
+    if args.plot and result.losses:
+        plots.plot_losses(args.plot, result.losses, result.val_losses,
+                          _loss_title(label, data.name, result.epochs))
+        print(f"loss curves drawn in {args.plot}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# predict
+# --------------------------------------------------------------------------
+
+def confusion_matrix(true, pred, k):
+    """Counts: rows are true classes, columns predicted ones.
+
+    Example
+    -------
+    >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)
+    array([[1, 0],
+           [1, 1]])
+    """
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (true, pred), 1)
+    return matrix
+
+
+def format_confusion(matrix, names):
+    """The matrix as text, with short class names as row and column headers."""
+    short = [n if len(n) <= 10 else n[:9] + "." for n in names]
+    width = max([len(s) for s in short] + [len(str(matrix.max())), 4])
+    lines = [" " * (width + 2) + " ".join(s.rjust(width) for s in short) + "   <- predicted"]
+    for name, row in zip(short, matrix):
+        lines.append(name.rjust(width) + "  " + " ".join(str(v).rjust(width) for v in row))
+    return "\n".join(lines)
+
+
+def _cmd_predict(args):
+    _check_png(args.plot, "--plot")
+    model = load_model(args.model_file)
+    extra = read_extra(args.model_file)
+    data_spec = args.data or extra.get("data")
+    if not data_spec:
+        raise DataError(f"{args.model_file} does not record its data set: pass --data")
+    data = load_data(data_spec, model.dtype, args.data_dir)
+    x, labels = data.split(args.split)
+    try:
+        pred = np.asarray(model.predict(x)).reshape(len(x), -1)
+    except ValueError as exc:  # features differ from the fitted network's
+        raise DataError(f"{args.model_file} does not fit {data.name}: {exc}") from exc
+    pred = pred[:, 0].astype(np.int64) if pred.shape[1] == 1 else pred.argmax(axis=1)
+    k = max(data.n_classes, int(pred.max()) + 1, int(labels.max()) + 1)
+    names = list(data.class_names) + [str(i) for i in range(data.n_classes, k)]
+    matrix = confusion_matrix(labels, pred, k)
+    correct = int(np.trace(matrix))
+    print(f"{type(model).__name__} from {args.model_file} on the {args.split} split of "
+          f"{data.name}: accuracy {correct / len(labels):.4f} ({correct}/{len(labels)})")
+    print("confusion matrix (rows: true class, columns: predicted class):")
+    print(format_confusion(matrix, names))
+    if args.plot:
+        plots.plot_confusion(args.plot, matrix, names,
+                             f"{type(model).__name__} on {data.name} ({args.split}), "
+                             f"accuracy {correct / len(labels):.3f}")
+        print(f"confusion matrix drawn in {args.plot}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# show-data
+# --------------------------------------------------------------------------
+
+_SHADES = " .:-=+*#%@"
+
+
+def ascii_image(image):
+    """A 2-D uint8 image as text, one character per pixel (darker = denser)."""
+    levels = (np.asarray(image, dtype=np.int64) * (len(_SHADES) - 1) + 127) // 255
+    return "\n".join("".join(_SHADES[v] for v in row) for row in levels)
+
+
+def _class_names(lang):
+    """(names, font): Korean only when a font with Hangul glyphs is installed."""
+    if lang == "en":
+        return datasets.FASHION_MNIST_CLASSES, None
+    font = plots.hangul_font()
+    if font is None:
+        if lang == "ko":
+            _say("nnbook: no font with Hangul glyphs found (e.g. apt-get install fonts-nanum); "
+                 "using the English class names")
+        return datasets.FASHION_MNIST_CLASSES, None
+    return datasets.FASHION_MNIST_CLASSES_KO, font
+
+
+def _cmd_show_data(args):
+    _check_png(args.plot, "--plot")
+    start = time.perf_counter()
+    try:
+        (x_train, y_train), (x_test, y_test) = datasets.load_fashion_mnist(args.data_dir)
+    except FileNotFoundError as exc:
+        raise DataError(str(exc)) from exc
+    except ValueError as exc:
+        raise DataError(f"Fashion-MNIST is unreadable: {exc}") from exc
+    x, y = (x_train, y_train) if args.split == "train" else (x_test, y_test)
+    count = min(args.count, len(x))
+    names = datasets.FASHION_MNIST_CLASSES
+    print(f"Fashion-MNIST {args.split}: images {x.shape} {x.dtype}, labels {y.shape} "
+          f"(loaded in {time.perf_counter() - start:.1f} s)")
+    print(f"first {count} labels: {y[:count].tolist()}")
+    print("  " + ", ".join(f"{int(v)}={names[int(v)]}" for v in y[:count]))
+    print(f"first image ({names[int(y[0])]}):")
+    print(ascii_image(x[0]))
+    if args.plot:
+        class_names, font = _class_names(args.lang)
+        plots.plot_samples(args.plot, x[:count], y[:count], class_names,
+                           f"Fashion-MNIST: the first {count} {args.split} images",
+                           font=font)
+        print(f"{count} images drawn in {args.plot}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# parser and entry point
+# --------------------------------------------------------------------------
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def _add_progress(parser):
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--progress", action="store_true", default=None,
+                       help="show progress on stderr even when it is not a terminal")
+    group.add_argument("--no-progress", dest="progress", action="store_false",
+                       help="never show progress")
+
+
+def build_parser():
+    """The argparse parser of ``nnbook`` (one sub-parser per command)."""
+    parser = argparse.ArgumentParser(
+        prog="nnbook", epilog=_EPILOG,
+        description="The textbook's dense networks (chapters 6-7) on a compiled core.")
+    parser.add_argument("--version", action="version", version=f"nnbook {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("reproduce", epilog=_EPILOG,
+                            help="run every experiment of chapters 6-7 and print the table",
+                            description="Train every model of chapters 6-7 with the book's "
+                                        "settings and compare with the book's accuracies.")
+    p.add_argument("--quick", action="store_true", help="a few epochs each: a smoke test")
+    p.add_argument("--out", metavar="DIR",
+                   help="write one loss-curve PNG per model, results.json and results.csv")
+    p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files")
+    p.add_argument("--only", nargs="+", metavar="NAME",
+                   choices=[e.key for e in experiments.EXPERIMENTS],
+                   help="run only these: " + ", ".join(e.key for e in experiments.EXPERIMENTS))
+    _add_progress(p)
+    p.set_defaults(func=_cmd_reproduce)
+
+    p = commands.add_parser("train", epilog=_EPILOG, help="train one model",
+                            description="Train one book model; unset options take the book's "
+                                        "settings for that data and model (else the class "
+                                        "defaults and 100 epochs).")
+    p.add_argument("--data", required=True, metavar="DATA", help=_DATA_HELP)
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the Fashion-MNIST files")
+    p.add_argument("--model", choices=list(experiments.MODEL_CLASSES),
+                   help="default: multiclass for more than 2 classes, else minibatch")
+    p.add_argument("--units", type=_positive_int, help="hidden units")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--lr", type=_non_negative_float, help="learning rate")
+    p.add_argument("--l1", type=_non_negative_float, help="L1 penalty")
+    p.add_argument("--l2", type=_non_negative_float, help="L2 penalty")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the loss curves")
+    p.add_argument("--save", metavar="MODEL.npz", help="save the trained model")
+    _add_progress(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = commands.add_parser("predict", epilog=_EPILOG,
+                            help="accuracy and confusion matrix of a saved model")
+    p.add_argument("model_file", metavar="MODEL.npz")
+    p.add_argument("--data", metavar="DATA",
+                   help=_DATA_HELP + " (default: the data the model was trained on)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the Fashion-MNIST files")
+    p.add_argument("--split", choices=["val", "test", "train"], default="val")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the confusion matrix")
+    p.set_defaults(func=_cmd_predict)
+
+    p = commands.add_parser("show-data", epilog=_EPILOG, help="look at Fashion-MNIST images")
+    p.add_argument("dataset", choices=["fashion-mnist"])
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the Fashion-MNIST files")
+    p.add_argument("--split", choices=["train", "test"], default="train")
+    p.add_argument("--count", type=_positive_int, default=10, help="images in the grid")
+    p.add_argument("--lang", choices=["auto", "en", "ko"], default="auto",
+                   help="class names: Korean needs a font with Hangul (auto: use it if found)")
+    p.add_argument("--plot", metavar="FILE.png", help="draw a grid of the images")
+    p.set_defaults(func=_cmd_show_data)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit code (see the module docstring).
+
+    Example
+    -------
+    >>> main(["--version"])                                # doctest: +SKIP
+    nnbook 0.1.0
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the message (or --help)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return args.func(args)
+    except (DataError, ModelFileError, PlotUnavailable, FileNotFoundError) as exc:
+        print(f"nnbook {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nnbook: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
