@@ -31,7 +31,7 @@ pytest: $(VENV)/.installed
 
 # The C unit tests (CTest). They link the same OpenBLAS wheel the package vendors.
 ctest: $(VENV)/.installed
-	$(PY) -m pip install --quiet '$(OPENBLAS_PIN)' cython-cmake
+	$(PY) -m pip install --quiet '$(OPENBLAS_PIN)'
 	cmake -S . -B build/ctest -DNNBOOK_CTEST=ON -DPython_EXECUTABLE=$(abspath $(PY)) > build-ctest.log
 	cmake --build build/ctest -j2 >> build-ctest.log
 	ctest --test-dir build/ctest --output-on-failure

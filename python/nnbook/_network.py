@@ -113,6 +113,32 @@ class CoreNetwork:
                                               rows, x, y, order, rows, self.step)
         return loss
 
+    def train_epochs(self, x, y, batch_size, n_epochs, perms=None, val=None):
+        """n_epochs epochs in one C call (no Python between epochs).
+
+        perms: (n_epochs, n) int64 row orders, or None for the rows in order;
+        val: (x_val, y_val) or None. Returns (loss_sums, penalties,
+        val_loss_sums or None), one entry per epoch; the penalty and the
+        validation loss are taken after each epoch.
+        """
+        n = x.shape[0]
+        rows = min(batch_size, n)
+        work = self._scratch(rows)
+        orders = (np.empty((0, 0), np.int64) if perms is None
+                  else np.ascontiguousarray(perms, np.int64))
+        if val is None:
+            x_val = np.empty((0, self.sizes[0]), self.dtype)
+            y_val = np.empty((0, self.sizes[-1]), self.dtype)
+        else:
+            x_val, y_val = val
+        loss_sums = np.empty(n_epochs)
+        penalties = np.empty(n_epochs)
+        val_sums = np.empty(n_epochs if val is not None else 0)
+        self.step = _nncore.train_epochs(self.config, self.params, self.opt_state, work, rows,
+                                         x, y, orders, n_epochs, rows, x_val, y_val, self.step,
+                                         loss_sums, penalties, val_sums)
+        return loss_sums, penalties, (val_sums if val is not None else None)
+
     def forward(self, x, logits=False):
         """Output activations (or logits) for every row of x, shape (n, sizes[-1])."""
         out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
@@ -129,7 +155,4 @@ class CoreNetwork:
 
     def penalty(self):
         """l1 * sum|W| + l2/2 * sum W^2 over the weight matrices."""
-        l1, l2 = self.settings.get("l1", 0.0), self.settings.get("l2", 0.0)
-        if l1 == 0 and l2 == 0:
-            return 0.0
-        return sum(_nncore.l1_l2_penalty_forward(w.reshape(-1), l1, l2) for w in self.weights())
+        return _nncore.network_penalty(self.config, self.params)

@@ -63,6 +63,10 @@ cdef extern from "nncore.h" nogil:
     void rmsprop_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double rho, double epsilon)
     int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
     int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
+    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums)
+    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums)
+    double network_penalty_f32(const nn_config *cfg, const float *params)
+    double network_penalty_f64(const nn_config *cfg, const double *params)
     int network_forward_f32(const nn_config *cfg, const float *params, float *work, int max_rows, const float *x, int64_t n, float *out, int logits, const float *y, double *loss_sum)
     int network_forward_f64(const nn_config *cfg, const double *params, double *work, int max_rows, const double *x, int64_t n, double *out, int logits, const double *y, double *loss_sum)
 
@@ -165,6 +169,34 @@ cdef inline void _need(bint ok, str what) except *:
         raise ValueError(what)
 
 
+cdef void _check_training_call(nn_config *cfg, Py_ssize_t n, Py_ssize_t x_cols, Py_ssize_t y_rows,
+                               Py_ssize_t y_cols, Py_ssize_t n_params, Py_ssize_t n_state,
+                               Py_ssize_t n_work, int max_rows, int batch_size) except *:
+    # messages are formatted only on failure: these run once per call
+    cdef int L = cfg.n_layers
+    if n < 1:
+        raise ValueError("x has no rows")
+    if x_cols != cfg.sizes[0]:
+        raise ValueError(f"x has {x_cols} features, the network takes {cfg.sizes[0]}")
+    if y_rows != n or y_cols != cfg.sizes[L]:
+        raise ValueError(f"y must be ({n}, {cfg.sizes[L]}), got ({y_rows}, {y_cols})")
+    if n_params != nn_param_count(cfg):
+        raise ValueError("params has the wrong length")
+    if n_state < nn_optimizer_slots(cfg) * nn_param_count(cfg):
+        raise ValueError("opt_state is too short")
+    if not 1 <= batch_size <= max_rows:
+        raise ValueError(f"batch_size must be in [1, max_rows={max_rows}], got {batch_size}")
+    if n_work < nn_workspace_len(cfg, max_rows):
+        raise ValueError("work is too short for max_rows")
+
+
+cdef void _check_perm(const int64_t[::1] perm, Py_ssize_t n) except *:
+    cdef Py_ssize_t i
+    for i in range(perm.shape[0]):
+        if not 0 <= perm[i] < n:
+            raise ValueError(f"perm has an index out of range: {perm[i]} (n = {n})")
+
+
 def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
                 int max_rows, const real[:, ::1] x, const real[:, ::1] y,
                 const int64_t[::1] perm, int batch_size, int64_t step):
@@ -173,19 +205,14 @@ def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[:
     perm: row order (length n), or empty for the rows in order.
     """
     cdef nn_config *cfg = &config.cfg
-    cdef int64_t n = x.shape[0], i
-    cdef int L = cfg.n_layers, rc
+    cdef int64_t n = x.shape[0]
+    cdef int rc
     cdef double loss = 0
-    _need(n >= 1, "x has no rows")
-    _need(x.shape[1] == cfg.sizes[0], f"x has {x.shape[1]} features, the network takes {cfg.sizes[0]}")
-    _need(y.shape[0] == n and y.shape[1] == cfg.sizes[L], f"y must be ({n}, {cfg.sizes[L]}), got ({y.shape[0]}, {y.shape[1]})")
-    _need(params.shape[0] == nn_param_count(cfg), "params has the wrong length")
-    _need(opt_state.shape[0] >= nn_optimizer_slots(cfg) * nn_param_count(cfg), "opt_state is too short")
-    _need(1 <= batch_size <= max_rows, f"batch_size must be in [1, max_rows={max_rows}], got {batch_size}")
-    _need(work.shape[0] >= nn_workspace_len(cfg, max_rows), "work is too short for max_rows")
-    _need(perm.shape[0] == 0 or perm.shape[0] == n, "perm must be empty or have one entry per row")
-    for i in range(perm.shape[0]):
-        _need(0 <= perm[i] < n, "perm has an index out of range")
+    _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
+                         opt_state.shape[0], work.shape[0], max_rows, batch_size)
+    if perm.shape[0] not in (0, n):
+        raise ValueError("perm must be empty or have one entry per row")
+    _check_perm(perm, n)
     cdef const int64_t *pp = &perm[0] if perm.shape[0] else NULL
     cdef real *state = &opt_state[0] if opt_state.shape[0] else NULL
     with nogil:
@@ -195,6 +222,65 @@ def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[:
             rc = network_train_epoch_f64(cfg, &params[0], state, &work[0], max_rows, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss)
     _need(rc == 0, "the core rejected the training call")
     return loss, step
+
+
+def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
+                 int max_rows, const real[:, ::1] x, const real[:, ::1] y,
+                 const int64_t[:, ::1] perms, int n_epochs, int batch_size,
+                 const real[:, ::1] x_val, const real[:, ::1] y_val, int64_t step,
+                 double[::1] loss_sums, double[::1] penalties, double[::1] val_loss_sums):
+    """n_epochs epochs in one C call; returns step.
+
+    perms: (n_epochs, n) row orders, or empty for the rows in order.
+    x_val/y_val: empty to skip the validation loss. Per epoch e the core
+    writes loss_sums[e], penalties[e] (after the epoch) and val_loss_sums[e].
+    """
+    cdef nn_config *cfg = &config.cfg
+    cdef int64_t n = x.shape[0], n_val = x_val.shape[0]
+    cdef Py_ssize_t e
+    cdef int rc
+    _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
+                         opt_state.shape[0], work.shape[0], max_rows, batch_size)
+    if n_epochs < 0:
+        raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
+    if perms.shape[0] != 0 and (perms.shape[0] < n_epochs or perms.shape[1] != n):
+        raise ValueError(f"perms must be empty or ({n_epochs}, {n})")
+    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs:
+        raise ValueError("loss_sums and penalties need one entry per epoch")
+    if n_val:
+        if x_val.shape[1] != cfg.sizes[0] or y_val.shape[0] != n_val or y_val.shape[1] != cfg.sizes[cfg.n_layers]:
+            raise ValueError("x_val/y_val do not match the network")
+        if val_loss_sums.shape[0] < n_epochs:
+            raise ValueError("val_loss_sums needs one entry per epoch")
+    if n_epochs == 0:
+        return step
+    if perms.shape[0]:
+        for e in range(n_epochs):
+            _check_perm(perms[e], n)
+    cdef const int64_t *pp = &perms[0, 0] if perms.shape[0] else NULL
+    cdef real *state = &opt_state[0] if opt_state.shape[0] else NULL
+    cdef const real *pxv = &x_val[0, 0] if n_val else NULL
+    cdef const real *pyv = &y_val[0, 0] if n_val else NULL
+    cdef double *pvl = &val_loss_sums[0] if n_val else NULL
+    with nogil:
+        if real is float:
+            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], max_rows, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl)
+        else:
+            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], max_rows, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl)
+    _need(rc == 0, "the core rejected the training call")
+    return step
+
+
+def network_penalty(CoreConfig config, const real[::1] params):
+    """l1 * sum|W| + l2/2 * sum W^2 over every layer's weights."""
+    _need(params.shape[0] == nn_param_count(&config.cfg), "params has the wrong length")
+    cdef double r
+    with nogil:
+        if real is float:
+            r = network_penalty_f32(&config.cfg, &params[0])
+        else:
+            r = network_penalty_f64(&config.cfg, &params[0])
+    return r
 
 
 def forward(CoreConfig config, const real[::1] params, real[::1] work, int max_rows,
@@ -209,7 +295,8 @@ def forward(CoreConfig config, const real[::1] params, real[::1] work, int max_r
     cdef int L = cfg.n_layers, rc
     cdef double loss = 0
     _need(n >= 1, "x has no rows")
-    _need(x.shape[1] == cfg.sizes[0], f"x has {x.shape[1]} features, the network takes {cfg.sizes[0]}")
+    if x.shape[1] != cfg.sizes[0]:
+        raise ValueError(f"x has {x.shape[1]} features, the network takes {cfg.sizes[0]}")
     _need(params.shape[0] == nn_param_count(cfg), "params has the wrong length")
     _need(max_rows >= 1 and work.shape[0] >= nn_workspace_len(cfg, max_rows), "work is too short for max_rows")
     _need(out.shape[0] == 0 or (out.shape[0] == n and out.shape[1] == cfg.sizes[L]), "out has the wrong shape")
@@ -258,9 +345,12 @@ def dense_forward(real[:, ::1] out, const real[:, ::1] inp, const real[:, ::1] w
     """out (B,OC) = act(inp (B,C) @ weight (C,OC) + bias (OC)); empty bias: none."""
     cdef int B = inp.shape[0], C = inp.shape[1], OC = weight.shape[1], a = ACTIVATIONS[act]
     _need(B >= 1 and C >= 1 and OC >= 1, "dense_forward needs non-empty inputs")
-    _need(weight.shape[0] == C, f"weight must have {C} rows, got {weight.shape[0]}")
-    _need(bias.shape[0] == 0 or bias.shape[0] == OC, f"bias must have {OC} entries, got {bias.shape[0]}")
-    _need(out.shape[0] == B and out.shape[1] == OC, f"out must be ({B}, {OC})")
+    if not (weight.shape[0] == C):
+        raise ValueError(f"weight must have {C} rows, got {weight.shape[0]}")
+    if not (bias.shape[0] == 0 or bias.shape[0] == OC):
+        raise ValueError(f"bias must have {OC} entries, got {bias.shape[0]}")
+    if not (out.shape[0] == B and out.shape[1] == OC):
+        raise ValueError(f"out must be ({B}, {OC})")
     cdef const real *pb = &bias[0] if bias.shape[0] else NULL
     with nogil:
         if real is float:
