@@ -14,6 +14,7 @@ the form a model wants (a 0/1 column or one-hot rows).
 import os
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Optional
 
@@ -134,7 +135,7 @@ def _npz(path, dtype):
             arrays = {k: f[k] for k in f.files}
     except DataError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(f"{path}: unreadable .npz data file ({exc})") from exc
     missing = [k for k in ("x_train", "y_train") if k not in arrays]
     if missing:

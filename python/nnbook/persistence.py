@@ -26,6 +26,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -132,7 +133,7 @@ def _read_arrays(path):
             return {key: data[key] for key in data.files}
     except ModelFileError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as exc:
         # a cut zip is a BadZipFile, a damaged member a zlib/EOF error
         raise ModelFileError(f"{name}: unreadable or corrupt model file "
                              f"({type(exc).__name__}: {exc})") from exc
