@@ -1,0 +1,198 @@
+"""Callbacks (``keras.callbacks``): hooks called by ``fit`` at the start and
+end of training and of every epoch.
+
+A whole epoch is one call into the compiled core, so the batch-level hooks
+(``on_train_batch_begin``/``end``) exist for compatibility but are never
+called.
+
+Example
+-------
+>>> from nnbook.keras.callbacks import Callback
+>>> class Printer(Callback):
+...     def on_epoch_end(self, epoch, logs=None):
+...         print(epoch, round(logs['loss'], 2))
+"""
+import sys
+import warnings
+
+import numpy as np
+
+
+class Callback:
+    """Base class: override the hooks you need; ``self.model`` is the model being trained."""
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_epoch_begin(self, epoch, logs=None): pass
+    def on_epoch_end(self, epoch, logs=None): pass
+    def on_train_batch_begin(self, batch, logs=None): pass
+    def on_train_batch_end(self, batch, logs=None): pass
+    def on_test_begin(self, logs=None): pass
+    def on_test_end(self, logs=None): pass
+    def on_predict_begin(self, logs=None): pass
+    def on_predict_end(self, logs=None): pass
+
+
+class History(Callback):
+    """Records every epoch's logs; ``fit`` returns it.
+
+    Attributes
+    ----------
+    history : dict of lists, e.g. {'loss': [...], 'accuracy': [...], 'val_loss': [...]}
+    epoch : list of epoch indices
+    model : the trained model
+
+    Example
+    -------
+    >>> h = History(); h.on_train_begin(); h.on_epoch_end(0, {'loss': 0.5})
+    >>> h.history
+    {'loss': [0.5]}
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+class EarlyStopping(Callback):
+    """Stop training when a monitored value stops improving.
+
+    Parameters
+    ----------
+    monitor : str, default 'val_loss'
+    min_delta : float, default 0
+        A change smaller than this is not an improvement.
+    patience : int, default 0
+        Epochs without improvement before stopping.
+    verbose : int, default 0
+    mode : {'auto', 'min', 'max'}, default 'auto'
+        'auto' maximizes names containing 'acc', minimizes the rest.
+    baseline : float, optional
+        Training stops unless the monitored value beats it within `patience` epochs.
+    restore_best_weights : bool, default False
+        When stopping, set the weights of the best epoch back.
+    start_from_epoch : int, default 0
+
+    Attributes
+    ----------
+    stopped_epoch : int (0 if training was not stopped)
+    best, best_epoch
+
+    Example
+    -------
+    >>> stop = EarlyStopping(monitor='val_loss', patience=3, restore_best_weights=True)
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping mode must be 'auto', 'min' or 'max'. "
+                             f"Received: mode={mode!r}")
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        if mode == "auto":
+            mode = "max" if "acc" in monitor else "min"
+        self.mode = mode
+
+    def _better(self, value, reference):
+        if self.mode == "max":
+            return value - self.min_delta > reference
+        return value + self.min_delta < reference
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = -np.inf if self.mode == "max" else np.inf
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(f"EarlyStopping is conditioned on '{self.monitor}', which is not "
+                          f"in the logs (available: {sorted(logs or {})})", RuntimeWarning,
+                          stacklevel=2)
+            return
+        if epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._better(value, self.best):
+            self.best, self.best_epoch = value, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._better(value, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.restore_best_weights and self.best_weights is not None:
+                if self.verbose > 0:
+                    sys.stdout.write(f"Restoring model weights from the end of the best "
+                                     f"epoch: {self.best_epoch + 1}.\n")
+                self.model.set_weights(self.best_weights)
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            sys.stdout.write(f"Epoch {self.stopped_epoch + 1}: early stopping\n")
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=f)``."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None):
+        super().__init__()
+        for hook, fn in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
+                         ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
+            if fn is not None:
+                setattr(self, hook, fn)
+
+
+class CallbackList:
+    """Calls each hook on every callback, in order (internal)."""
+
+    def __init__(self, callbacks, model, params):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be keras.callbacks.Callback instances. "
+                                f"Received: {cb!r}")
+            cb.set_model(model)
+            cb.set_params(params)
+
+    def __getattr__(self, hook):
+        if not hook.startswith("on_"):
+            raise AttributeError(hook)
+
+        def call(*args):
+            for cb in self.callbacks:
+                getattr(cb, hook)(*args)
+        return call

@@ -1,0 +1,230 @@
+"""Losses (``keras.losses``): which core loss to use, which output activation
+it needs, and how to turn the user's labels into the core's target matrix.
+
+The core fuses softmax + categorical cross-entropy and sigmoid + binary
+cross-entropy and evaluates them from the logits (exact, stable for any
+logit), so those losses require that output activation. With
+``from_logits=True`` the last layer must be linear instead; the core then
+applies the softmax/sigmoid inside the loss, and ``predict`` returns logits,
+as in Keras.
+
+Example
+-------
+>>> from nnbook.keras import losses
+>>> losses.get('sparse_categorical_crossentropy').name
+'sparse_categorical_crossentropy'
+"""
+import numpy as np
+
+from .._validation import _as_numeric_array, _check_finite
+from .utils import class_labels
+
+
+class Targets:
+    """Labels prepared once per fit: ``core`` (n, units) for the core, and
+    ``truth`` for accuracy (int class labels, or a 0/1 column)."""
+
+    def __init__(self, core, truth):
+        self.core, self.truth = core, truth
+
+
+def _rows(arr, argument, n_rows, x_argument):
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"Data cardinality is ambiguous: {x_argument} has {n_rows} samples "
+                         f"but {argument} has {arr.shape[0]}. Make sure all arrays contain "
+                         f"the same number of samples.")
+
+
+class Loss:
+    """Base class; subclasses set ``name``, ``core_loss`` and ``needs``."""
+
+    name = core_loss = needs = None
+    accuracy = "categorical"
+
+    def __init__(self, from_logits=False, name=None):
+        self.from_logits = bool(from_logits)
+        if name:
+            self.name = name
+
+    # -- the output layer --------------------------------------------------
+    def check_output(self, activation, units, layer_name):
+        """Raise if the last layer cannot be trained with this loss by the core."""
+        if self.needs is None:
+            return
+        want = "linear" if self.from_logits else self.needs
+        if activation != want:
+            how = ("with from_logits=True the last layer must output logits: use "
+                   "activation=None" if self.from_logits else
+                   f"use activation='{self.needs}' on the last layer")
+            raise ValueError(f"loss='{self.name}' needs a {want} output, but the last layer "
+                             f"'{layer_name}' has activation='{activation}': {how}"
+                             f"{self._alternatives()}. Received: activation='{activation}'")
+
+    def _alternatives(self):
+        return " (or loss='mse', which works with any output activation)"
+
+    def core_output_activation(self, activation):
+        """The last activation the core applies (from_logits: inside the loss)."""
+        return self.needs if self.from_logits else activation
+
+    # -- labels --------------------------------------------------------------
+    def prepare(self, y, argument, n_rows, units, dtype, x_argument="x"):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"from_logits": self.from_logits} if self.needs else {}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(from_logits={self.from_logits})"
+
+
+class MeanSquaredError(Loss):
+    """mean over units of (output - y)^2, averaged over samples; any output activation."""
+
+    name, core_loss = "mse", "mse"
+
+    def __init__(self, name=None):
+        super().__init__(False, name)
+
+    def prepare(self, y, argument, n_rows, units, dtype, x_argument="x"):
+        arr = _as_numeric_array(y, argument)
+        if arr.ndim == 1 and units == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2 or arr.shape[1] != units:
+            raise ValueError(f"`{argument}` must have shape (samples, {units}) to match the "
+                             f"model's output (None, {units}). Received: "
+                             f"{argument}.shape={arr.shape}")
+        _rows(arr, argument, n_rows, x_argument)
+        _check_finite(arr, argument)
+        core = np.ascontiguousarray(arr, dtype=dtype)
+        truth = core[:, 0] if units == 1 else np.argmax(core, axis=1)
+        return Targets(core, truth)
+
+
+class BinaryCrossentropy(Loss):
+    """-(y log p + (1 - y) log(1 - p)), p = sigmoid(z); one sigmoid output unit."""
+
+    name, core_loss, needs, accuracy = "binary_crossentropy", "binary_crossentropy", "sigmoid", "binary"
+
+    def check_output(self, activation, units, layer_name):
+        super().check_output(activation, units, layer_name)
+        if units != 1:
+            # The core averages binary cross-entropy per sample, not per unit,
+            # so multi-label outputs would get a K-times larger gradient than Keras.
+            raise ValueError(f"loss='binary_crossentropy' needs one output unit in nnbook "
+                             f"(Dense(1, activation='sigmoid')); for {units} classes use "
+                             f"Dense({units}, activation='softmax') with "
+                             f"'categorical_crossentropy'. Received: units={units}")
+
+    def _alternatives(self):
+        return " (for several classes use a softmax output with categorical_crossentropy)"
+
+    def prepare(self, y, argument, n_rows, units, dtype, x_argument="x"):
+        arr = _as_numeric_array(y, argument)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(f"binary_crossentropy expects 0/1 labels of shape (samples,) or "
+                             f"(samples, 1). Received: {argument}.shape={arr.shape}")
+        _rows(arr, argument, n_rows, x_argument)
+        _check_finite(arr, argument)
+        if arr.size and (arr.min() < 0 or arr.max() > 1):
+            raise ValueError(f"binary_crossentropy expects targets in [0, 1]; `{argument}` "
+                             f"has values from {arr.min()} to {arr.max()}")
+        core = np.ascontiguousarray(arr, dtype=dtype).reshape(-1, 1)
+        return Targets(core, core[:, 0])
+
+
+class CategoricalCrossentropy(Loss):
+    """-sum_k y_k log p_k, p = softmax(z); one-hot (or probability) targets."""
+
+    name, core_loss, needs = "categorical_crossentropy", "categorical_crossentropy", "softmax"
+
+    def check_output(self, activation, units, layer_name):
+        super().check_output(activation, units, layer_name)
+        if units < 2:
+            raise ValueError(f"loss='{self.name}' needs at least 2 output units (a softmax "
+                             f"over one unit is always 1); for two classes use Dense(1, "
+                             f"activation='sigmoid') with 'binary_crossentropy'. "
+                             f"Received: units={units}")
+
+    def _alternatives(self):
+        return " (or loss='binary_crossentropy' for one sigmoid unit, or loss='mse')"
+
+    def prepare(self, y, argument, n_rows, units, dtype, x_argument="x"):
+        arr = _as_numeric_array(y, argument)
+        if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1 and units > 1):
+            raise ValueError(f"categorical_crossentropy expects one-hot labels of shape "
+                             f"(samples, {units}), but `{argument}` has shape {arr.shape}, "
+                             f"which looks like integer class labels. Use "
+                             f"loss='sparse_categorical_crossentropy', or encode the labels "
+                             f"with keras.utils.to_categorical({argument}). "
+                             f"Received: {argument}.shape={arr.shape}")
+        if arr.ndim != 2 or arr.shape[1] != units:
+            raise ValueError(f"`{argument}` must have shape (samples, {units}) to match the "
+                             f"model's output (None, {units}). Received: "
+                             f"{argument}.shape={arr.shape}")
+        _rows(arr, argument, n_rows, x_argument)
+        _check_finite(arr, argument)
+        core = np.ascontiguousarray(arr, dtype=dtype)
+        return Targets(core, np.argmax(core, axis=1))
+
+
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Categorical cross-entropy with integer class labels (converted once to one-hot)."""
+
+    name, accuracy = "sparse_categorical_crossentropy", "sparse"
+
+    def prepare(self, y, argument, n_rows, units, dtype, x_argument="x"):
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == units and units > 1:
+            raise ValueError(f"sparse_categorical_crossentropy expects integer class labels "
+                             f"of shape (samples,), but `{argument}` has shape {arr.shape}, "
+                             f"which looks one-hot encoded. Use "
+                             f"loss='categorical_crossentropy' for one-hot labels. "
+                             f"Received: {argument}.shape={arr.shape}")
+        labels = class_labels(arr, argument, num_classes=units)
+        _rows(labels, argument, n_rows, x_argument)
+        core = np.zeros((labels.size, units), dtype=dtype)
+        core[np.arange(labels.size), labels] = 1
+        return Targets(core, labels)
+
+
+_BY_NAME = {
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+_BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
+
+
+def get(identifier):
+    """A Loss from a name or a Loss object.
+
+    Example
+    -------
+    >>> get('categorical_crossentropy').needs
+    'softmax'
+    """
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_CLASS:
+        return _BY_CLASS[identifier["class_name"]](**identifier.get("config", {}))
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key in _BY_NAME:
+            return _BY_NAME[key]()
+        if identifier in _BY_CLASS:
+            return _BY_CLASS[identifier]()
+    if identifier is None:
+        raise ValueError("No loss to compile with: pass loss= to compile(), one of "
+                         f"{sorted(_BY_NAME)}. Received: loss=None")
+    raise ValueError(f"Unknown loss function: expected one of {sorted(_BY_NAME)} or a loss "
+                     f"object (losses.MeanSquaredError, BinaryCrossentropy, "
+                     f"CategoricalCrossentropy, SparseCategoricalCrossentropy). "
+                     f"Received: loss={identifier!r}")
+
+
+def serialize(loss):
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}

@@ -1,0 +1,617 @@
+"""``Sequential``: a stack of Dense layers trained by the compiled core.
+
+A model's weights live in one flat parameter vector owned by its
+``KerasCore``; each layer's ``kernel``/``bias`` are views into it. ``fit``
+converts and checks the data once, then runs every epoch as a single call
+into C (batches, forward, backward and optimizer steps all in C) and returns
+to Python between epochs for the progress line, validation and callbacks.
+
+Differences from Keras, all documented here:
+
+- the training ``accuracy`` of an epoch is computed by one forward pass over
+  the training data after the epoch (Keras averages it over the batches while
+  the weights change, which a single C call per epoch cannot report). The
+  training ``loss`` is Keras's: the mean of the per-sample losses of the
+  batches, each taken before its update;
+- batch-level callbacks are not called;
+- only Dense layers (and an optional ``Input``); ``binary_crossentropy`` needs
+  one sigmoid unit and the cross-entropies need their matching output
+  activation (or ``from_logits=True`` with a linear output).
+
+Example
+-------
+>>> import numpy as np
+>>> from nnbook.keras import Sequential
+>>> from nnbook.keras.layers import Dense
+>>> model = Sequential([Dense(8, activation='relu', input_shape=(4,)),
+...                     Dense(3, activation='softmax')])
+>>> model.compile(optimizer='adam', loss='sparse_categorical_crossentropy',
+...               metrics=['accuracy'])
+>>> x = np.random.default_rng(0).normal(size=(60, 4)); y = (x[:, 0] > 0).astype(int)
+>>> history = model.fit(x, y, epochs=2, verbose=0)
+>>> sorted(history.history)
+['accuracy', 'loss']
+"""
+import math
+import warnings
+
+import numpy as np
+
+from .._validation import _as_numeric_array, as_matrix, check_dtype
+from . import backend, callbacks as callbacks_module, losses, metrics as metrics_module
+from . import optimizers, progress, saving, utils
+from ._core import KerasCore
+from .layers import Dense, InputLayer
+
+_COMPILE_EXTRAS = ("loss_weights", "weighted_metrics", "run_eagerly", "steps_per_execution",
+                   "jit_compile")
+
+
+class NotCompiledError(RuntimeError, ValueError):
+    """fit/evaluate before compile (a RuntimeError, as in Keras, and a ValueError)."""
+
+
+def _verbosity(verbose):
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, np.bool_)) or verbose in (0, 1, 2):
+        return int(verbose)
+    raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
+
+
+def _batch_size(batch_size):
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer. "
+                         f"Received: batch_size={batch_size!r}")
+    return int(batch_size)
+
+
+class Sequential:
+    """A linear stack of Dense layers.
+
+    Parameters
+    ----------
+    layers : list of Dense (optionally starting with ``Input``), optional
+    name : str, optional
+        Default 'sequential', 'sequential_1', ...
+    dtype : {'float32', 'float64'}, optional
+        The model's precision (nnbook extension); default ``backend.floatx()``.
+
+    Attributes
+    ----------
+    layers : list of Dense
+    optimizer, loss : set by compile
+    history : the History of the last fit
+    stop_training : bool, set by a callback to stop fit after the current epoch
+
+    Example
+    -------
+    >>> from nnbook.keras import Sequential
+    >>> from nnbook.keras.layers import Dense
+    >>> model = Sequential()
+    >>> model.add(Dense(100, activation='sigmoid', input_shape=(784,)))
+    >>> model.add(Dense(10, activation='softmax'))
+    >>> model.count_params()
+    79510
+    """
+
+    def __init__(self, layers=None, name=None, dtype=None):
+        self.name = name or backend.unique_name("sequential")
+        self.dtype = check_dtype(dtype or backend.floatx())
+        self._layers = []
+        self._input_dim = None
+        self._core = None
+        self._core_logits = False
+        self.optimizer = None
+        self.loss = None
+        self._metric_names = []
+        self._applied_optimizer = None
+        self.stop_training = False
+        self.history = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- structure -----------------------------------------------------------
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def add(self, layer):
+        """Append a layer (or, first, an ``Input``); builds at once when the input size is known."""
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_dim is not None:
+                raise ValueError("An Input must be the first thing added to a Sequential model")
+            self._input_dim = layer.input_dim
+            return
+        if not isinstance(layer, Dense):
+            raise TypeError(f"The added layer must be a nnbook.keras.layers.Dense (or an "
+                            f"Input first). Received: layer={layer!r} of type {type(layer)}")
+        if any(layer is l for l in self._layers):
+            raise ValueError(f"Layer '{layer.name}' is already in this model")
+        if any(layer.name == l.name for l in self._layers):
+            raise ValueError(f"All layers added to a Sequential model should have unique names. "
+                             f"Name '{layer.name}' is already the name of a layer in this model.")
+        if not self._layers and layer.input_dim is not None:
+            if self._input_dim is not None and self._input_dim != layer.input_dim:
+                raise ValueError(f"Layer '{layer.name}' has input_shape=({layer.input_dim},) "
+                                 f"but the model's Input has shape=({self._input_dim},)")
+            self._input_dim = layer.input_dim
+        elif self._layers and layer.built and layer.input_dim != self._layers[-1].units:
+            raise ValueError(f"Layer '{layer.name}' was built for {layer.input_dim} inputs but "
+                             f"follows a layer with {self._layers[-1].units} units")
+        self._layers.append(layer)
+        if self._input_dim is not None:
+            self._build_core()
+
+    def pop(self):
+        """Remove the last layer."""
+        if not self._layers:
+            raise TypeError("There are no layers in the model.")
+        self._layers.pop()
+        self._core = None
+        if self._layers and self._input_dim is not None:
+            self._build_core()
+
+    def build(self, input_shape=None):
+        """Create the weights for inputs of ``input_shape`` ((None, features) or (features,))."""
+        if input_shape is not None:
+            dims = tuple(input_shape)
+            dim = dims[-1] if dims else None
+            if self._input_dim is not None and dim != self._input_dim:
+                raise ValueError(f"build() got input_shape={input_shape!r}, but the model "
+                                 f"takes {self._input_dim} features")
+            if not isinstance(dim, (int, np.integer)) or dim < 1:
+                raise ValueError(f"`input_shape` must end with the number of features, e.g. "
+                                 f"(None, 784). Received: input_shape={input_shape!r}")
+            self._input_dim = int(dim)
+        if self._input_dim is None:
+            raise ValueError("You must provide an `input_shape` argument: build((None, "
+                             "features)), or give the first layer input_shape=(features,)")
+        self._require_layers()
+        self._build_core()
+
+    @property
+    def built(self):
+        return self._core is not None
+
+    def _require_layers(self):
+        if not self._layers:
+            raise ValueError(f"Model '{self.name}' has no layers: add Dense layers with "
+                             f"model.add(...) first")
+
+    def _build_core(self):
+        """(Re)create the core network; layers built before keep their weights."""
+        n_in = self._input_dim
+        for layer in self._layers:
+            layer.build(n_in, self.dtype.name)
+            n_in = layer.units
+        sizes = [self._input_dim] + [l.units for l in self._layers]
+        acts = [l.activation for l in self._layers]
+        core_loss, logits = "mse", False
+        if self.loss is not None and self._loss_fits_output():
+            core_loss = self.loss.core_loss
+            logits = self.loss.from_logits
+            acts[-1] = self.loss.core_output_activation(acts[-1])
+        settings = self.optimizer.core_settings() if self.optimizer else {}
+        core = KerasCore(sizes, acts, core_loss, self.dtype,
+                         has_bias=[l.use_bias for l in self._layers], **settings)
+        for i, layer in enumerate(self._layers):
+            layer._bind(core.weight(i), core.bias(i))
+        self._core, self._core_logits = core, logits
+        self._applied_optimizer = settings
+
+    def _loss_fits_output(self):
+        last = self._layers[-1]
+        try:
+            self.loss.check_output(last.activation, last.units, last.name)
+        except ValueError:
+            return False
+        return True
+
+    def _ensure_built(self, n_features):
+        self._require_layers()
+        if self._core is None:
+            self._input_dim = n_features
+            self._build_core()
+
+    # -- compile ---------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+        """Choose the optimizer, the loss and the metrics.
+
+        Parameters
+        ----------
+        optimizer : str or optimizers.Optimizer, default 'rmsprop'
+            'sgd' (lr 0.01), 'adam' (lr 0.001), 'rmsprop' (lr 0.001), or an object.
+        loss : str or losses.Loss
+            'mse', 'binary_crossentropy' (one sigmoid output unit),
+            'categorical_crossentropy' (softmax output, one-hot labels),
+            'sparse_categorical_crossentropy' (softmax output, integer labels).
+        metrics : list of str, optional
+            ['accuracy'] picks binary/categorical/sparse accuracy by the loss.
+
+        Example
+        -------
+        >>> from nnbook.keras import Sequential, optimizers
+        >>> from nnbook.keras.layers import Dense
+        >>> model = Sequential([Dense(10, activation='softmax', input_shape=(4,))])
+        >>> model.compile(optimizer=optimizers.SGD(learning_rate=0.1),
+        ...               loss='categorical_crossentropy', metrics=['accuracy'])
+        """
+        unknown = sorted(k for k, v in kwargs.items() if k not in _COMPILE_EXTRAS or v)
+        if unknown:
+            raise TypeError(f"Invalid keyword argument(s) in `compile()`: {unknown}. Supported: "
+                            f"optimizer, loss, metrics")
+        opt = optimizers.get(optimizer)
+        loss_obj = losses.get(loss)
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, str):
+            metrics = [metrics]
+        if not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"`metrics` must be a list of names, e.g. ['accuracy']. "
+                            f"Received: metrics={metrics!r}")
+        for m in metrics:
+            metrics_module.get(m, loss_obj, 2)   # raises on unknown names
+        if self._layers:
+            last = self._layers[-1]
+            loss_obj.check_output(last.activation, last.units, last.name)
+        same_optimizer = opt is self.optimizer
+        self.optimizer, self.loss, self._metric_names = opt, loss_obj, list(metrics)
+        if self._core is not None:
+            if self._core_logits != loss_obj.from_logits:
+                self._build_core()        # the core's last activation changes
+            else:
+                self._core.set_training(loss_obj.core_loss, opt.core_settings(),
+                                        reset=not same_optimizer)
+                self._applied_optimizer = opt.core_settings()
+
+    @property
+    def compiled(self):
+        return self.loss is not None
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + list(self._metric_names)
+
+    def _require_compiled(self, what):
+        if self.loss is None:
+            raise NotCompiledError(f"You must call `compile()` before using the model for "
+                                   f"{what}: model.compile(optimizer='sgd', "
+                                   f"loss='categorical_crossentropy', metrics=['accuracy'])")
+        self._require_layers()
+        last = self._layers[-1]
+        self.loss.check_output(last.activation, last.units, last.name)
+
+    def _metrics(self):
+        units = self._layers[-1].units
+        return [metrics_module.get(m, self.loss, units) for m in self._metric_names]
+
+    def _sync_optimizer(self):
+        """Pass hyperparameters changed since the last epoch (e.g. learning_rate) to the core."""
+        settings = self.optimizer.core_settings()
+        if settings != self._applied_optimizer:
+            self._core.set_training(self.loss.core_loss, settings, reset=False)
+            self._applied_optimizer = settings
+
+    # -- data ------------------------------------------------------------------
+    def _x(self, x, argument="x"):
+        """x checked, built-for and converted to the model's dtype (no copy if it already is)."""
+        arr = _as_numeric_array(x, argument)
+        if arr.ndim != 2:
+            hint = (f"; flatten it first, e.g. {argument}.reshape(len({argument}), -1)"
+                    if arr.ndim > 2 else
+                    f"; a single sample needs a batch axis: {argument}.reshape(1, -1)"
+                    if arr.ndim == 1 else "")
+            want = f"(None, {self._input_dim})" if self._input_dim else "(samples, features)"
+            raise ValueError(f"Dense models take 2-D input of shape {want}, but `{argument}` "
+                             f"has shape {arr.shape}{hint}. Received: {argument}.shape={arr.shape}")
+        if self._input_dim is not None and arr.shape[1] != self._input_dim:
+            raise ValueError(f"Input 0 of model '{self.name}' is incompatible with the model: "
+                             f"expected shape=(None, {self._input_dim}), found shape="
+                             f"{arr.shape}. Received: {argument}.shape={arr.shape}")
+        out = as_matrix(arr, argument, self.dtype)
+        self._ensure_built(out.shape[1])
+        return out
+
+    def _xy(self, x, y, x_argument="x", y_argument="y"):
+        xs = self._x(x, x_argument)
+        if y is None:
+            raise ValueError(f"`{y_argument}` is required (the labels of `{x_argument}`)")
+        targets = self.loss.prepare(y, y_argument, xs.shape[0], self._layers[-1].units,
+                                    self.dtype, x_argument)
+        return xs, targets
+
+    def _scores(self, out, targets, metrics, prefix=""):
+        return {prefix + m.name: m(out, targets) for m in metrics}
+
+    # -- training --------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            **kwargs):
+        """Train for ``epochs`` epochs; returns a ``callbacks.History``.
+
+        Parameters
+        ----------
+        x : array (samples, features); y : labels as the loss expects
+        batch_size : int, default 32
+        epochs : int, default 1
+        verbose : 0, 1 (progress bar), 2 (one line per epoch) or 'auto' (1)
+        callbacks : list of callbacks.Callback
+        validation_split : float in [0, 1)
+            Fraction of the data, taken from the END of x and y before any
+            shuffling (as Keras does), held out for validation.
+        validation_data : (x_val, y_val), optional; overrides validation_split
+        shuffle : bool, default True
+            A fresh permutation of the training rows every epoch.
+        initial_epoch : int, default 0
+
+        Returns
+        -------
+        History
+            ``history.history`` has 'loss' and each metric, plus 'val_' versions
+            with validation data; ``history.epoch`` lists the epochs run.
+
+        Notes
+        -----
+        ``accuracy`` (and other training metrics) come from one forward pass over
+        the training data after each epoch, not from a running mean over the
+        batches as in Keras; ``loss`` is Keras's running mean.
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> from nnbook.keras import Sequential
+        >>> from nnbook.keras.layers import Dense
+        >>> model = Sequential([Dense(1, activation='sigmoid', input_shape=(2,))])
+        >>> model.compile(optimizer='sgd', loss='binary_crossentropy', metrics=['accuracy'])
+        >>> x = np.array([[0., 0.], [1., 1.]] * 8); y = np.array([0, 1] * 8)
+        >>> len(model.fit(x, y, epochs=3, verbose=0).history['loss'])
+        3
+        """
+        unsupported = sorted(k for k, v in kwargs.items() if v is not None)
+        if unsupported:
+            raise TypeError(f"fit() got unsupported argument(s) {unsupported}")
+        self._require_compiled("training")
+        batch_size = _batch_size(batch_size)
+        verbose = _verbosity(verbose)
+        for value, argument in ((epochs, "epochs"), (initial_epoch, "initial_epoch")):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+                    or value < 0:
+                raise ValueError(f"`{argument}` must be a non-negative integer. "
+                                 f"Received: {argument}={value!r}")
+        if shuffle not in (True, False):
+            raise ValueError(f"`shuffle` must be True or False. Received: shuffle={shuffle!r}")
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
+                or not 0 <= validation_split < 1:
+            raise ValueError(f"`validation_split` must be a number in [0, 1). "
+                             f"Received: validation_split={validation_split!r}")
+
+        xs, targets = self._xy(x, y)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("`validation_data` must be a tuple (x_val, y_val). Received: "
+                                 f"a {type(validation_data).__name__} of length "
+                                 f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
+            val = self._xy(validation_data[0], validation_data[1], "x_val", "y_val")
+        elif validation_split > 0:
+            n = xs.shape[0]
+            split_at = int(math.floor(n * (1.0 - validation_split)))
+            if split_at < 1 or split_at >= n:
+                raise ValueError(f"validation_split={validation_split} leaves "
+                                 f"{split_at} training and {n - split_at} validation samples "
+                                 f"out of {n}; both must be at least 1")
+            val = (xs[split_at:], losses.Targets(targets.core[split_at:], targets.truth[split_at:]))
+            xs = xs[:split_at]
+            targets = losses.Targets(targets.core[:split_at], targets.truth[:split_at])
+
+        n = xs.shape[0]
+        steps = math.ceil(n / batch_size)
+        metrics = self._metrics()
+        history = callbacks_module.History()
+        cbs = callbacks_module.CallbackList([history] + list(callbacks or []), self,
+                                            {"verbose": verbose, "epochs": epochs,
+                                             "steps": steps})
+        self.history = history
+        self.stop_training = False
+        rng = utils.generator()
+        warned = False
+        cbs.on_train_begin({})
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch, {})
+            self._sync_optimizer()
+            if verbose:
+                progress.epoch_header(epoch, epochs)
+            line = progress.ProgressLine(steps, verbose)
+            line.begin()
+            perm = rng.permutation(n) if shuffle else None
+            logs = {"loss": self._core.train_epoch(xs, targets.core, batch_size, perm) / n}
+            if metrics:
+                logs.update(self._scores(self._core.forward(xs), targets, metrics))
+            if val is not None:
+                out, loss_sum = self._core.forward_loss(val[0], val[1].core)
+                logs["val_loss"] = loss_sum / val[0].shape[0]
+                logs.update(self._scores(out, val[1], metrics, "val_"))
+            if not np.isfinite(logs["loss"]) and not warned:
+                warned = True
+                warnings.warn(f"The training loss became {logs['loss']} at epoch {epoch + 1}: "
+                              f"training diverged (try a smaller learning_rate)",
+                              RuntimeWarning, stacklevel=2)
+            line.finish(logs)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end({})
+        return history
+
+    # -- inference ---------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
+                 **kwargs):
+        """Loss (and metrics) over x, y.
+
+        Returns
+        -------
+        float (no metrics), list [loss, metric, ...], or a dict with ``return_dict=True``.
+
+        Example
+        -------
+        >>> loss, accuracy = model.evaluate(x_val, y_val, verbose=0)   # doctest: +SKIP
+        """
+        unsupported = sorted(k for k, v in kwargs.items() if v is not None)
+        if unsupported:
+            raise TypeError(f"evaluate() got unsupported argument(s) {unsupported}")
+        self._require_compiled("evaluation")
+        batch_size = _batch_size(batch_size)
+        verbose = _verbosity(verbose)
+        xs, targets = self._xy(x, y)
+        line = progress.ProgressLine(math.ceil(xs.shape[0] / batch_size), verbose)
+        line.begin()
+        out, loss_sum = self._core.forward_loss(xs, targets.core)
+        logs = {"loss": loss_sum / xs.shape[0]}
+        logs.update(self._scores(out, targets, self._metrics()))
+        line.finish(logs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
+        """The model's outputs for x, an array (samples, units) in the model's dtype.
+
+        Example
+        -------
+        >>> probs = model.predict(x_test, verbose=0)                     # doctest: +SKIP
+        >>> probs.argmax(axis=1)                                          # doctest: +SKIP
+        """
+        unsupported = sorted(k for k, v in kwargs.items() if v is not None)
+        if unsupported:
+            raise TypeError(f"predict() got unsupported argument(s) {unsupported}")
+        batch_size = _batch_size(batch_size)
+        verbose = _verbosity(verbose)
+        xs = self._x(x)
+        line = progress.ProgressLine(math.ceil(xs.shape[0] / batch_size), verbose)
+        line.begin()
+        out = self._core.forward(xs, logits=self._core_logits)
+        line.finish({})
+        return out
+
+    def __call__(self, x):
+        return self.predict(x, verbose=0)
+
+    # -- weights -----------------------------------------------------------------
+    def _require_built(self, what):
+        if self._core is None:
+            raise ValueError(f"This model has not yet been built, so {what} is not available. "
+                             f"Build the model first by calling `build()`, by giving the first "
+                             f"layer an `input_shape`, or by calling `fit()` on data.")
+
+    def get_weights(self):
+        """Copies of [W0, b0, W1, b1, ...] (a layer without bias contributes W only)."""
+        self._require_built("get_weights()")
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Copy [W0, b0, W1, b1, ...] into the model (same shapes as get_weights)."""
+        self._require_built("set_weights()")
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self._layers)
+        if len(weights) != expected:
+            raise ValueError(f"You called `set_weights(weights)` on model '{self.name}' with a "
+                             f"weight list of length {len(weights)}, but the model was "
+                             f"expecting {expected} weights.")
+        at = 0
+        for layer in self._layers:
+            k = len(layer.weights)
+            layer.set_weights(weights[at:at + k])
+            at += k
+
+    @property
+    def weights(self):
+        """Live views of every layer's weights."""
+        return [w for layer in self._layers for w in layer.weights]
+
+    def count_params(self):
+        self._require_built("count_params()")
+        return sum(layer.count_params() for layer in self._layers)
+
+    @property
+    def input_shape(self):
+        return (None, self._input_dim) if self._input_dim else None
+
+    @property
+    def output_shape(self):
+        self._require_layers()
+        return self._layers[-1].output_shape
+
+    # -- summary -----------------------------------------------------------------
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
+        """Print the layer table in Keras's layout.
+
+        Example
+        -------
+        >>> model.summary()                     # doctest: +SKIP
+        Model: "sequential"
+        _________________________________________________________________
+        Layer (type)                 Output Shape              Param #
+        =================================================================
+        dense (Dense)                (None, 100)               78500
+        ...
+        """
+        self._require_built("summary()")
+        width = line_length or 65
+        positions = positions or [0.45, 0.85, 1.0]
+        if positions[-1] <= 1:
+            positions = [int(width * p) for p in positions]
+        print_fn = print_fn or print
+
+        def row(fields):
+            line = ""
+            for field, stop in zip(fields, positions):
+                line = (line + str(field))[:stop]
+                line += " " * (stop - len(line))
+            return line
+
+        lines = [f'Model: "{self.name}"', "_" * width,
+                 row(["Layer (type)", "Output Shape", "Param #"]), "=" * width]
+        for i, layer in enumerate(self._layers):
+            lines.append(row([f"{layer.name} (Dense)", str(layer.output_shape),
+                              layer.count_params()]))
+            lines.append("=" * width if i == len(self._layers) - 1 else "_" * width)
+        total = self.count_params()
+        lines += [f"Total params: {total:,}", f"Trainable params: {total:,}",
+                  "Non-trainable params: 0", "_" * width]
+        for line in lines:
+            print_fn(line)
+
+    # -- saving ------------------------------------------------------------------
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype.name, "input_dim": self._input_dim,
+                "layers": [layer.get_config() for layer in self._layers]}
+
+    @classmethod
+    def from_config(cls, config):
+        model = cls(name=config["name"], dtype=config["dtype"])
+        if config.get("input_dim"):
+            model._input_dim = int(config["input_dim"])
+        for layer_config in config["layers"]:
+            model.add(Dense.from_config(layer_config))
+        return model
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Save architecture, weights, compile settings and optimizer state to one file.
+
+        nnbook's own format (a NumPy .npz archive with the architecture as JSON;
+        no pickle), whatever the file name (.keras, .npz, ...).
+        """
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def __repr__(self):
+        return f"<Sequential name={self.name!r}, {len(self._layers)} layers>"
+
+
+def load_model(filepath, compile=True):
+    """Load a model saved with ``Sequential.save`` (see nnbook.keras.saving)."""
+    return saving.load_model(filepath, compile=compile)
