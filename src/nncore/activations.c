@@ -5,14 +5,17 @@
 
 /* out[i] = 1 / (1 + exp(-max(inp[i], zmin))). The book clips z at -100 so
  * exp(-z) cannot overflow in float64; pass -HUGE_VAL for no clip. */
+NN_VECTORISE
 void NNF(sigmoid_forward)(real *out, const real *inp, int64_t n, real zmin) {
     for (int64_t i = 0; i < n; i++) {
-        real z = inp[i] < zmin ? zmin : inp[i];
-        out[i] = (real)1 / ((real)1 + R_EXP(-z));
+        real z = inp[i];
+        z = z < zmin ? zmin : z;
+        out[i] = (real)1 / ((real)1 + R_VEXP(-z));
     }
 }
 
 /* dinp[i] = dout[i] * a(1-a) */
+NN_VECTORISE
 void NNF(sigmoid_backward)(real *dinp, const real *dout, const real *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * out[i] * ((real)1 - out[i]);
 }
@@ -22,15 +25,18 @@ void NNF(tanh_forward)(real *out, const real *inp, int64_t n) {
 }
 
 /* dinp[i] = dout[i] * (1 - a^2) */
+NN_VECTORISE
 void NNF(tanh_backward)(real *dinp, const real *dout, const real *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * ((real)1 - out[i] * out[i]);
 }
 
+NN_VECTORISE
 void NNF(relu_forward)(real *out, const real *inp, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : (real)0;
 }
 
 /* dinp[i] = dout[i] where a > 0, else 0 (the subgradient at 0 is taken as 0) */
+NN_VECTORISE
 void NNF(relu_backward)(real *dinp, const real *dout, const real *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) dinp[i] = out[i] > 0 ? dout[i] : (real)0;
 }
@@ -38,6 +44,7 @@ void NNF(relu_backward)(real *dinp, const real *dout, const real *out, int64_t n
 /* out (B,K) = row-wise softmax of max(inp, zmin). The row maximum is
  * subtracted before exp, so large logits cannot overflow; the result equals
  * exp(z)/sum(exp(z)) wherever that is finite. */
+NN_VECTORISE
 void NNF(softmax_forward)(real *out, const real *inp, int B, int K, real zmin) {
     for (int i = 0; i < B; i++) {
         const real *z = inp + (int64_t)i * K;
@@ -47,12 +54,14 @@ void NNF(softmax_forward)(real *out, const real *inp, int B, int K, real zmin) {
             real zk = z[k] < zmin ? zmin : z[k];
             if (zk > zmax) zmax = zk;
         }
-        real sum = 0;
+        /* exp in its own loop so it vectorises; the sum stays in order */
         for (int k = 0; k < K; k++) {
-            real zk = z[k] < zmin ? zmin : z[k];
-            a[k] = R_EXP(zk - zmax);
-            sum += a[k];
+            real zk = z[k];
+            zk = zk < zmin ? zmin : zk;
+            a[k] = R_VEXP(zk - zmax);
         }
+        real sum = 0;
+        for (int k = 0; k < K; k++) sum += a[k];
         real inv = (real)1 / sum;
         for (int k = 0; k < K; k++) a[k] *= inv;
     }

@@ -13,6 +13,7 @@ static inline double clamp_prob(double p, double eps) {
  * Returns the sum over rows of -sum_k y log p:
  *   eps > 0: p clipped to [eps, 1-eps] first (the book's 1e-10 guard);
  *   eps = 0: log p = z - logsumexp(z), exact even for huge logits. */
+NN_VECTORISE
 double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const real *y,
                                           int B, int K, real zmin, real eps) {
     double total = 0;
@@ -25,16 +26,20 @@ double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const
             real zk = z[k] < zmin ? zmin : z[k];
             if (zk > zmax) zmax = zk;
         }
-        /* read z[k] before p[k] is written: the two may be the same memory */
+        /* all reads of z happen before p (possibly the same memory) is written */
         double yz = 0, ysum = 0;
-        real sum = 0;
         for (int k = 0; k < K; k++) {
             real zk = (z[k] < zmin ? zmin : z[k]) - zmax;
             yz += (double)t[k] * zk;
             ysum += t[k];
-            p[k] = R_EXP(zk);
-            sum += p[k];
         }
+        for (int k = 0; k < K; k++) {
+            real zk = z[k];
+            zk = zk < zmin ? zmin : zk;
+            p[k] = R_VEXP(zk - zmax);
+        }
+        real sum = 0;
+        for (int k = 0; k < K; k++) sum += p[k];
         real inv = (real)1 / sum;
         for (int k = 0; k < K; k++) p[k] *= inv;
         if (eps > 0) {
@@ -50,27 +55,29 @@ double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const
  * Returns sum of -(y log p + (1-y) log(1-p)):
  *   eps > 0: p clipped to [eps, 1-eps] first (the book);
  *   eps = 0: max(z,0) - z y + log(1 + exp(-|z|)), exact for any z. */
+NN_VECTORISE
 double NNF(binary_cross_entropy_forward)(real *probs, const real *logits, const real *y,
                                          int64_t n, real zmin, real eps) {
     double total = 0;
-    for (int64_t i = 0; i < n; i++) {
-        real z = logits[i] < zmin ? zmin : logits[i];
-        real p = (real)1 / ((real)1 + R_EXP(-z));
-        double t = y[i];
-        if (eps > 0) {
-            double pc = clamp_prob(p, eps);
-            total -= t * log(pc) + (1.0 - t) * log(1.0 - pc);
-        } else {
-            double zd = z;
-            total += (zd > 0 ? zd : 0) - zd * t + log1p(exp(-fabs(zd)));
+    if (eps == 0) { /* from the logits, read before probs (maybe the same memory) is written */
+        for (int64_t i = 0; i < n; i++) {
+            double z = logits[i] < zmin ? zmin : logits[i];
+            total += (z > 0 ? z : 0) - z * (double)y[i] + log1p(exp(-fabs(z)));
         }
-        probs[i] = p;
+    }
+    NNF(sigmoid_forward)(probs, logits, n, zmin);
+    if (eps > 0) {
+        for (int64_t i = 0; i < n; i++) {
+            double pc = clamp_prob(probs[i], eps), t = y[i];
+            total -= t * log(pc) + (1.0 - t) * log(1.0 - pc);
+        }
     }
     return total;
 }
 
 /* dlogits = scale * (probs - y), for sigmoid+BCE and softmax+CE alike.
  * scale is 1/m for a batch mean. dlogits may alias probs. */
+NN_VECTORISE
 void NNF(cross_entropy_backward)(real *dlogits, const real *probs, const real *y,
                                  int64_t n, real scale) {
     for (int64_t i = 0; i < n; i++) dlogits[i] = scale * (probs[i] - y[i]);
@@ -91,6 +98,7 @@ double NNF(mse_forward)(const real *out, const real *y, int B, int K) {
 }
 
 /* dout = scale * 2 (out - y); scale is 1/(m K) for the batch mean of mse. */
+NN_VECTORISE
 void NNF(mse_backward)(real *dout, const real *out, const real *y, int64_t n, real scale) {
     for (int64_t i = 0; i < n; i++) dout[i] = scale * (real)2 * (out[i] - y[i]);
 }

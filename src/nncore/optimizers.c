@@ -12,8 +12,14 @@ double NNF(l1_l2_penalty_forward)(const real *weight, int64_t n, double l1, doub
 }
 
 /* dweight += (l1 sign(w) + l2 w) * inv_m, the book's per-batch penalty gradient */
+NN_VECTORISE
 void NNF(l1_l2_penalty_backward)(real *dweight, const real *weight, int64_t n,
                                  real l1, real l2, real inv_m) {
+    if (l1 == 0) { /* the common L2-only case, without the sign */
+        real c = l2 * inv_m;
+        for (int64_t i = 0; i < n; i++) dweight[i] += c * weight[i];
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         real w = weight[i];
         real sign = (real)((w > 0) - (w < 0));
@@ -22,12 +28,14 @@ void NNF(l1_l2_penalty_backward)(real *dweight, const real *weight, int64_t n,
 }
 
 /* param -= lr * grad */
+NN_VECTORISE
 void NNF(sgd_update)(real *param, const real *grad, int64_t n, real lr) {
     for (int64_t i = 0; i < n; i++) param[i] -= lr * grad[i];
 }
 
 /* Keras's SGD with momentum: v = momentum v - lr g;
  * param += v, or with Nesterov param += momentum v - lr g. */
+NN_VECTORISE
 void NNF(sgd_momentum_update)(real *param, real *velocity, const real *grad, int64_t n,
                               real lr, real momentum, int nesterov) {
     for (int64_t i = 0; i < n; i++) {
@@ -40,6 +48,7 @@ void NNF(sgd_momentum_update)(real *param, real *velocity, const real *grad, int
 /* Adam (Kingma & Ba, in Keras's form), step = 1 on the first update:
  * m += (1-b1)(g - m); v += (1-b2)(g^2 - v);
  * param -= lr sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + epsilon). */
+NN_VECTORISE
 void NNF(adam_update)(real *param, real *m, real *v, const real *grad, int64_t n,
                       real lr, real beta1, real beta2, real epsilon, int64_t step) {
     double t = (double)step;
@@ -53,6 +62,7 @@ void NNF(adam_update)(real *param, real *m, real *v, const real *grad, int64_t n
 }
 
 /* RMSprop in Keras's form: v = rho v + (1-rho) g^2; param -= lr g / sqrt(v + epsilon). */
+NN_VECTORISE
 void NNF(rmsprop_update)(real *param, real *velocity, const real *grad, int64_t n,
                          real lr, real rho, real epsilon) {
     for (int64_t i = 0; i < n; i++) {

@@ -6,11 +6,22 @@
 #include <math.h>
 #include "nncore.h"
 #include "blas.h"
+#include "vexp.h"
+
+/* Elementwise kernels are compiled for baseline x86-64 and for x86-64-v3
+ * (AVX2, FMA) and v4 (AVX-512), picked at load time by the CPU (GCC
+ * function multiversioning): a portable wheel that still uses wide vectors. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define NN_VECTORISE __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define NN_VECTORISE
+#endif
 
 #if defined(NN_REAL_FLOAT)
 typedef float real;
 #define NNF(name) name##_f32
 #define R_EXP expf
+#define R_VEXP vexp_f32
 #define R_LOG logf
 #define R_LOG1P log1pf
 #define R_FABS fabsf
@@ -21,6 +32,7 @@ typedef float real;
 typedef double real;
 #define NNF(name) name##_f64
 #define R_EXP exp
+#define R_VEXP vexp_f64
 #define R_LOG log
 #define R_LOG1P log1p
 #define R_FABS fabs

@@ -1,0 +1,85 @@
+/* exp written so that loops over arrays vectorise (libm's exp is a scalar
+ * call, and the sigmoid/softmax passes were dominated by it).
+ *
+ * exp(x) = 2^k * exp(r), k = round(x / ln 2), r = x - k ln 2 (Cody-Waite:
+ * ln 2 split in a high part with trailing zero bits, so k*ln2_hi is exact),
+ * |r| <= ln2/2, and exp(r) by its Taylor series to r^13 (double) / r^7
+ * (float), whose truncation error is below half an ulp on that interval.
+ * 2^k is applied as 2^k1 * 2^k2 (k1 + k2 = k), each built in the exponent
+ * bits, so results that overflow to inf or underflow gradually to 0 come
+ * out as libm's do. x is clamped first only to keep k1, k2 representable.
+ * NaN stays NaN. Accuracy: within 1 ulp of glibc's exp/expf over the whole
+ * range (checked in tests/test_kernels.py through the kernels, and in
+ * src/nncore/tests). No branches: callers' loops vectorise. */
+#ifndef NN_VEXP_H
+#define NN_VEXP_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline double vexp_pow2_f64(double k) {
+    /* 2^k for integral k in [-1022, 1023], from the bits of k + 1.5*2^52 */
+    double kd = k + 0x1.8p52;
+    uint64_t bits;
+    memcpy(&bits, &kd, sizeof bits);
+    bits = (bits + 1023) << 52;
+    double p;
+    memcpy(&p, &bits, sizeof p);
+    return p;
+}
+
+static inline double vexp_f64(double x) {
+    const double shifter = 0x1.8p52, log2e = 1.4426950408889634;
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    x = x < -746.0 ? -746.0 : x; /* exp(-746) already rounds to 0 */
+    x = x > 710.0 ? 710.0 : x;   /* exp(710) already overflows */
+    double k = (x * log2e + shifter) - shifter; /* round to nearest */
+    double r = (x - k * ln2_hi) - k * ln2_lo;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    double k1 = (k * 0.5 + shifter) - shifter;
+    return (p * vexp_pow2_f64(k1)) * vexp_pow2_f64(k - k1);
+}
+
+static inline float vexp_pow2_f32(float k) {
+    float kf = k + 0x1.8p23f;
+    uint32_t bits;
+    memcpy(&bits, &kf, sizeof bits);
+    bits = (bits + 127) << 23;
+    float p;
+    memcpy(&p, &bits, sizeof p);
+    return p;
+}
+
+static inline float vexp_f32(float x) {
+    const float shifter = 0x1.8p23f, log2e = 1.44269504f;
+    const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+    x = x < -104.0f ? -104.0f : x;
+    x = x > 89.0f ? 89.0f : x;
+    float k = (x * log2e + shifter) - shifter;
+    float r = (x - k * ln2_hi) - k * ln2_lo;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    float k1 = (k * 0.5f + shifter) - shifter;
+    return (p * vexp_pow2_f32(k1)) * vexp_pow2_f32(k - k1);
+}
+
+#endif
