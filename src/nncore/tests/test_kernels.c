@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nncore.h"
+#include "vexp.h"
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -186,7 +187,42 @@ static void check_train_step_against_finite_differences(void) {
     free(work32);
 }
 
+/* ---- vexp: the vectorisable exp, against libm, in ulps ----------------- */
+
+static double ulps64(double got, double want) {
+    if (got == want) return 0;
+    if (isinf(want) || isinf(got) || isnan(got)) return INFINITY;
+    return fabs(got - want) / (nextafter(want, INFINITY) - want);
+}
+
+static double ulps32(float got, float want) {
+    if (got == want) return 0;
+    if (isinf(want) || isinf(got) || isnan(got)) return INFINITY;
+    return fabsf(got - want) / (nextafterf(want, INFINITY) - want);
+}
+
+static void check_vexp(void) {
+    /* a sweep across the whole range, through overflow and gradual underflow */
+    double worst64 = 0, worst32 = 0;
+    for (int i = 0; i <= 400000; i++) {
+        double x = -760.0 + 1480.0 * i / 400000.0;
+        worst64 = fmax(worst64, ulps64(vexp_f64(x), exp(x)));
+        float xf = (float)(-110.0 + 210.0 * i / 400000.0);
+        worst32 = fmax(worst32, ulps32(vexp_f32(xf), expf(xf)));
+    }
+    check_true("vexp_f64 within 1 ulp of exp over [-760, 720]", worst64 <= 1.0);
+    check_true("vexp_f32 within 1 ulp of expf over [-110, 100]", worst32 <= 1.0);
+    check_true("vexp_f64(0) == 1", vexp_f64(0.0) == 1.0);
+    check_true("vexp_f64(1e4) == inf", isinf(vexp_f64(1e4)));
+    check_true("vexp_f64(-1e4) == 0", vexp_f64(-1e4) == 0.0);
+    check_true("vexp_f64(NaN) is NaN", isnan(vexp_f64(NAN)));
+    check_true("vexp_f32(1e4) == inf", isinf(vexp_f32(1e4f)));
+    check_true("vexp_f32(-1e4) == 0", vexp_f32(-1e4f) == 0.0f);
+    check_true("vexp_f32(NaN) is NaN", isnan(vexp_f32(NAN)));
+}
+
 int main(void) {
+    check_vexp();
     check_all_f32();
     check_all_f64();
     check_train_step_against_finite_differences();
