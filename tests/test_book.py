@@ -296,3 +296,24 @@ def test_repr_shows_hyperparameters():
     assert repr(nnbook.MinibatchNetwork(l2=0.01)) == (
         "MinibatchNetwork(units=10, batch_size=32, learning_rate=0.1, l1=0.0, l2=0.01, "
         "random_state=42)")
+
+
+@pytest.mark.parametrize("name", ["DualLayer", "MinibatchNetwork", "MultiClassNetwork"])
+def test_chunked_epochs_and_a_mid_chunk_stop_are_exact(monkeypatch, name):
+    from nnbook import book
+    x, y, xv, yv = data_for(name)
+    one_by_one = build(name, nnbook, units=5, batch_size=8)
+    monkeypatch.setattr(book, "CHUNK_SECONDS", 0.0)           # chunks of one epoch
+    one_by_one.fit(x, y, epochs=40, x_val=xv, y_val=yv)
+    monkeypatch.setattr(book, "CHUNK_SECONDS", 1e3)           # one chunk after the first epoch
+    big = build(name, nnbook, units=5, batch_size=8).fit(x, y, epochs=40, x_val=xv, y_val=yv)
+    np.testing.assert_array_equal(big.losses, one_by_one.losses)
+    np.testing.assert_array_equal(big.val_losses, one_by_one.val_losses)
+    np.testing.assert_array_equal(big.w1, one_by_one.w1)
+    stopped = build(name, nnbook, units=5, batch_size=8).fit(
+        x, y, epochs=40, callback=lambda epoch, logs: epoch == 24)
+    short = build(name, nnbook, units=5, batch_size=8).fit(x, y, epochs=25)
+    assert len(stopped.losses) == 25
+    np.testing.assert_array_equal(stopped.losses, short.losses)
+    np.testing.assert_array_equal(stopped.w1, short.w1)
+    np.testing.assert_array_equal(stopped.b2, short.b2)

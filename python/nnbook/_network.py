@@ -139,6 +139,17 @@ class CoreNetwork:
                                          loss_sums, penalties, val_sums)
         return loss_sums, penalties, (val_sums if val is not None else None)
 
+    def snapshot(self):
+        """A copy of the training state (parameters, optimizer state, step)."""
+        return self.params.copy(), self.opt_state.copy(), self.step
+
+    def restore(self, state):
+        """Return to a snapshot()."""
+        params, opt_state, step = state
+        self.params[...] = params
+        self.opt_state[...] = opt_state
+        self.step = step
+
     def forward(self, x, logits=False):
         """Output activations (or logits) for every row of x, shape (n, sizes[-1])."""
         out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)

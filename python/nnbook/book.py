@@ -15,6 +15,7 @@ Differences from the printed code, all deliberate:
   np.sum(err) sums over the classes too, which is always 0, so b2 never
   learned there).
 """
+import time
 import warnings
 
 import numpy as np
@@ -26,6 +27,27 @@ from ._validation import (NotFittedError, as_binary_targets, as_matrix, as_one_h
 
 __all__ = ["SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork",
            "MultiClassNetwork", "NotFittedError"]
+
+
+# fit runs epochs in C in chunks of about this many seconds: long enough that
+# Python's per-epoch overhead vanishes for small networks, short enough that
+# progress and callbacks stay live.
+CHUNK_SECONDS = 0.05
+# row orders of one chunk are held at once: at most this many indices (16 MiB)
+MAX_CHUNK_INDICES = 1 << 21
+
+
+def _epoch_chunks(epochs, n_rows):
+    """Yield chunk sizes summing to `epochs`, sized from the time the last chunk took."""
+    max_epochs = max(1, MAX_CHUNK_INDICES // n_rows)
+    done, size = 0, 1
+    while done < epochs:
+        size = min(size, epochs - done)
+        start = time.perf_counter()
+        yield size
+        per_epoch = (time.perf_counter() - start) / size
+        done += size
+        size = int(min(max_epochs, max(1, CHUNK_SECONDS / max(per_epoch, 1e-9))))
 
 
 def _empty(dtype, ndim=1):
@@ -145,10 +167,16 @@ class _BookNetwork:
         self.val_losses.append(self._val_loss(xv, yv))
 
     def _record_epoch(self, epoch, loss_sum, n, val):
-        loss = (loss_sum + self.reg_loss()) / n
+        self._record(epoch, loss_sum, self.reg_loss(), n,
+                     None if val is None else self._net.loss_sum(*val),
+                     None if val is None else val[0].shape[0])
+
+    def _record(self, epoch, loss_sum, penalty, n, val_sum, n_val):
+        """Book-keeping of one epoch: losses[e] = (loss terms + penalty) / n, likewise val."""
+        loss = (loss_sum + penalty) / n
         self.losses.append(loss)
-        if val is not None:
-            self.val_losses.append(self._val_loss(*val))
+        if val_sum is not None:
+            self.val_losses.append((val_sum + penalty) / n_val)
         if not np.isfinite(loss) and not self._warned:
             self._warned = True
             warnings.warn(f"{type(self).__name__}: the training loss became {loss} at epoch "
@@ -404,8 +432,8 @@ class DualLayer(SingleLayer):
         _nncore.sgd_update(net.params, grads, self.lr)
         return a
 
-    def _batches(self, n):
-        """(batch_size, permutation or None) for one epoch: the full set, in order."""
+    def _epoch_orders(self, n, n_epochs):
+        """(batch_size, row orders (n_epochs, n) or None) for the next epochs: full batch, in order."""
         return n, None
 
     def _prepare_rng(self):
@@ -416,7 +444,9 @@ class DualLayer(SingleLayer):
 
         callback : callable, optional
             ``callback(epoch, logs)`` after every epoch (see SingleLayer.fit);
-            returning True stops training after that epoch.
+            returning True stops training. Epochs run in C in chunks of about
+            CHUNK_SECONDS, so the callback sees every epoch and a stop takes
+            effect at the end of the current chunk.
         """
         epochs = check_positive_int(epochs, "epochs", minimum=0)
         xs = as_matrix(x, "x", self.dtype)
@@ -427,12 +457,26 @@ class DualLayer(SingleLayer):
         self._prepare_rng()
         self._init_for(n_features, ys.shape[1])
         self._start_fit()
-        for epoch in range(epochs):
-            batch_size, perm = self._batches(n)
-            loss_sum = self._net.train_epoch(xs, ys, batch_size, perm)
-            self._record_epoch(epoch, loss_sum, n, val)
-            if callback is not None and self._notify(callback, epoch):
-                break
+        done = 0
+        net = self._net
+        for chunk in _epoch_chunks(epochs, n):
+            batch_size, perms = self._epoch_orders(n, chunk)
+            if callback is not None:
+                before = net.snapshot()
+            loss_sums, penalties, val_sums = net.train_epochs(xs, ys, batch_size, chunk,
+                                                              perms, val)
+            for e in range(chunk):
+                self._record(done + e, loss_sums[e], penalties[e], n,
+                             None if val is None else val_sums[e],
+                             None if val is None else val[0].shape[0])
+                if callback is not None and self._notify(callback, done + e):
+                    if e + 1 < chunk:
+                        # the chunk ran past the stop: redo only the epochs up to it
+                        net.restore(before)
+                        net.train_epochs(xs, ys, batch_size, e + 1,
+                                         None if perms is None else perms[:e + 1], None)
+                    return self
+            done += chunk
         return self
 
     def _init_for(self, n_features, n_outputs):
@@ -504,8 +548,9 @@ class MinibatchNetwork(RandomInitNetwork):
             self._rng = np.random.RandomState(self.random_state)
         return self._rng
 
-    def _batches(self, n):
-        return self.batch_size, self._batch_rng().permutation(n)
+    def _epoch_orders(self, n, n_epochs):
+        rng = self._batch_rng()
+        return self.batch_size, np.stack([rng.permutation(n) for _ in range(n_epochs)])
 
     def gen_batch(self, x, y):
         """Yield (x_batch, y_batch) slices of one random permutation of the rows."""
