@@ -11,7 +11,7 @@ def load_data(path=None):
     Example
     -------
     >>> (x_train, y_train), (x_test, y_test) = load_data()     # doctest: +SKIP
-    >>> x_train.shape
+    >>> x_train.shape                                          # doctest: +SKIP
     (60000, 28, 28)
     """
     # Imported here: nnbook.datasets is only needed when data is loaded.
