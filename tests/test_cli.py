@@ -327,3 +327,13 @@ def test_fit_callback_can_stop_training():
         s.x_train, s.y_train, epochs=50, x_val=s.x_val, y_val=s.y_val,
         callback=lambda epoch, logs: seen.append((epoch, sorted(logs))) or epoch == 9)
     assert len(net.losses) == 10 and seen[0] == (0, ["loss", "val_loss"])
+
+
+def test_class_names_korean_only_with_a_hangul_font(monkeypatch, capsys):
+    monkeypatch.setattr(cli.plots, "hangul_font", lambda: None)
+    names, font = cli._class_names("ko")
+    assert names == datasets.FASHION_MNIST_CLASSES and font is None
+    assert "no font with Hangul" in capsys.readouterr().err
+    monkeypatch.setattr(cli.plots, "hangul_font", lambda: "NanumGothic")
+    assert cli._class_names("auto") == (datasets.FASHION_MNIST_CLASSES_KO, "NanumGothic")
+    assert cli._class_names("en") == (datasets.FASHION_MNIST_CLASSES, None)

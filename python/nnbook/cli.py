@@ -193,8 +193,8 @@ def _cmd_train(args):
     label = repr(model)
     _say(f"training {label} on {data.name} ({len(data.x_train)} rows, {dtype.name}) "
          f"for {epochs} epochs")
-    result = experiments.run_book(model, data.x_train, y_train, x_val, y_val, epochs, label,
-                                  _progress(args))
+    result = experiments.run_book(model, data.x_train, y_train, x_val, y_val, epochs,
+                                  type(model).__name__, _progress(args))
     if result.status == "diverged":
         _say(f"nnbook: warning: {result.note}. Try a smaller --lr.")
         print(f"{label} on {data.name}: DIVERGED after {result.epochs} epochs "

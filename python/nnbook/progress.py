@@ -146,10 +146,15 @@ class ProgressBar:
             timing = "ETA ?"
         tail = " - ".join(self._metrics() + [timing] + ([note] if note else []))
         columns = shutil.get_terminal_size((100, 20)).columns if self.tty else 100
-        # the bar gets what the text leaves, between 10 and 30 characters
-        room = columns - len(self.title) - len(count) - len(tail) - 7
-        bar = _bar(self._done, self.total, max(10, min(30, room)))
-        line = f"{self.title} {count} {bar} {tail}"
+        # the numbers matter most: the bar gets what the text leaves (10 to 30
+        # characters), and a long title is shortened before the numbers are cut
+        room = columns - 1 - len(count) - len(tail) - 5
+        bar_width = max(10, min(30, room - len(self.title)))
+        title = self.title
+        if self.tty and len(title) > room - bar_width:
+            keep = max(room - bar_width, 8)
+            title = title[:keep - 3] + "..." if len(title) > keep else title
+        line = f"{title} {count} {_bar(self._done, self.total, bar_width)} {tail}"
         return line[:columns - 1] if self.tty else line
 
     def _draw(self, final, note=""):
