@@ -337,3 +337,15 @@ def test_class_names_korean_only_with_a_hangul_font(monkeypatch, capsys):
     monkeypatch.setattr(cli.plots, "hangul_font", lambda: "NanumGothic")
     assert cli._class_names("auto") == (datasets.FASHION_MNIST_CLASSES_KO, "NanumGothic")
     assert cli._class_names("en") == (datasets.FASHION_MNIST_CLASSES, None)
+
+
+def test_table_marks_diverged_skipped_and_off_rows():
+    from nnbook.experiments import Result, judge
+    from nnbook.report import format_table
+    rows = [judge(Result("a", "A", "d", 10, 1.0, 0.95, 0.978), quick=False),
+            Result("b", "B", "d", 3, 0.1, None, 0.978, status="diverged", note="loss became nan"),
+            Result("c", "C", "d", status="skipped", note="no data", book_accuracy=0.815)]
+    text = format_table(rows, 1.1)
+    assert rows[0].status == "off" and "OFF by more than 0.01" in text
+    assert "DIVERGED: loss became nan" in text and "skipped: no data" in text
+    assert text.splitlines()[-1].split() == ["total", "1.10"]
