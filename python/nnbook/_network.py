@@ -93,11 +93,22 @@ class CoreNetwork:
         """Views of every weight matrix (the penalty applies to these only)."""
         return [self.weight(l) for l in range(self.n_layers)]
 
-    def _scratch(self, rows):
-        need = self.config.workspace_len(rows)
+    @staticmethod
+    def threads():
+        """Threads the core may split a batch across: the BLAS's thread count
+        (nnbook.set_num_threads / threadpoolctl), at most MAX_THREADS."""
+        return max(1, min(_nncore.get_num_threads(), _nncore.MAX_THREADS))
+
+    def _scratch(self, rows, threads):
+        need = self.config.workspace_len(rows, threads)
         if self._work.size < need:
             self._work = np.empty(need, self.dtype)
         return self._work
+
+    def set_loss(self, loss):
+        """Change the loss (its output activation must match), keeping the weights."""
+        self.loss = loss
+        self.config = self._make_config()
 
     def train_epoch(self, x, y, batch_size, perm=None):
         """One epoch in C; returns the sum of the batches' loss terms.
@@ -107,10 +118,11 @@ class CoreNetwork:
         """
         n = x.shape[0]
         rows = min(batch_size, n)
-        work = self._scratch(rows)
+        threads = self.threads()
+        work = self._scratch(rows, threads)
         order = np.empty(0, np.int64) if perm is None else np.ascontiguousarray(perm, np.int64)
         loss, self.step = _nncore.train_epoch(self.config, self.params, self.opt_state, work,
-                                              rows, x, y, order, rows, self.step)
+                                              rows, threads, x, y, order, rows, self.step)
         return loss
 
     def train_epochs(self, x, y, batch_size, n_epochs, perms=None, val=None):
@@ -123,7 +135,8 @@ class CoreNetwork:
         """
         n = x.shape[0]
         rows = min(batch_size, n)
-        work = self._scratch(rows)
+        threads = self.threads()
+        work = self._scratch(rows, threads)
         orders = (np.empty((0, 0), np.int64) if perms is None
                   else np.ascontiguousarray(perms, np.int64))
         if val is None:
@@ -135,7 +148,7 @@ class CoreNetwork:
         penalties = np.empty(n_epochs)
         val_sums = np.empty(n_epochs if val is not None else 0)
         self.step = _nncore.train_epochs(self.config, self.params, self.opt_state, work, rows,
-                                         x, y, orders, n_epochs, rows, x_val, y_val, self.step,
+                                         threads, x, y, orders, n_epochs, rows, x_val, y_val, self.step,
                                          loss_sums, penalties, val_sums)
         return loss_sums, penalties, (val_sums if val is not None else None)
 
@@ -152,17 +165,24 @@ class CoreNetwork:
 
     def forward(self, x, logits=False):
         """Output activations (or logits) for every row of x, shape (n, sizes[-1])."""
-        out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
-        rows = min(FORWARD_CHUNK, x.shape[0])
-        _nncore.forward(self.config, self.params, self._scratch(rows), rows, x, out, logits,
-                        np.empty((0, self.sizes[-1]), self.dtype))
-        return out
+        return self.forward_loss(x, None, logits)[0]
 
     def loss_sum(self, x, y):
         """Sum of the loss terms over all rows (no penalty)."""
+        return self._forward(x, None, False, y)
+
+    def forward_loss(self, x, y, logits=False):
+        """(outputs (n, sizes[-1]), sum of the loss terms against y, or 0.0 without y)."""
+        out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
+        return out, self._forward(x, out, logits, y)
+
+    def _forward(self, x, out, logits, y):
         rows = min(FORWARD_CHUNK, x.shape[0])
-        return _nncore.forward(self.config, self.params, self._scratch(rows), rows, x,
-                               np.empty((0, self.sizes[-1]), self.dtype), False, y)
+        threads = self.threads()
+        none = np.empty((0, self.sizes[-1]), self.dtype)
+        return _nncore.forward(self.config, self.params, self._scratch(rows, threads), rows,
+                               threads, x, none if out is None else out, logits,
+                               none if y is None else y)
 
     def penalty(self):
         """l1 * sum|W| + l2/2 * sum W^2 over the weight matrices."""

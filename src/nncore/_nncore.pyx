@@ -12,6 +12,7 @@ from libc.math cimport HUGE_VAL
 
 cdef extern from "nncore.h" nogil:
     int NN_MAX_LAYERS
+    int NN_MAX_THREADS
     ctypedef struct nn_config:
         int n_layers
         int sizes[33]
@@ -22,12 +23,13 @@ cdef extern from "nncore.h" nogil:
         int optimizer
         double learning_rate, momentum, beta1, beta2, epsilon, rho
         int nesterov
+        double parallel_min_flops
 
     int nn_check_config(const nn_config *cfg)
     int64_t nn_param_count(const nn_config *cfg)
     void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off)
     int nn_optimizer_slots(const nn_config *cfg)
-    int64_t nn_workspace_len(const nn_config *cfg, int max_rows)
+    int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads)
     void nn_set_num_threads(int n)
     int nn_get_num_threads()
 
@@ -61,14 +63,14 @@ cdef extern from "nncore.h" nogil:
     void adam_update_f64(double *param, double *m, double *v, const double *grad, int64_t n, double lr, double beta1, double beta2, double epsilon, int64_t step)
     void rmsprop_update_f32(float *param, float *velocity, const float *grad, int64_t n, float lr, float rho, float epsilon)
     void rmsprop_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double rho, double epsilon)
-    int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
-    int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
-    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums)
-    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums)
+    int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
+    int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
+    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums)
+    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums)
     double network_penalty_f32(const nn_config *cfg, const float *params)
     double network_penalty_f64(const nn_config *cfg, const double *params)
-    int network_forward_f32(const nn_config *cfg, const float *params, float *work, int max_rows, const float *x, int64_t n, float *out, int logits, const float *y, double *loss_sum)
-    int network_forward_f64(const nn_config *cfg, const double *params, double *work, int max_rows, const double *x, int64_t n, double *out, int logits, const double *y, double *loss_sum)
+    int network_forward_f32(const nn_config *cfg, const float *params, float *work, int max_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, double *loss_sum)
+    int network_forward_f64(const nn_config *cfg, const double *params, double *work, int max_rows, int threads, const double *x, int64_t n, double *out, int logits, const double *y, double *loss_sum)
 
 ctypedef fused real:
     float
@@ -79,6 +81,11 @@ ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
 LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3}
 MAX_LAYERS = NN_MAX_LAYERS
+MAX_THREADS = NN_MAX_THREADS
+# Below this many flops in one batch's forward pass, batches are not split
+# across threads (measured: at the book's breast-cancer sizes, threads cost
+# more than they give).
+PARALLEL_MIN_FLOPS = 4.0e6
 NO_CLIP = -HUGE_VAL
 
 
@@ -102,7 +109,7 @@ cdef class CoreConfig:
                  double zmin=-HUGE_VAL, double eps=0.0, double l1=0.0, double l2=0.0,
                  optimizer="sgd", double learning_rate=0.1, double momentum=0.0,
                  double beta1=0.9, double beta2=0.999, double epsilon=1e-7, double rho=0.9,
-                 bint nesterov=False):
+                 bint nesterov=False, double parallel_min_flops=PARALLEL_MIN_FLOPS):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -129,6 +136,7 @@ cdef class CoreConfig:
         self.cfg.epsilon = epsilon
         self.cfg.rho = rho
         self.cfg.nesterov = nesterov
+        self.cfg.parallel_min_flops = parallel_min_flops
         if nn_check_config(&self.cfg) != 0:
             raise ValueError("inconsistent network configuration (sizes must be >= 1, "
                              "binary_crossentropy needs a sigmoid output and "
@@ -157,11 +165,13 @@ cdef class CoreConfig:
         """How many state vectors (each param_count long) the optimizer keeps."""
         return nn_optimizer_slots(&self.cfg)
 
-    def workspace_len(self, int max_rows):
-        """Length of the scratch buffer for batches of at most max_rows rows."""
+    def workspace_len(self, int max_rows, int threads=1):
+        """Length of the scratch buffer for batches of at most max_rows rows on up to `threads` threads."""
         if max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {max_rows}")
-        return nn_workspace_len(&self.cfg, max_rows)
+        if not 1 <= threads <= NN_MAX_THREADS:
+            raise ValueError(f"threads must be in [1, {NN_MAX_THREADS}], got {threads}")
+        return nn_workspace_len(&self.cfg, max_rows, threads)
 
 
 cdef inline void _need(bint ok, str what) except *:
@@ -171,7 +181,7 @@ cdef inline void _need(bint ok, str what) except *:
 
 cdef void _check_training_call(nn_config *cfg, Py_ssize_t n, Py_ssize_t x_cols, Py_ssize_t y_rows,
                                Py_ssize_t y_cols, Py_ssize_t n_params, Py_ssize_t n_state,
-                               Py_ssize_t n_work, int max_rows, int batch_size) except *:
+                               Py_ssize_t n_work, int max_rows, int threads, int batch_size) except *:
     # messages are formatted only on failure: these run once per call
     cdef int L = cfg.n_layers
     if n < 1:
@@ -186,8 +196,10 @@ cdef void _check_training_call(nn_config *cfg, Py_ssize_t n, Py_ssize_t x_cols, 
         raise ValueError("opt_state is too short")
     if not 1 <= batch_size <= max_rows:
         raise ValueError(f"batch_size must be in [1, max_rows={max_rows}], got {batch_size}")
-    if n_work < nn_workspace_len(cfg, max_rows):
-        raise ValueError("work is too short for max_rows")
+    if not 1 <= threads <= NN_MAX_THREADS:
+        raise ValueError(f"threads must be in [1, {NN_MAX_THREADS}], got {threads}")
+    if n_work < nn_workspace_len(cfg, max_rows, threads):
+        raise ValueError("work is too short for max_rows and threads")
 
 
 cdef void _check_perm(const int64_t[::1] perm, Py_ssize_t n) except *:
@@ -198,7 +210,7 @@ cdef void _check_perm(const int64_t[::1] perm, Py_ssize_t n) except *:
 
 
 def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
-                int max_rows, const real[:, ::1] x, const real[:, ::1] y,
+                int max_rows, int threads, const real[:, ::1] x, const real[:, ::1] y,
                 const int64_t[::1] perm, int batch_size, int64_t step):
     """One epoch of mini-batch training in C; returns (loss_sum, step).
 
@@ -209,7 +221,7 @@ def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[:
     cdef int rc
     cdef double loss = 0
     _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
-                         opt_state.shape[0], work.shape[0], max_rows, batch_size)
+                         opt_state.shape[0], work.shape[0], max_rows, threads, batch_size)
     if perm.shape[0] not in (0, n):
         raise ValueError("perm must be empty or have one entry per row")
     _check_perm(perm, n)
@@ -217,15 +229,15 @@ def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[:
     cdef real *state = &opt_state[0] if opt_state.shape[0] else NULL
     with nogil:
         if real is float:
-            rc = network_train_epoch_f32(cfg, &params[0], state, &work[0], max_rows, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss)
+            rc = network_train_epoch_f32(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss)
         else:
-            rc = network_train_epoch_f64(cfg, &params[0], state, &work[0], max_rows, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss)
+            rc = network_train_epoch_f64(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss)
     _need(rc == 0, "the core rejected the training call")
     return loss, step
 
 
 def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
-                 int max_rows, const real[:, ::1] x, const real[:, ::1] y,
+                 int max_rows, int threads, const real[:, ::1] x, const real[:, ::1] y,
                  const int64_t[:, ::1] perms, int n_epochs, int batch_size,
                  const real[:, ::1] x_val, const real[:, ::1] y_val, int64_t step,
                  double[::1] loss_sums, double[::1] penalties, double[::1] val_loss_sums):
@@ -240,7 +252,7 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     cdef Py_ssize_t e
     cdef int rc
     _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
-                         opt_state.shape[0], work.shape[0], max_rows, batch_size)
+                         opt_state.shape[0], work.shape[0], max_rows, threads, batch_size)
     if n_epochs < 0:
         raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
     if perms.shape[0] != 0 and (perms.shape[0] < n_epochs or perms.shape[1] != n):
@@ -264,9 +276,9 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     cdef double *pvl = &val_loss_sums[0] if n_val else NULL
     with nogil:
         if real is float:
-            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], max_rows, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl)
+            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl)
         else:
-            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], max_rows, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl)
+            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl)
     _need(rc == 0, "the core rejected the training call")
     return step
 
@@ -283,7 +295,7 @@ def network_penalty(CoreConfig config, const real[::1] params):
     return r
 
 
-def forward(CoreConfig config, const real[::1] params, real[::1] work, int max_rows,
+def forward(CoreConfig config, const real[::1] params, real[::1] work, int max_rows, int threads,
             const real[:, ::1] x, real[:, ::1] out, bint logits, const real[:, ::1] y):
     """Forward pass over all rows of x in chunks of max_rows.
 
@@ -298,16 +310,17 @@ def forward(CoreConfig config, const real[::1] params, real[::1] work, int max_r
     if x.shape[1] != cfg.sizes[0]:
         raise ValueError(f"x has {x.shape[1]} features, the network takes {cfg.sizes[0]}")
     _need(params.shape[0] == nn_param_count(cfg), "params has the wrong length")
-    _need(max_rows >= 1 and work.shape[0] >= nn_workspace_len(cfg, max_rows), "work is too short for max_rows")
+    _need(1 <= threads <= NN_MAX_THREADS, "threads out of range")
+    _need(max_rows >= 1 and work.shape[0] >= nn_workspace_len(cfg, max_rows, threads), "work is too short for max_rows and threads")
     _need(out.shape[0] == 0 or (out.shape[0] == n and out.shape[1] == cfg.sizes[L]), "out has the wrong shape")
     _need(y.shape[0] == 0 or (y.shape[0] == n and y.shape[1] == cfg.sizes[L]), "y has the wrong shape")
     cdef real *po = &out[0, 0] if out.shape[0] else NULL
     cdef const real *py = &y[0, 0] if y.shape[0] else NULL
     with nogil:
         if real is float:
-            rc = network_forward_f32(cfg, &params[0], &work[0], max_rows, &x[0, 0], n, po, logits, py, &loss)
+            rc = network_forward_f32(cfg, &params[0], &work[0], max_rows, threads, &x[0, 0], n, po, logits, py, &loss)
         else:
-            rc = network_forward_f64(cfg, &params[0], &work[0], max_rows, &x[0, 0], n, po, logits, py, &loss)
+            rc = network_forward_f64(cfg, &params[0], &work[0], max_rows, threads, &x[0, 0], n, po, logits, py, &loss)
     _need(rc == 0, "the core rejected the forward call")
     return loss
 

@@ -19,6 +19,7 @@ enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT
 enum nn_status { NN_OK = 0, NN_EINVAL = -1 };
 
 #define NN_MAX_LAYERS 32
+#define NN_MAX_THREADS 16
 
 /* A dense network: layer l maps sizes[l] inputs to sizes[l+1] units through
  * activations[l]. Parameters live in one flat vector, layer by layer:
@@ -37,6 +38,9 @@ typedef struct {
     int optimizer;          /* enum nn_optimizer                             */
     double learning_rate, momentum, beta1, beta2, epsilon, rho;
     int nesterov;
+    double parallel_min_flops; /* split batches across threads only when one
+                                  batch's forward pass has at least this many
+                                  flops (small networks: threads cost more) */
 } nn_config;
 
 int nn_check_config(const nn_config *cfg);
@@ -45,9 +49,11 @@ int64_t nn_param_count(const nn_config *cfg);
 void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off);
 /* Number of optimizer state vectors (each nn_param_count long). */
 int nn_optimizer_slots(const nn_config *cfg);
-/* Length of the scratch buffer network_train_epoch/network_forward need for
- * batches of at most max_rows rows (gradients included). */
-int64_t nn_workspace_len(const nn_config *cfg, int max_rows);
+/* Length of the scratch buffer network_train_epoch(s)/network_forward need
+ * for batches of at most max_rows rows on up to `threads` threads. */
+int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads);
+/* Scratch entries one batch row needs (gathered x and y, activations, deltas). */
+int64_t nn_row_width(const nn_config *cfg);
 
 /* blas_threads.c: the thread count of the BLAS the core calls. */
 void nn_set_num_threads(int n);
@@ -92,18 +98,21 @@ int nn_get_num_threads(void);
                            real lr, real rho, real epsilon);                                \
     /* train.c */                                                                           \
     int network_train_epoch##S(const nn_config *cfg, real *params, real *opt_state,         \
-                               real *work, int max_rows, const real *x, const real *y,      \
+                               real *work, int max_rows, int threads, const real *x,        \
+                               const real *y,                                               \
                                int64_t n, const int64_t *perm, int batch_size,              \
                                int64_t *step, double *loss_sum);                            \
     int network_train_epochs##S(const nn_config *cfg, real *params, real *opt_state,        \
-                                real *work, int max_rows, const real *x, const real *y,     \
+                                real *work, int max_rows, int threads, const real *x,       \
+                                const real *y,                                              \
                                 int64_t n, const int64_t *perms, int n_epochs,              \
                                 int batch_size, const real *x_val, const real *y_val,       \
                                 int64_t n_val, int64_t *step, double *loss_sums,            \
                                 double *penalties, double *val_loss_sums);                  \
     double network_penalty##S(const nn_config *cfg, const real *params);                    \
     int network_forward##S(const nn_config *cfg, const real *params, real *work,            \
-                           int max_rows, const real *x, int64_t n, real *out, int logits,   \
+                           int max_rows, int threads, const real *x, int64_t n, real *out,  \
+                           int logits,                                                      \
                            const real *y, double *loss_sum);
 
 NN_DECLARE_KERNELS(float, _f32)

@@ -1,8 +1,18 @@
-/* Whole passes over a data set: one epoch of mini-batch training, and a
- * batched forward pass (prediction, validation loss). Everything runs on
- * caller-owned buffers; nothing is allocated here. */
+/* Whole passes over a data set: epochs of mini-batch training, and a batched
+ * forward pass (prediction, validation loss). Everything runs on
+ * caller-owned buffers; nothing is allocated here.
+ *
+ * Threads: when a batch is big enough (cfg->parallel_min_flops), its rows
+ * are split across T threads, each running the forward and backward pass of
+ * its slice with single-threaded BLAS into its own gradient buffer; then each
+ * thread sums one slice of the parameter vector across the buffers and
+ * applies the penalty and the optimizer to that slice. The element-wise
+ * passes and the row gather thus run in parallel too, instead of leaving the
+ * BLAS's second thread spinning. The sums are taken in a fixed order, so a
+ * given T always gives the same result. */
 #include <string.h>
 #include "real.h"
+#include "parallel.h"
 
 typedef struct {
     real *grads, *xbuf, *ybuf, *acts[NN_MAX_LAYERS], *delta[2];
@@ -56,89 +66,93 @@ static double output_layer(const nn_config *cfg, real *a, const real *y, int m) 
     return y ? NNF(mse_forward)(a, y, m, K) : 0.0;
 }
 
+/* One optimizer step on the slice [lo, hi) of the flat parameter vector. */
 static void optimizer_step(const nn_config *cfg, real *params, real *opt_state,
-                           const real *grads, int64_t P, int64_t step) {
+                           const real *grads, int64_t P, int64_t lo, int64_t hi,
+                           int64_t step) {
     real lr = (real)cfg->learning_rate;
+    int64_t n = hi - lo;
     switch (cfg->optimizer) {
     case NN_OPT_MOMENTUM:
-        NNF(sgd_momentum_update)(params, opt_state, grads, P, lr, (real)cfg->momentum,
-                                 cfg->nesterov);
+        NNF(sgd_momentum_update)(params + lo, opt_state + lo, grads + lo, n, lr,
+                                 (real)cfg->momentum, cfg->nesterov);
         break;
     case NN_OPT_ADAM:
-        NNF(adam_update)(params, opt_state, opt_state + P, grads, P, lr, (real)cfg->beta1,
-                         (real)cfg->beta2, (real)cfg->epsilon, step);
+        NNF(adam_update)(params + lo, opt_state + lo, opt_state + P + lo, grads + lo, n, lr,
+                         (real)cfg->beta1, (real)cfg->beta2, (real)cfg->epsilon, step);
         break;
     case NN_OPT_RMSPROP:
-        NNF(rmsprop_update)(params, opt_state, grads, P, lr, (real)cfg->rho,
+        NNF(rmsprop_update)(params + lo, opt_state + lo, grads + lo, n, lr, (real)cfg->rho,
                             (real)cfg->epsilon);
         break;
     default:
-        NNF(sgd_update)(params, grads, P, lr);
+        NNF(sgd_update)(params + lo, grads + lo, n, lr);
     }
 }
 
-/* One epoch on carved scratch: for each batch (rows perm[start:start+m], or
- * consecutive rows when perm is NULL): forward, loss, backward, penalty, one
- * optimizer step. Returns the sum of every batch's loss terms, each taken on
- * that batch's activations before its update. */
-static double run_epoch(const nn_config *cfg, const scratch *s, real *params, real *opt_state,
-                        const real *x, const real *y, int64_t n, const int64_t *perm,
-                        int batch_size, int64_t *step) {
+/* The book's penalty gradient, (l1 sign W + l2 W)/m, on the weights that fall
+ * in [lo, hi) (biases are not penalised). */
+static void penalty_step(const nn_config *cfg, const scratch *s, real *grads,
+                         const real *params, int64_t lo, int64_t hi, int m) {
+    if (cfg->l1 == 0 && cfg->l2 == 0) return;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        int64_t a = s->w_off[l], b = a + (int64_t)cfg->sizes[l] * cfg->sizes[l + 1];
+        if (a < lo) a = lo;
+        if (b > hi) b = hi;
+        if (a < b)
+            NNF(l1_l2_penalty_backward)(grads + a, params + a, b - a, (real)cfg->l1,
+                                        (real)cfg->l2, (real)(1.0 / m));
+    }
+}
+
+/* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
+ * the batch-mean loss from these rows (overwriting s->grads). Rows come from
+ * perm when given (gathered into s->xbuf), else straight from x. Returns the
+ * rows' loss sum, taken before any update. */
+static double slice_gradients(const nn_config *cfg, const scratch *s, const real *params,
+                              const real *x, const real *y, const int64_t *perm,
+                              int64_t r0, int mt, int m) {
     const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
-    const int64_t P = nn_param_count(cfg);
-    double total = 0;
-
-    for (int64_t start = 0; start < n; start += batch_size) {
-        int m = (int)(n - start < batch_size ? n - start : batch_size);
-        const real *xb = x + start * F, *yb = y + start * K;
-        if (perm) {
-            for (int i = 0; i < m; i++) {
-                int64_t r = perm[start + i];
-                memcpy(s->xbuf + (int64_t)i * F, x + r * F, sizeof(real) * F);
-                memcpy(s->ybuf + (int64_t)i * K, y + r * K, sizeof(real) * K);
-            }
-            xb = s->xbuf;
-            yb = s->ybuf;
+    const real *xb = x + r0 * F, *yb = y + r0 * K;
+    if (perm) {
+        for (int i = 0; i < mt; i++) {
+            int64_t r = perm[r0 + i];
+            memcpy(s->xbuf + (int64_t)i * F, x + r * F, sizeof(real) * F);
+            memcpy(s->ybuf + (int64_t)i * K, y + r * K, sizeof(real) * K);
         }
-
-        forward_layers(cfg, params, s, xb, m);
-        real *a_out = s->acts[L - 1];
-        total += output_layer(cfg, a_out, yb, m);
-
-        /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
-        real *delta = s->delta[0], *spare = s->delta[1];
-        if (cfg->loss == NN_LOSS_MSE) {
-            NNF(mse_backward)(delta, a_out, yb, (int64_t)m * K, (real)(1.0 / ((double)m * K)));
-            NNF(activation_backward)(delta, delta, a_out, m, K, cfg->activations[L - 1]);
-        } else {
-            NNF(cross_entropy_backward)(delta, a_out, yb, (int64_t)m * K, (real)(1.0 / m));
-        }
-        /* all gradients are formed before any weight moves, so the hidden
-         * error uses each W as it was in the forward pass */
-        for (int l = L - 1; l >= 0; l--) {
-            const real *inp = l ? s->acts[l - 1] : xb;
-            real *dinp = l ? spare : NULL;
-            NNF(dense_backward)(dinp, s->grads + s->w_off[l], BIAS(s->grads, s, l), delta, inp,
-                                params + s->w_off[l], m, cfg->sizes[l], cfg->sizes[l + 1]);
-            if (l) {
-                NNF(activation_backward)(dinp, dinp, s->acts[l - 1], m, cfg->sizes[l],
-                                         cfg->activations[l - 1]);
-                spare = delta;
-                delta = dinp;
-            }
-        }
-        if (cfg->l1 != 0 || cfg->l2 != 0)
-            for (int l = 0; l < L; l++)
-                NNF(l1_l2_penalty_backward)(s->grads + s->w_off[l], params + s->w_off[l],
-                                            (int64_t)cfg->sizes[l] * cfg->sizes[l + 1],
-                                            (real)cfg->l1, (real)cfg->l2, (real)(1.0 / m));
-        *step += 1;
-        optimizer_step(cfg, params, opt_state, s->grads, P, *step);
+        xb = s->xbuf;
+        yb = s->ybuf;
     }
-    return total;
+    forward_layers(cfg, params, s, xb, mt);
+    real *a_out = s->acts[L - 1];
+    double loss = output_layer(cfg, a_out, yb, mt);
+
+    /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
+    real *delta = s->delta[0], *spare = s->delta[1];
+    if (cfg->loss == NN_LOSS_MSE) {
+        NNF(mse_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / ((double)m * K)));
+        NNF(activation_backward)(delta, delta, a_out, mt, K, cfg->activations[L - 1]);
+    } else {
+        NNF(cross_entropy_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / m));
+    }
+    /* all gradients are formed before any weight moves, so the hidden error
+     * uses each W as it was in the forward pass */
+    for (int l = L - 1; l >= 0; l--) {
+        const real *inp = l ? s->acts[l - 1] : xb;
+        real *dinp = l ? spare : NULL;
+        NNF(dense_backward)(dinp, s->grads + s->w_off[l], BIAS(s->grads, s, l), delta, inp,
+                            params + s->w_off[l], mt, cfg->sizes[l], cfg->sizes[l + 1]);
+        if (l) {
+            NNF(activation_backward)(dinp, dinp, s->acts[l - 1], mt, cfg->sizes[l],
+                                     cfg->activations[l - 1]);
+            spare = delta;
+            delta = dinp;
+        }
+    }
+    return loss;
 }
 
-/* Forward over n rows in chunks of max_rows on carved scratch; see network_forward. */
+/* Forward over n rows in chunks of max_rows on one scratch; see network_forward. */
 static double forward_rows(const nn_config *cfg, const scratch *s, const real *params,
                            int max_rows, const real *x, int64_t n, real *out, int logits,
                            const real *y) {
@@ -168,57 +182,198 @@ double NNF(network_penalty)(const nn_config *cfg, const real *params) {
     return total;
 }
 
-/* One epoch. x (n, s0), y (n, sL); perm: row order or NULL. *loss_sum = the
- * sum of the batches' loss terms; *step counts updates (Adam's t). */
-int NNF(network_train_epoch)(const nn_config *cfg, real *params, real *opt_state,
-                             real *work, int max_rows, const real *x, const real *y,
-                             int64_t n, const int64_t *perm, int batch_size,
-                             int64_t *step, double *loss_sum) {
-    if (nn_check_config(cfg) != NN_OK || n < 1 || batch_size < 1 || batch_size > max_rows)
-        return NN_EINVAL;
-    scratch s;
-    carve(cfg, work, max_rows, &s);
-    *loss_sum = run_epoch(cfg, &s, params, opt_state, x, y, n, perm, batch_size, step);
-    return NN_OK;
+/* ---- one call's work, shared by its threads -------------------------------- */
+
+typedef struct {
+    const nn_config *cfg;
+    real *params, *opt_state;
+    int T, rows;                      /* threads; rows each thread's scratch holds */
+    scratch s[NN_MAX_THREADS];
+    nn_barrier barrier;
+    /* training */
+    const real *x, *y;
+    int64_t n;
+    const int64_t *perms;
+    int n_epochs, batch_size;
+    int64_t step;
+    /* a forward pass (validation, prediction) */
+    const real *xf, *yf;
+    int64_t nf;
+    real *out;
+    int logits;
+    /* results */
+    double part[NN_MAX_THREADS], val_part[NN_MAX_THREADS];
+    double *loss_sums, *penalties, *val_sums;
+} job;
+
+/* Splits the workspace into one scratch per thread. */
+static void plan(job *j, const nn_config *cfg, real *work, int max_rows, int T) {
+    j->cfg = cfg;
+    j->T = T;
+    j->rows = (max_rows + T - 1) / T;
+    int64_t region = nn_param_count(cfg) + (int64_t)j->rows * nn_row_width(cfg);
+    for (int t = 0; t < T; t++) carve(cfg, work + t * region, j->rows, &j->s[t]);
+    nn_barrier_init(&j->barrier, T);
+}
+
+/* How many threads a batch of `rows` rows is worth: the BLAS's thread count
+ * (what nnbook.set_num_threads and threadpoolctl set), capped by the
+ * workspace, and 1 below cfg->parallel_min_flops of forward work. */
+static int threads_for(const nn_config *cfg, int64_t rows, int cap) {
+    double flops = 0;
+    for (int l = 0; l < cfg->n_layers; l++)
+        flops += 2.0 * cfg->sizes[l] * cfg->sizes[l + 1];
+    if (flops * rows < cfg->parallel_min_flops) return 1;
+    int T = nn_get_num_threads();
+    if (T > cap) T = cap;
+    if (T > NN_MAX_THREADS) T = NN_MAX_THREADS;
+    if (T > rows) T = (int)rows;
+    return T < 1 ? 1 : T;
+}
+
+static double forward_slice(job *j, int t) {
+    int64_t r0 = j->nf * t / j->T, r1 = j->nf * (t + 1) / j->T;
+    const int F = j->cfg->sizes[0], K = j->cfg->sizes[j->cfg->n_layers];
+    if (r1 <= r0) return 0.0;
+    return forward_rows(j->cfg, &j->s[t], j->params, j->rows, j->xf + r0 * F, r1 - r0,
+                        j->out ? j->out + r0 * K : NULL, j->logits,
+                        j->yf ? j->yf + r0 * K : NULL);
+}
+
+static void train_thread(void *arg, int t) {
+    job *j = arg;
+    const nn_config *cfg = j->cfg;
+    const int T = j->T;
+    const int64_t P = nn_param_count(cfg), lo = P * t / T, hi = P * (t + 1) / T;
+    const scratch *s = &j->s[t];
+    real *grads = j->s[0].grads; /* the slices are summed into thread 0's buffer */
+    int64_t step = j->step;
+
+    for (int e = 0; e < j->n_epochs; e++) {
+        const int64_t *perm = j->perms ? j->perms + (int64_t)e * j->n : NULL;
+        double loss = 0;
+        for (int64_t start = 0; start < j->n; start += j->batch_size) {
+            int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
+            int64_t r0 = start + (int64_t)m * t / T, r1 = start + (int64_t)m * (t + 1) / T;
+            if (r1 > r0)
+                loss += slice_gradients(cfg, s, j->params, j->x, j->y, perm, r0,
+                                        (int)(r1 - r0), m);
+            else
+                memset(s->grads, 0, sizeof(real) * (size_t)P);
+            nn_barrier_wait(&j->barrier);
+            for (int u = 1; u < T; u++) {
+                const real *g = j->s[u].grads;
+                for (int64_t i = lo; i < hi; i++) grads[i] += g[i];
+            }
+            penalty_step(cfg, s, grads, j->params, lo, hi, m);
+            step += 1;
+            optimizer_step(cfg, j->params, j->opt_state, grads, P, lo, hi, step);
+            nn_barrier_wait(&j->barrier);
+        }
+        j->part[t] = loss;
+        if (j->xf) j->val_part[t] = forward_slice(j, t);
+        nn_barrier_wait(&j->barrier);
+        if (t == 0) {
+            double total = 0, val = 0;
+            for (int u = 0; u < T; u++) {
+                total += j->part[u];
+                val += j->val_part[u];
+            }
+            j->loss_sums[e] = total;
+            j->penalties[e] = NNF(network_penalty)(cfg, j->params);
+            if (j->xf) j->val_sums[e] = val;
+        }
+    }
+    if (t == 0) j->step = step;
+}
+
+static void forward_thread(void *arg, int t) {
+    job *j = arg;
+    j->part[t] = forward_slice(j, t);
 }
 
 /* n_epochs epochs in one call, so small networks do not pay Python's
- * per-epoch overhead. perms: n_epochs rows of n indices (epoch e uses row e),
- * or NULL for the rows in order. For each epoch e: loss_sums[e] = the train
- * loss sum, penalties[e] = the penalty after the epoch and, when x_val is not
- * NULL, val_loss_sums[e] = the loss sum over x_val (n_val rows) after it. */
+ * per-epoch overhead. x (n, s0), y (n, sL); perms: n_epochs rows of n
+ * indices (epoch e uses row e), or NULL for the rows in order. For each
+ * epoch e: loss_sums[e] = the sum of its batches' loss terms (each taken
+ * before that batch's update), penalties[e] = the penalty after the epoch
+ * and, when x_val is not NULL, val_loss_sums[e] = the loss sum over x_val
+ * (n_val rows) after it. *step counts updates (Adam's t). The workspace must
+ * hold nn_workspace_len(cfg, max_rows, threads). */
 int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_state, real *work,
-                              int max_rows, const real *x, const real *y, int64_t n,
-                              const int64_t *perms, int n_epochs, int batch_size,
+                              int max_rows, int threads, const real *x, const real *y,
+                              int64_t n, const int64_t *perms, int n_epochs, int batch_size,
                               const real *x_val, const real *y_val, int64_t n_val,
                               int64_t *step, double *loss_sums, double *penalties,
                               double *val_loss_sums) {
     if (nn_check_config(cfg) != NN_OK || n < 1 || batch_size < 1 || batch_size > max_rows ||
-        n_epochs < 0 || (x_val && n_val < 1))
+        n_epochs < 0 || threads < 1 || (x_val && n_val < 1))
         return NN_EINVAL;
-    scratch s;
-    carve(cfg, work, max_rows, &s);
-    for (int e = 0; e < n_epochs; e++) {
-        loss_sums[e] = run_epoch(cfg, &s, params, opt_state, x, y, n,
-                                 perms ? perms + (int64_t)e * n : NULL, batch_size, step);
-        penalties[e] = NNF(network_penalty)(cfg, params);
-        if (x_val)
-            val_loss_sums[e] = forward_rows(cfg, &s, params, max_rows, x_val, n_val, NULL, 0,
-                                            y_val);
+    job j;
+    int T = threads_for(cfg, batch_size, threads);
+    plan(&j, cfg, work, max_rows, T);
+    j.params = params;
+    j.opt_state = opt_state;
+    j.x = x;
+    j.y = y;
+    j.n = n;
+    j.perms = perms;
+    j.n_epochs = n_epochs;
+    j.batch_size = batch_size;
+    j.step = *step;
+    j.xf = x_val;
+    j.yf = y_val;
+    j.nf = n_val;
+    j.out = NULL;
+    j.logits = 0;
+    j.loss_sums = loss_sums;
+    j.penalties = penalties;
+    j.val_sums = val_loss_sums;
+    for (int t = 0; t < T; t++) j.val_part[t] = 0;
+    if (nn_run_parallel(T, train_thread, &j) != NN_OK) { /* no threads: run on one */
+        plan(&j, cfg, work, max_rows, 1);
+        nn_run_parallel(1, train_thread, &j);
     }
+    *step = j.step;
     return NN_OK;
 }
 
-/* Forward over n rows in chunks of max_rows. out (n, sL), when not NULL,
- * receives the logits (logits != 0) or the output activations. When y is not
- * NULL, *loss_sum = the sum of the loss terms over all rows. */
+/* One epoch; see network_train_epochs. *loss_sum = the sum of its batches'
+ * loss terms. */
+int NNF(network_train_epoch)(const nn_config *cfg, real *params, real *opt_state,
+                             real *work, int max_rows, int threads, const real *x,
+                             const real *y, int64_t n, const int64_t *perm, int batch_size,
+                             int64_t *step, double *loss_sum) {
+    double penalty;
+    return NNF(network_train_epochs)(cfg, params, opt_state, work, max_rows, threads, x, y, n,
+                                     perm, 1, batch_size, NULL, NULL, 0, step, loss_sum,
+                                     &penalty, NULL);
+}
+
+/* Forward over n rows in chunks of at most max_rows per thread. out (n, sL),
+ * when not NULL, receives the logits (logits != 0) or the output
+ * activations. When y is not NULL, *loss_sum = the sum of the loss terms. */
 int NNF(network_forward)(const nn_config *cfg, const real *params, real *work, int max_rows,
-                         const real *x, int64_t n, real *out, int logits, const real *y,
-                         double *loss_sum) {
-    if (nn_check_config(cfg) != NN_OK || n < 1 || max_rows < 1) return NN_EINVAL;
-    scratch s;
-    carve(cfg, work, max_rows, &s);
-    double total = forward_rows(cfg, &s, params, max_rows, x, n, out, logits, y);
+                         int threads, const real *x, int64_t n, real *out, int logits,
+                         const real *y, double *loss_sum) {
+    if (nn_check_config(cfg) != NN_OK || n < 1 || max_rows < 1 || threads < 1)
+        return NN_EINVAL;
+    job j;
+    int64_t rows = n < max_rows ? n : max_rows;
+    int T = threads_for(cfg, rows, threads);
+    plan(&j, cfg, work, max_rows, T);
+    j.params = (real *)params; /* only read on this path */
+    j.xf = x;
+    j.yf = y;
+    j.nf = n;
+    j.out = out;
+    j.logits = logits;
+    if (nn_run_parallel(T, forward_thread, &j) != NN_OK) {
+        plan(&j, cfg, work, max_rows, 1);
+        nn_run_parallel(1, forward_thread, &j);
+    }
+    double total = 0;
+    for (int t = 0; t < j.T; t++) total += j.part[t];
     if (loss_sum) *loss_sum = total;
     return NN_OK;
 }

@@ -1,0 +1,28 @@
+/* A few threads for one call into the core, and a barrier between them.
+ * Private to the core (not part of nncore.h). */
+#ifndef NN_PARALLEL_H
+#define NN_PARALLEL_H
+
+#include <stdatomic.h>
+
+#include "nncore.h"
+
+typedef struct {
+    atomic_int arrived;
+    atomic_int phase;
+    int n;
+} nn_barrier;
+
+void nn_barrier_init(nn_barrier *b, int n);
+/* Blocks until all n threads have arrived; also orders their memory. */
+void nn_barrier_wait(nn_barrier *b);
+
+/* Runs fn(arg, t) for t = 0..n_threads-1, t = 0 on the calling thread, and
+ * returns when all are done. The BLAS is set to one thread meanwhile and
+ * restored after: with several of our threads each runs its own GEMMs, and
+ * with one the batch is too small for BLAS threads to pay (they busy-wait,
+ * which is ruinous when another process holds the other core). Returns
+ * NN_OK, or NN_EINVAL if a thread could not be started (then nothing ran). */
+int nn_run_parallel(int n_threads, void (*fn)(void *arg, int t), void *arg);
+
+#endif
