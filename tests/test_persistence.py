@@ -166,3 +166,8 @@ def test_damaged_member_is_reported(split, tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="corrupt"):
         nnbook.load(path)
+
+
+def test_folder_instead_of_a_file(tmp_path):
+    with pytest.raises(ModelFileError, match="cannot read the model file"):
+        nnbook.load(tmp_path)

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from . import __version__, datasets, experiments, plots, report
-from .cli_data import BOOK_DATA, DataError, load_data
+from .cli_data import BOOK_DATA, FASHION_DIR_HINT, DataError, load_data
 from .persistence import ModelFileError, load_model, read_extra, save_model
 from .plots import PlotUnavailable
 from .progress import format_number
@@ -308,7 +308,7 @@ def _cmd_show_data(args):
     try:
         (x_train, y_train), (x_test, y_test) = datasets.load_fashion_mnist(args.data_dir)
     except FileNotFoundError as exc:
-        raise DataError(str(exc)) from exc
+        raise DataError(f"{exc}\n{FASHION_DIR_HINT}") from exc
     except ValueError as exc:
         raise DataError(f"Fashion-MNIST is unreadable: {exc}") from exc
     x, y = (x_train, y_train) if args.split == "train" else (x_test, y_test)

@@ -30,6 +30,10 @@ BOOK_DATA = ("fashion-mnist", "breast-cancer")
 BREAST_CANCER_CLASSES = ("malignant", "benign")
 
 
+FASHION_DIR_HINT = ("On the command line, point at a folder holding them with --data-dir DIR "
+                    "(nnbook reproduce: --data DIR).")
+
+
 class DataError(Exception):
     """Data that cannot be loaded; the message says what to do."""
 
@@ -102,7 +106,7 @@ def _fashion(dtype, folder):
     try:
         s = datasets.fashion_mnist_split(folder, dtype=dtype)
     except FileNotFoundError as exc:
-        raise DataError(str(exc)) from exc
+        raise DataError(f"{exc}\n{FASHION_DIR_HINT}") from exc
     except ValueError as exc:  # a corrupt IDX file: the message names it
         raise DataError(f"Fashion-MNIST is unreadable: {exc}") from exc
     return Data("fashion-mnist", s.x_train, s.y_train, s.x_val, s.y_val, s.x_test, s.y_test,

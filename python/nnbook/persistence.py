@@ -117,10 +117,13 @@ def save_model(model, path, extra=None):
 def _read_arrays(path):
     """Every array of the file, or ModelFileError naming the file and the cause."""
     name = os.fspath(path)
-    if not os.path.isfile(name):
+    if not os.path.exists(name):
         raise FileNotFoundError(f"model file not found: {name}")
-    with open(name, "rb") as f:
-        magic = f.read(4)
+    try:
+        with open(name, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:  # a folder, no permission, an I/O error
+        raise ModelFileError(f"{name}: cannot read the model file ({exc.strerror or exc})") from exc
     if magic != b"PK\x03\x04":
         # np.load would call anything else "pickled data", which misleads
         raise ModelFileError(f"{name}: not an nnbook model file (not an .npz archive; "
