@@ -199,7 +199,10 @@ def run_keras(x, y, x_val, y_val, epochs, title, progress=None):
     from .keras import Sequential
     from .keras.callbacks import Callback
     from .keras.layers import Dense
+    from .keras.utils import set_random_seed
 
+    # the book's numbers should be the same on every run, like the book classes'
+    set_random_seed(42)
     bar = ProgressBar(epochs, title, **(progress or {}))
 
     class _Bar(Callback):
