@@ -549,8 +549,8 @@ class MinibatchNetwork(RandomInitNetwork):
         return self._rng
 
     def _epoch_orders(self, n, n_epochs):
-        rng = self._batch_rng()
-        return self.batch_size, np.stack([rng.permutation(n) for _ in range(n_epochs)])
+        # the same orders as n_epochs calls of rng.permutation(n), drawn in C
+        return self.batch_size, _nncore.legacy_permutations(self._batch_rng(), n, n_epochs)
 
     def gen_batch(self, x, y):
         """Yield (x_batch, y_batch) slices of one random permutation of the rows."""

@@ -7,7 +7,9 @@ around the C call. Shapes are checked here so a wrong call raises instead of
 reading out of bounds; dtype, finiteness and meaning are checked once, in the
 Python layer. An empty array stands for "none" where an argument is optional.
 """
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t
+
+import numpy as np
 from libc.math cimport HUGE_VAL
 
 cdef extern from "nncore.h" nogil:
@@ -30,6 +32,7 @@ cdef extern from "nncore.h" nogil:
     void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off)
     int nn_optimizer_slots(const nn_config *cfg)
     int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads)
+    int nn_legacy_permutations(uint32_t *key, int *pos, int64_t n, int count, int64_t *out)
     void nn_set_num_threads(int n)
     int nn_get_num_threads()
 
@@ -99,6 +102,39 @@ def set_num_threads(int n):
 def get_num_threads():
     """The thread count of the OpenBLAS the core calls."""
     return nn_get_num_threads()
+
+
+def legacy_permutations(rng, int64_t n, int count):
+    """`count` successive rng.permutation(n), drawn in C: an int64 array (count, n).
+
+    rng must be a numpy.random.RandomState (MT19937); its state advances
+    exactly as `count` calls of rng.permutation(n) would advance it.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> a, b = np.random.RandomState(42), np.random.RandomState(42)
+    >>> bool((legacy_permutations(a, 5, 2)[1] == [b.permutation(5) for _ in range(2)][1]).all())
+    True
+    """
+    if not isinstance(rng, np.random.RandomState):
+        raise TypeError(f"rng must be a numpy.random.RandomState, got {type(rng).__name__}")
+    if n < 0 or count < 0:
+        raise ValueError(f"n and count must be >= 0, got n={n}, count={count}")
+    state = rng.get_state()
+    if state[0] != "MT19937":
+        raise ValueError(f"rng must use MT19937, got {state[0]}")
+    cdef uint32_t[::1] key = np.array(state[1], dtype=np.uint32)
+    cdef int pos = state[2]
+    out = np.empty((count, n), dtype=np.int64)
+    cdef int64_t[:, ::1] view = out
+    cdef int rc
+    if count and n:
+        with nogil:
+            rc = nn_legacy_permutations(&key[0], &pos, n, count, &view[0, 0])
+        _need(rc == 0, "bad generator state")
+    rng.set_state((state[0], np.asarray(key), pos, state[3], state[4]))
+    return out
 
 
 cdef class CoreConfig:

@@ -43,7 +43,9 @@ double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const
         real inv = (real)1 / sum;
         for (int k = 0; k < K; k++) p[k] *= inv;
         if (eps > 0) {
-            for (int k = 0; k < K; k++) total -= (double)t[k] * log(clamp_prob(p[k], eps));
+            /* a zero target weighs a finite log by 0: skipping it changes no bit of the sum */
+            for (int k = 0; k < K; k++)
+                if (t[k] != 0) total -= (double)t[k] * log(clamp_prob(p[k], eps));
         } else {
             total += ysum * log((double)sum) - yz;
         }
@@ -69,7 +71,13 @@ double NNF(binary_cross_entropy_forward)(real *probs, const real *logits, const 
     if (eps > 0) {
         for (int64_t i = 0; i < n; i++) {
             double pc = clamp_prob(probs[i], eps), t = y[i];
-            total -= t * log(pc) + (1.0 - t) * log(1.0 - pc);
+            /* 0/1 labels need one log: the other term is 0 times a finite log */
+            if (t == 1)
+                total -= log(pc);
+            else if (t == 0)
+                total -= log(1.0 - pc);
+            else
+                total -= t * log(pc) + (1.0 - t) * log(1.0 - pc);
         }
     }
     return total;

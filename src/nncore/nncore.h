@@ -55,6 +55,11 @@ int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads);
 /* Scratch entries one batch row needs (gathered x and y, activations, deltas). */
 int64_t nn_row_width(const nn_config *cfg);
 
+/* permutation.c: `count` successive permutations of 0..n-1 into out (count, n),
+ * as NumPy's legacy RandomState.permutation draws them from the MT19937
+ * state (key[624], pos), which is advanced in place. */
+int nn_legacy_permutations(uint32_t *key, int *pos, int64_t n, int count, int64_t *out);
+
 /* blas_threads.c: the thread count of the BLAS the core calls. */
 void nn_set_num_threads(int n);
 int nn_get_num_threads(void);

@@ -1,0 +1,70 @@
+/* Row orders for mini-batch epochs, drawn exactly as NumPy's legacy
+ * numpy.random.RandomState(seed).permutation(n) draws them: MT19937, a
+ * Fisher-Yates shuffle of 0..n-1 from the last element down, each bound
+ * drawn by masked rejection. NumPy keeps RandomState's stream frozen for
+ * compatibility (NEP 19), so the book's RandomState(42) orders come out of
+ * C without one Python call per epoch. The state (key, pos) is the one
+ * RandomState.get_state() shows, and is advanced in place. */
+#include "nncore.h"
+
+#define MT_N 624
+#define MT_M 397
+
+static void mt_refill(uint32_t *key) {
+    for (int i = 0; i < MT_N; i++) {
+        uint32_t y = (key[i] & 0x80000000u) | (key[(i + 1) % MT_N] & 0x7fffffffu);
+        key[i] = key[(i + MT_M) % MT_N] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
+    }
+}
+
+static uint32_t mt_next32(uint32_t *key, int *pos) {
+    if (*pos >= MT_N) {
+        mt_refill(key);
+        *pos = 0;
+    }
+    uint32_t y = key[(*pos)++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= y >> 18;
+    return y;
+}
+
+/* A uniform integer in [0, max]: draw under the smallest all-ones mask that
+ * covers max, reject above max (NumPy's legacy bounded draw). */
+static uint64_t mt_interval(uint32_t *key, int *pos, uint64_t max) {
+    if (max == 0) return 0;
+    uint64_t mask = max, value;
+    mask |= mask >> 1;
+    mask |= mask >> 2;
+    mask |= mask >> 4;
+    mask |= mask >> 8;
+    mask |= mask >> 16;
+    mask |= mask >> 32;
+    if (max <= 0xffffffffu) {
+        while ((value = (mt_next32(key, pos) & mask)) > max) {
+        }
+    } else {
+        do {
+            uint64_t hi = mt_next32(key, pos);
+            value = ((hi << 32) | mt_next32(key, pos)) & mask;
+        } while (value > max);
+    }
+    return value;
+}
+
+/* out (count, n): `count` successive permutations of 0..n-1. */
+int nn_legacy_permutations(uint32_t *key, int *pos, int64_t n, int count, int64_t *out) {
+    if (n < 0 || count < 0 || *pos < 0 || *pos > MT_N) return NN_EINVAL;
+    for (int c = 0; c < count; c++) {
+        int64_t *a = out + (int64_t)c * n;
+        for (int64_t i = 0; i < n; i++) a[i] = i;
+        for (int64_t i = n - 1; i > 0; i--) {
+            int64_t j = (int64_t)mt_interval(key, pos, (uint64_t)i);
+            int64_t t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+        }
+    }
+    return NN_OK;
+}
