@@ -22,7 +22,7 @@ data:
 	@sh scripts/install-data.sh
 
 run: setup
-	$(PY) -m nnbook reproduce
+	$(PY) -m nnbook reproduce --out out
 
 test: setup ctest pytest
 
