@@ -1,0 +1,556 @@
+/* C microbenchmarks of the nncore kernels at the book's shapes, no Python.
+ *
+ * For each kernel: first its output is checked against a naive loop in
+ * double (any mismatch: the benchmark prints it and exits 1 before timing
+ * anything, so a broken kernel can never look fast); then it is timed and
+ * compared with a bare cblas_?gemm of the same shape, called through the
+ * same NN_BLAS prefix macro (blas.h) and so the very OpenBLAS the core uses.
+ *
+ * Shapes: Fashion-MNIST 784-100-10, batch 256 (the book's chapter 7) and
+ * breast cancer 30-10-1, batch 32 (chapter 6). The columns:
+ *   us/call   median over 5 timings of the mean time of one call
+ *   GFLOP/s   2*M*N*K per GEMM the kernel does (elementwise kernels: "-")
+ *   vs gemm   kernel time / time of the bare GEMM(s) it wraps; for an
+ *             elementwise kernel, / the GEMM of the layer it belongs to
+ *             (what it adds on top of that layer's matmul)
+ * and for whole epochs (network_train_epoch on synthetic data) the ratio to
+ * the epoch's GEMMs alone: the floor benchmarks/train.py also measures.
+ *
+ * Usage: bench_kernels [--quick] [--threads N]
+ *
+ * This file includes itself once per precision (BENCH_BODY below): the
+ * kernels are written once over `real`, and so are their benchmarks. */
+#ifndef BENCH_BODY
+
+#define _POSIX_C_SOURCE 199309L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nncore.h"
+#include "blas.h"
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+static int n_failures;
+static int quick;
+static double min_seconds = 0.2;   /* each timing runs a kernel at least this long */
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* xorshift64*: a fixed stream in [-1, 1), the same on every platform. */
+static double uniform(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+/* Relative to max(1, |want|), NaN fails. Reports only the first few misses. */
+static void check_close(const char *what, const char *prec, int64_t index, double got,
+                        double want, double rtol) {
+    double tol = rtol * fmax(1.0, fabs(want));
+    if (!(fabs(got - want) <= tol)) {
+        if (n_failures < 20)
+            printf("MISMATCH %s [%s] at %lld: got %.10g, want %.10g\n", what, prec,
+                   (long long)index, got, want);
+        n_failures++;
+    }
+}
+
+/* Seconds per call of fn(arg): calls are batched until min_seconds pass, and
+ * the median of 5 such batches is returned (robust to one disturbed batch). */
+typedef void (*bench_fn)(void *);
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+static double time_call(bench_fn fn, void *arg) {
+    fn(arg); /* warm up: OpenBLAS's buffers, the caches */
+    int reps = 1;
+    double t0 = now();
+    fn(arg);
+    double one = now() - t0;
+    if (one > 0) reps = (int)fmin(1e7, fmax(1.0, min_seconds / 5 / one));
+    double runs[5];
+    for (int r = 0; r < 5; r++) {
+        t0 = now();
+        for (int i = 0; i < reps; i++) fn(arg);
+        runs[r] = (now() - t0) / reps;
+    }
+    qsort(runs, 5, sizeof runs[0], cmp_double);
+    return runs[2];
+}
+
+/* The thread cap the Python layer passes: the BLAS's thread count (which
+ * nnbook.set_num_threads, threadpoolctl and --threads set). */
+static int core_threads(void) {
+    int t = nn_get_num_threads();
+    return t < 1 ? 1 : (t > NN_MAX_THREADS ? NN_MAX_THREADS : t);
+}
+
+static void report(const char *prec, const char *what, double seconds, double flops,
+                   double gemm_seconds) {
+    char gf[32];
+    if (flops > 0)
+        snprintf(gf, sizeof gf, "%9.1f", flops / seconds * 1e-9);
+    else
+        snprintf(gf, sizeof gf, "%9s", "-");
+    printf("%-4s %-52s %11.2f %s %8.2f\n", prec, what, seconds * 1e6, gf, seconds / gemm_seconds);
+}
+
+#define BENCH_BODY
+#define real float
+#define S(name) CAT(name, _f32)
+#define PREC "f32"
+#define RTOL 2e-4
+#define GEMM NN_BLAS(cblas_sgemm)
+#include "bench_kernels.c"
+#undef real
+#undef S
+#undef PREC
+#undef RTOL
+#undef GEMM
+
+#define real double
+#define S(name) CAT(name, _f64)
+#define PREC "f64"
+#define RTOL 1e-10
+#define GEMM NN_BLAS(cblas_dgemm)
+#include "bench_kernels.c"
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) {
+            quick = 1;
+            min_seconds = 0.03;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            nn_set_num_threads(atoi(argv[++i]));
+        } else {
+            fprintf(stderr, "usage: %s [--quick] [--threads N]\n", argv[0]);
+            return 2;
+        }
+    }
+    printf("nncore kernels, OpenBLAS threads: %d\n", nn_get_num_threads());
+
+    /* every check first; nothing is timed unless all of them pass */
+    check_all_f32();
+    check_all_f64();
+    if (n_failures) {
+        printf("%d mismatches against the naive loops: not timing\n", n_failures);
+        return 1;
+    }
+    printf("all kernels match the naive loops\n\n");
+    printf("%-4s %-52s %11s %9s %8s\n", "prec", "kernel (shape)", "us/call", "GFLOP/s", "vs gemm");
+    bench_all_f32();
+    bench_all_f64();
+    return 0;
+}
+
+#else /* BENCH_BODY: everything below exists once per precision */
+
+static void S(fill)(real *a, int64_t n, uint64_t *rng, double lo, double hi) {
+    for (int64_t i = 0; i < n; i++) a[i] = (real)(lo + (hi - lo) * (uniform(rng) + 1) / 2);
+}
+
+static real *S(alloc)(int64_t n) {
+    real *p = malloc(sizeof(real) * (size_t)(n > 0 ? n : 1));
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* ---- naive references, in double --------------------------------------- */
+
+/* out (B,OC) = sigmoid(max(inp W + b, zmin)) or the linear z */
+static void S(naive_dense)(double *out, const real *inp, const real *w, const real *b, int B,
+                           int C, int OC, int act, double zmin) {
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < OC; j++) {
+            double z = b ? b[j] : 0;
+            for (int k = 0; k < C; k++) z += (double)inp[(int64_t)i * C + k] * w[(int64_t)k * OC + j];
+            if (act == NN_SIGMOID) z = 1 / (1 + exp(-(z < zmin ? zmin : z)));
+            out[(int64_t)i * OC + j] = z;
+        }
+}
+
+/* ---- checks -------------------------------------------------------------- */
+
+static void S(check_dense)(int B, int C, int OC) {
+    uint64_t rng = 7;
+    real *x = S(alloc)((int64_t)B * C), *w = S(alloc)((int64_t)C * OC), *b = S(alloc)(OC);
+    real *out = S(alloc)((int64_t)B * OC), *dout = S(alloc)((int64_t)B * OC);
+    real *dinp = S(alloc)((int64_t)B * C), *dw = S(alloc)((int64_t)C * OC), *db = S(alloc)(OC);
+    double *want = malloc(sizeof(double) * (size_t)B * OC);
+    S(fill)(x, (int64_t)B * C, &rng, 0, 1);
+    S(fill)(w, (int64_t)C * OC, &rng, -0.1, 0.1);
+    S(fill)(b, OC, &rng, -0.5, 0.5);
+    S(fill)(dout, (int64_t)B * OC, &rng, -0.01, 0.01);
+
+    S(dense_forward)(out, x, w, b, B, C, OC, NN_SIGMOID, (real)-100);
+    S(naive_dense)(want, x, w, b, B, C, OC, NN_SIGMOID, -100);
+    for (int64_t i = 0; i < (int64_t)B * OC; i++)
+        check_close("dense_forward sigmoid", PREC, i, out[i], want[i], RTOL);
+
+    S(dense_backward)(dinp, dw, db, dout, x, w, B, C, OC);
+    for (int i = 0; i < B; i++)      /* dinp = dout W^T */
+        for (int k = 0; k < C; k++) {
+            double s = 0;
+            for (int j = 0; j < OC; j++) s += (double)dout[(int64_t)i * OC + j] * w[(int64_t)k * OC + j];
+            check_close("dense_backward dinp", PREC, (int64_t)i * C + k, dinp[(int64_t)i * C + k], s, RTOL);
+        }
+    for (int k = 0; k < C; k++)      /* dW = x^T dout */
+        for (int j = 0; j < OC; j++) {
+            double s = 0;
+            for (int i = 0; i < B; i++) s += (double)x[(int64_t)i * C + k] * dout[(int64_t)i * OC + j];
+            check_close("dense_backward dweight", PREC, (int64_t)k * OC + j, dw[(int64_t)k * OC + j], s, RTOL);
+        }
+    for (int j = 0; j < OC; j++) {   /* db = column sums of dout */
+        double s = 0;
+        for (int i = 0; i < B; i++) s += dout[(int64_t)i * OC + j];
+        check_close("dense_backward dbias", PREC, j, db[j], s, RTOL);
+    }
+    free(x); free(w); free(b); free(out); free(dout); free(dinp); free(dw); free(db); free(want);
+}
+
+/* softmax + cross-entropy with the book's guards, and the output error a - y */
+static void S(check_losses)(int B, int K) {
+    uint64_t rng = 11;
+    real *z = S(alloc)((int64_t)B * K), *y = S(alloc)((int64_t)B * K);
+    real *p = S(alloc)((int64_t)B * K), *d = S(alloc)((int64_t)B * K);
+    S(fill)(z, (int64_t)B * K, &rng, -8, 8);
+    for (int64_t i = 0; i < (int64_t)B * K; i++) y[i] = 0;
+    for (int i = 0; i < B; i++) y[(int64_t)i * K + i % K] = 1;
+    double loss = S(softmax_cross_entropy_forward)(p, z, y, B, K, (real)-100, (real)1e-10);
+    double want_loss = 0;
+    for (int i = 0; i < B; i++) {
+        double zmax = -HUGE_VAL, sum = 0;
+        for (int k = 0; k < K; k++) zmax = fmax(zmax, z[(int64_t)i * K + k]);
+        for (int k = 0; k < K; k++) sum += exp(z[(int64_t)i * K + k] - zmax);
+        for (int k = 0; k < K; k++) {
+            double pk = exp(z[(int64_t)i * K + k] - zmax) / sum;
+            check_close("softmax_cross_entropy_forward probs", PREC, (int64_t)i * K + k,
+                        p[(int64_t)i * K + k], pk, RTOL);
+            double pc = fmin(fmax(pk, 1e-10), 1 - 1e-10);
+            want_loss -= y[(int64_t)i * K + k] * log(pc);
+        }
+    }
+    check_close("softmax_cross_entropy_forward loss", PREC, 0, loss / B, want_loss / B, RTOL);
+    S(cross_entropy_backward)(d, p, y, (int64_t)B * K, (real)(1.0 / B));
+    for (int64_t i = 0; i < (int64_t)B * K; i++)
+        check_close("cross_entropy_backward", PREC, i, d[i], ((double)p[i] - y[i]) / B, RTOL);
+    free(z); free(y); free(p); free(d);
+}
+
+static void S(check_sgd)(int64_t n) {
+    uint64_t rng = 13;
+    real *w = S(alloc)(n), *g = S(alloc)(n), *w0 = S(alloc)(n);
+    S(fill)(w, n, &rng, -1, 1);
+    S(fill)(g, n, &rng, -1, 1);
+    memcpy(w0, w, sizeof(real) * (size_t)n);
+    S(sgd_update)(w, g, n, (real)0.1);
+    for (int64_t i = 0; i < n; i++)
+        check_close("sgd_update", PREC, i, w[i], (double)w0[i] - (double)(real)0.1 * g[i], RTOL);
+    free(w); free(g); free(w0);
+}
+
+static nn_config S(book_config)(int s0, int s1, int s2) {
+    nn_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.n_layers = 2;
+    cfg.sizes[0] = s0;
+    cfg.sizes[1] = s1;
+    cfg.sizes[2] = s2;
+    cfg.activations[0] = NN_SIGMOID;
+    cfg.activations[1] = s2 > 1 ? NN_SOFTMAX : NN_SIGMOID;
+    cfg.has_bias[0] = cfg.has_bias[1] = 1;
+    cfg.loss = s2 > 1 ? NN_LOSS_CE : NN_LOSS_BCE;
+    cfg.zmin = -100;
+    cfg.eps = 1e-10;
+    cfg.optimizer = NN_OPT_SGD;
+    cfg.learning_rate = 0.1;
+    /* the Python layer's default (PARALLEL_MIN_FLOPS in _nncore.pyx): batches
+     * are split across threads only above this much forward work */
+    cfg.parallel_min_flops = 4.0e6;
+    return cfg;
+}
+
+/* One batch of network_train_epoch (softmax output) against the step written
+ * out naively: forward, err = a - y, gradients with W2 before its update, SGD. */
+static void S(check_epoch)(int m, int s0, int s1, int s2) {
+    nn_config cfg = S(book_config)(s0, s1, s2);
+    int T = core_threads();
+    int64_t P = nn_param_count(&cfg), W = nn_workspace_len(&cfg, m, T);
+    uint64_t rng = 17;
+    real *params = S(alloc)(P), *work = S(alloc)(W), *x = S(alloc)((int64_t)m * s0);
+    real *y = S(alloc)((int64_t)m * s2);
+    double *p = malloc(sizeof(double) * (size_t)P), *a1 = malloc(sizeof(double) * (size_t)m * s1);
+    double *a2 = malloc(sizeof(double) * (size_t)m * s2), *g = calloc((size_t)P, sizeof(double));
+    double *d1 = malloc(sizeof(double) * (size_t)m * s1);
+    S(fill)(params, P, &rng, -0.3, 0.3);
+    S(fill)(x, (int64_t)m * s0, &rng, 0, 1);
+    for (int64_t i = 0; i < (int64_t)m * s2; i++) y[i] = 0;
+    for (int i = 0; i < m; i++) y[(int64_t)i * s2 + i % s2] = 1;
+    for (int64_t i = 0; i < P; i++) p[i] = params[i];
+    const double *W1 = p, *b1 = p + (int64_t)s0 * s1, *W2 = b1 + s1, *b2 = W2 + (int64_t)s1 * s2;
+
+    /* naive forward; the loss value itself is checked by check_losses */
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < s1; j++) {
+            double z = b1[j];
+            for (int k = 0; k < s0; k++) z += x[(int64_t)i * s0 + k] * W1[(int64_t)k * s1 + j];
+            a1[(int64_t)i * s1 + j] = 1 / (1 + exp(-z));
+        }
+        double zmax = -HUGE_VAL, sum = 0;
+        for (int j = 0; j < s2; j++) {
+            double z = b2[j];
+            for (int k = 0; k < s1; k++) z += a1[(int64_t)i * s1 + k] * W2[(int64_t)k * s2 + j];
+            a2[(int64_t)i * s2 + j] = z;
+            zmax = fmax(zmax, z);
+        }
+        for (int j = 0; j < s2; j++) sum += exp(a2[(int64_t)i * s2 + j] - zmax);
+        for (int j = 0; j < s2; j++) a2[(int64_t)i * s2 + j] = exp(a2[(int64_t)i * s2 + j] - zmax) / sum;
+    }
+    /* err = (a - y)/m; gradients; hidden error through W2 before the update */
+    double *gW1 = g, *gb1 = g + (int64_t)s0 * s1, *gW2 = gb1 + s1, *gb2 = gW2 + (int64_t)s1 * s2;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < s2; j++) {
+            double e = (a2[(int64_t)i * s2 + j] - y[(int64_t)i * s2 + j]) / m;
+            gb2[j] += e;
+            for (int k = 0; k < s1; k++) gW2[(int64_t)k * s2 + j] += a1[(int64_t)i * s1 + k] * e;
+        }
+    for (int i = 0; i < m; i++)
+        for (int k = 0; k < s1; k++) {
+            double s = 0, a = a1[(int64_t)i * s1 + k];
+            for (int j = 0; j < s2; j++)
+                s += (a2[(int64_t)i * s2 + j] - y[(int64_t)i * s2 + j]) / m * W2[(int64_t)k * s2 + j];
+            d1[(int64_t)i * s1 + k] = s * a * (1 - a);
+        }
+    for (int i = 0; i < m; i++)
+        for (int k = 0; k < s1; k++) {
+            double e = d1[(int64_t)i * s1 + k];
+            gb1[k] += e;
+            for (int c = 0; c < s0; c++) gW1[(int64_t)c * s1 + k] += x[(int64_t)i * s0 + c] * e;
+        }
+
+    int64_t step = 0;
+    double loss = 0;
+    int rc = S(network_train_epoch)(&cfg, params, NULL, work, m, T, x, y, m, NULL, m, &step, &loss);
+    if (rc != NN_OK) {
+        printf("MISMATCH network_train_epoch [%s]: status %d\n", PREC, rc);
+        n_failures++;
+    }
+    for (int64_t i = 0; i < P; i++)   /* compared as steps: the update is what is computed */
+        check_close("network_train_epoch step", PREC, i, ((double)params[i] - p[i]) / 0.1,
+                    -g[i], sizeof(real) == 4 ? 2e-5 : 1e-10);
+    free(params); free(work); free(x); free(y); free(p); free(a1); free(a2); free(g); free(d1);
+}
+
+static void S(check_all)(void) {
+    S(check_dense)(256, 784, 100);
+    S(check_dense)(256, 100, 10);
+    S(check_dense)(32, 30, 10);
+    S(check_dense)(32, 10, 1);
+    S(check_losses)(256, 10);
+    S(check_sgd)(784 * 100 + 100 + 100 * 10 + 10);
+    S(check_epoch)(64, 50, 20, 10);
+}
+
+/* ---- benchmarks ------------------------------------------------------------ */
+
+typedef struct {
+    int B, C, OC;
+    real *x, *w, *b, *out, *dout, *dinp, *dw, *db, *y;
+    int64_t n;
+} S(layer);
+
+static void S(layer_init)(S(layer) *L, int B, int C, int OC) {
+    uint64_t rng = 23;
+    L->B = B; L->C = C; L->OC = OC;
+    L->x = S(alloc)((int64_t)B * C); L->w = S(alloc)((int64_t)C * OC); L->b = S(alloc)(OC);
+    L->out = S(alloc)((int64_t)B * OC); L->dout = S(alloc)((int64_t)B * OC);
+    L->dinp = S(alloc)((int64_t)B * C); L->dw = S(alloc)((int64_t)C * OC); L->db = S(alloc)(OC);
+    L->y = S(alloc)((int64_t)B * OC);
+    S(fill)(L->x, (int64_t)B * C, &rng, 0, 1);
+    S(fill)(L->w, (int64_t)C * OC, &rng, -0.1, 0.1);
+    S(fill)(L->b, OC, &rng, -0.5, 0.5);
+    S(fill)(L->dout, (int64_t)B * OC, &rng, -0.01, 0.01);
+    for (int64_t i = 0; i < (int64_t)B * OC; i++) L->y[i] = (i % OC) == 0;
+}
+
+static void S(layer_free)(S(layer) *L) {
+    free(L->x); free(L->w); free(L->b); free(L->out); free(L->dout); free(L->dinp);
+    free(L->dw); free(L->db); free(L->y);
+}
+
+/* the bare GEMMs */
+static void S(g_fwd)(void *p) {   /* out = x W */
+    S(layer) *L = p;
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->B, L->OC, L->C, (real)1, L->x, L->C,
+         L->w, L->OC, (real)0, L->out, L->OC);
+}
+static void S(g_dw)(void *p) {    /* dW = x^T dout */
+    S(layer) *L = p;
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L->C, L->OC, L->B, (real)1, L->x, L->C,
+         L->dout, L->OC, (real)0, L->dw, L->OC);
+}
+static void S(g_dinp)(void *p) {  /* dinp = dout W^T */
+    S(layer) *L = p;
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, L->B, L->C, L->OC, (real)1, L->dout, L->OC,
+         L->w, L->OC, (real)0, L->dinp, L->C);
+}
+/* the kernels */
+static void S(k_fwd)(void *p) {
+    S(layer) *L = p;
+    S(dense_forward)(L->out, L->x, L->w, L->b, L->B, L->C, L->OC, NN_SIGMOID, (real)-100);
+}
+static void S(k_bwd)(void *p) {
+    S(layer) *L = p;
+    S(dense_backward)(L->dinp, L->dw, L->db, L->dout, L->x, L->w, L->B, L->C, L->OC);
+}
+static void S(k_bwd_nodinp)(void *p) {
+    S(layer) *L = p;
+    S(dense_backward)(NULL, L->dw, L->db, L->dout, L->x, L->w, L->B, L->C, L->OC);
+}
+static void S(k_softmax_ce)(void *p) {
+    S(layer) *L = p;
+    /* in place on a copy would add a memcpy: probs into dinp-sized scratch instead */
+    S(softmax_cross_entropy_forward)(L->dinp, L->out, L->y, L->B, L->OC, (real)-100, (real)1e-10);
+}
+static void S(k_ce_bwd)(void *p) {
+    S(layer) *L = p;
+    S(cross_entropy_backward)(L->dout, L->out, L->y, (int64_t)L->B * L->OC, (real)(1.0 / L->B));
+}
+static void S(k_sgd)(void *p) {
+    S(layer) *L = p;
+    S(sgd_update)(L->w, L->dw, (int64_t)L->C * L->OC, (real)1e-9);
+}
+
+static void S(bench_layer)(int B, int C, int OC, int with_softmax) {
+    S(layer) L;
+    char what[96];
+    S(layer_init)(&L, B, C, OC);
+    double flops = 2.0 * B * C * OC;
+    double t_fwd = time_call(S(g_fwd), &L), t_dw = time_call(S(g_dw), &L);
+    double t_dinp = time_call(S(g_dinp), &L);
+    snprintf(what, sizeof what, "cblas_gemm x W (%d,%d)x(%d,%d)", B, C, C, OC);
+    report(PREC, what, t_fwd, flops, t_fwd);
+    snprintf(what, sizeof what, "dense_forward sigmoid (%d,%d)->%d", B, C, OC);
+    report(PREC, what, time_call(S(k_fwd), &L), flops, t_fwd);
+    snprintf(what, sizeof what, "dense_backward with dinp (%d,%d)->%d", B, C, OC);
+    report(PREC, what, time_call(S(k_bwd), &L), 2 * flops, t_dw + t_dinp);
+    snprintf(what, sizeof what, "dense_backward no dinp (%d,%d)->%d", B, C, OC);
+    report(PREC, what, time_call(S(k_bwd_nodinp), &L), flops, t_dw);
+    if (with_softmax) {
+        snprintf(what, sizeof what, "softmax_cross_entropy_forward (%d,%d)", B, OC);
+        report(PREC, what, time_call(S(k_softmax_ce), &L), 0, t_fwd);
+        snprintf(what, sizeof what, "cross_entropy_backward (%d,%d)", B, OC);
+        report(PREC, what, time_call(S(k_ce_bwd), &L), 0, t_fwd);
+    }
+    snprintf(what, sizeof what, "sgd_update %d params (vs gemm x W)", C * OC);
+    report(PREC, what, time_call(S(k_sgd), &L), 0, t_fwd);
+    S(layer_free)(&L);
+}
+
+/* A whole epoch of network_train_epoch on synthetic data, against the
+ * epoch's GEMMs alone on consecutive batches (the floor). */
+typedef struct {
+    nn_config cfg;
+    int batch;
+    int64_t n, step, *perm;
+    real *params, *work, *x, *y;
+    S(layer) l1, l2;    /* the floor's buffers: layer 1 (s0->s1) and 2 (s1->s2) */
+} S(epoch);
+
+static void S(e_train)(void *p) {
+    S(epoch) *E = p;
+    double loss;
+    S(network_train_epoch)(&E->cfg, E->params, NULL, E->work, E->batch, core_threads(), E->x,
+                           E->y, E->n,
+                           E->perm, E->batch, &E->step, &loss);
+}
+
+static void S(e_floor)(void *p) {
+    S(epoch) *E = p;
+    S(layer) *a = &E->l1, *b = &E->l2;
+    int s0 = E->cfg.sizes[0];
+    for (int64_t start = 0; start < E->n; start += E->batch) {
+        int m = (int)(E->n - start < E->batch ? E->n - start : E->batch);
+        const real *xb = E->x + start * s0;
+        /* forward: Z1 = X W1, Z2 = A1 W2; backward: dW2 = A1^T dZ2, dA1 = dZ2 W2^T, dW1 = X^T dZ1 */
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, a->OC, a->C, (real)1, xb, a->C,
+             a->w, a->OC, (real)0, a->out, a->OC);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, b->OC, b->C, (real)1, a->out, b->C,
+             b->w, b->OC, (real)0, b->out, b->OC);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, b->C, b->OC, m, (real)1, a->out, b->C,
+             b->dout, b->OC, (real)0, b->dw, b->OC);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, m, b->C, b->OC, (real)1, b->dout, b->OC,
+             b->w, b->OC, (real)0, a->dout, a->OC);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, a->C, a->OC, m, (real)1, xb, a->C,
+             a->dout, a->OC, (real)0, a->dw, a->OC);
+    }
+}
+
+static void S(bench_epoch)(const char *name, int64_t n, int s0, int s1, int s2, int batch) {
+    S(epoch) E;
+    uint64_t rng = 29;
+    char what[96];
+    E.cfg = S(book_config)(s0, s1, s2);
+    E.batch = batch;
+    E.n = n;
+    E.step = 0;
+    E.params = S(alloc)(nn_param_count(&E.cfg));
+    E.work = S(alloc)(nn_workspace_len(&E.cfg, batch, core_threads()));
+    E.x = S(alloc)(n * s0);
+    E.y = S(alloc)(n * s2);
+    E.perm = malloc(sizeof(int64_t) * (size_t)n);
+    S(fill)(E.params, nn_param_count(&E.cfg), &rng, -0.1, 0.1);
+    S(fill)(E.x, n * s0, &rng, 0, 1);
+    for (int64_t i = 0; i < n * s2; i++) E.y[i] = s2 > 1 ? (i % s2) == (i / s2) % s2 : (i % 3 == 0);
+    for (int64_t i = 0; i < n; i++) E.perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {   /* a shuffled order, like the book's */
+        int64_t j = (int64_t)((uniform(&rng) + 1) / 2 * (double)(i + 1)) % (i + 1), t = E.perm[i];
+        E.perm[i] = E.perm[j];
+        E.perm[j] = t;
+    }
+    S(layer_init)(&E.l1, batch, s0, s1);
+    S(layer_init)(&E.l2, batch, s1, s2);
+    double flops = 0;
+    for (int64_t start = 0; start < n; start += batch) {
+        double m = (double)(n - start < batch ? n - start : batch);
+        flops += 2 * m * (2.0 * s0 * s1 + 3.0 * s1 * s2);
+    }
+    double floor_s = time_call(S(e_floor), &E);
+    snprintf(what, sizeof what, "epoch GEMMs alone (%s)", name);
+    report(PREC, what, floor_s, flops, floor_s);
+    snprintf(what, sizeof what, "network_train_epoch (%s)", name);
+    report(PREC, what, time_call(S(e_train), &E), flops, floor_s);
+    free(E.params); free(E.work); free(E.x); free(E.y); free(E.perm);
+    S(layer_free)(&E.l1);
+    S(layer_free)(&E.l2);
+}
+
+static void S(bench_all)(void) {
+    S(bench_layer)(256, 784, 100, 0);
+    S(bench_layer)(256, 100, 10, 1);
+    S(bench_layer)(32, 30, 10, 0);
+    S(bench_layer)(32, 10, 1, 0);
+    S(bench_epoch)(quick ? "784-100-10 b256, 6400 rows" : "784-100-10 b256, 48000 rows",
+                   quick ? 6400 : 48000, 784, 100, 10, 256);
+    S(bench_epoch)("30-10-1 b32, 364 rows", 364, 30, 10, 1, 32);
+    printf("\n");
+}
+
+#endif /* BENCH_BODY */
