@@ -13,7 +13,6 @@ static inline double clamp_prob(double p, double eps) {
  * Returns the sum over rows of -sum_k y log p:
  *   eps > 0: p clipped to [eps, 1-eps] first (the book's 1e-10 guard);
  *   eps = 0: log p = z - logsumexp(z), exact even for huge logits. */
-NN_VECTORISE
 double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const real *y,
                                           int B, int K, real zmin, real eps) {
     double total = 0;
@@ -21,27 +20,17 @@ double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const
         const real *z = logits + (int64_t)i * K;
         const real *t = y + (int64_t)i * K;
         real *p = probs + (int64_t)i * K;
-        real zmax = z[0] < zmin ? zmin : z[0];
-        for (int k = 1; k < K; k++) {
-            real zk = z[k] < zmin ? zmin : z[k];
-            if (zk > zmax) zmax = zk;
-        }
-        /* all reads of z happen before p (possibly the same memory) is written */
+        /* sum_k y_k z_k is taken before p (possibly the same memory as z) is
+         * written; shifting by the row maximum later subtracts ysum * zmax */
         double yz = 0, ysum = 0;
         for (int k = 0; k < K; k++) {
-            real zk = (z[k] < zmin ? zmin : z[k]) - zmax;
+            real zk = z[k] < zmin ? zmin : z[k];
             yz += (double)t[k] * zk;
             ysum += t[k];
         }
-        for (int k = 0; k < K; k++) {
-            real zk = z[k];
-            zk = zk < zmin ? zmin : zk;
-            p[k] = R_VEXP(zk - zmax);
-        }
-        real sum = 0;
-        for (int k = 0; k < K; k++) sum += p[k];
-        real inv = (real)1 / sum;
-        for (int k = 0; k < K; k++) p[k] *= inv;
+        real zmax;
+        real sum = NNF(softmax_row)(p, z, K, zmin, &zmax);
+        yz -= ysum * (double)zmax;
         if (eps > 0) {
             /* a zero target weighs a finite log by 0: skipping it changes no bit of the sum */
             for (int k = 0; k < K; k++)
