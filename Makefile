@@ -32,13 +32,19 @@ pytest: $(VENV)/.installed
 # The C unit tests (CTest). They link the same OpenBLAS wheel the package vendors.
 ctest: $(VENV)/.installed
 	$(PY) -m pip install --quiet '$(OPENBLAS_PIN)'
-	cmake -S . -B build/ctest -DNNBOOK_CTEST=ON -DPython_EXECUTABLE=$(abspath $(PY)) > build-ctest.log
+	cmake -S . -B build/ctest -DNNBOOK_CTEST=ON -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY)) > build-ctest.log
 	cmake --build build/ctest -j2 >> build-ctest.log
 	ctest --test-dir build/ctest --output-on-failure
 	@rm -f build-ctest.log
 
+# Benchmarks: the C microbenchmarks, then every peer in one process (PyTorch
+# and scikit-learn come from the bench extra; nnbook never depends on them).
 bench: $(VENV)/.installed
-	$(PY) benchmarks/train.py
+	$(PY) -m pip install --quiet '.[bench]' '$(OPENBLAS_PIN)'
+	cmake -S . -B build/ctest -DNNBOOK_CTEST=ON -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY)) > build-ctest.log
+	cmake --build build/ctest -j2 >> build-ctest.log
+	build/ctest/bench_kernels
+	$(PY) benchmarks/train.py --markdown benchmarks/results.md --plot benchmarks/results.png
 
 clean:
 	rm -rf build dist $(VENV) *.egg-info

@@ -2,6 +2,7 @@
  * the forward output a (as the book does: sigmoid' = a(1-a)), so the backward
  * pass needs no copy of the pre-activation z. Every out may alias its inp. */
 #include "real.h"
+#include "softmax_row.h"
 
 /* out[i] = 1 / (1 + exp(-max(inp[i], zmin))). The book clips z at -100 so
  * exp(-z) cannot overflow in float64; pass -HUGE_VAL for no clip. */
@@ -41,37 +42,13 @@ void NNF(relu_backward)(real *dinp, const real *dout, const real *out, int64_t n
     for (int64_t i = 0; i < n; i++) dinp[i] = out[i] > 0 ? dout[i] : (real)0;
 }
 
-/* One row: a (K) = softmax of max(z, zmin), with the row maximum subtracted
- * before exp so large logits cannot overflow. Returns sum_k exp(z_k - zmax)
- * (before normalising) and writes zmax, which the fused loss needs. a may
- * be z. */
-NN_VECTORISE
-real NNF(softmax_row)(real *a, const real *z, int K, real zmin, real *zmax_out) {
-    real zmax = z[0] < zmin ? zmin : z[0];
-    for (int k = 1; k < K; k++) {
-        real zk = z[k] < zmin ? zmin : z[k];
-        if (zk > zmax) zmax = zk;
-    }
-    /* exp in its own loop so it vectorises; the sum stays in order */
-    for (int k = 0; k < K; k++) {
-        real zk = z[k];
-        zk = zk < zmin ? zmin : zk;
-        a[k] = R_VEXP(zk - zmax);
-    }
-    real sum = 0;
-    for (int k = 0; k < K; k++) sum += a[k];
-    real inv = (real)1 / sum;
-    for (int k = 0; k < K; k++) a[k] *= inv;
-    *zmax_out = zmax;
-    return sum;
-}
-
 /* out (B,K) = row-wise softmax of max(inp, zmin); equals exp(z)/sum(exp(z))
  * wherever that is finite. out may alias inp. */
+NN_VECTORISE
 void NNF(softmax_forward)(real *out, const real *inp, int B, int K, real zmin) {
     real zmax;
     for (int i = 0; i < B; i++)
-        NNF(softmax_row)(out + (int64_t)i * K, inp + (int64_t)i * K, K, zmin, &zmax);
+        softmax_row(out + (int64_t)i * K, inp + (int64_t)i * K, K, zmin, &zmax);
 }
 
 /* dinp (B,K) = a * (dout - sum_k dout*a), the softmax Jacobian applied row by row */

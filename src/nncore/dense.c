@@ -2,19 +2,20 @@
 #include "real.h"
 
 /* out (B,OC) = act(inp (B,C) · weight (C,OC) + bias (OC)); out overwritten.
- * bias may be NULL. Bias and elementwise activations are applied in the one
- * pass that follows the GEMM, while each row is still in cache. */
+ * bias may be NULL. The bias is added in one pass over the GEMM output and
+ * the activation applied in one call over the whole block: per-row calls
+ * cost more than the work itself when layers are narrow. */
+NN_VECTORISE
 void NNF(dense_forward)(real *out, const real *inp, const real *weight, const real *bias,
                         int B, int C, int OC, int act, real zmin) {
     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, OC, C,
          (real)1, inp, C, weight, OC, (real)0, out, OC);
-    for (int i = 0; i < B; i++) {
-        real *row = out + (int64_t)i * OC;
-        if (bias)
+    if (bias)
+        for (int i = 0; i < B; i++) {
+            real *row = out + (int64_t)i * OC;
             for (int j = 0; j < OC; j++) row[j] += bias[j];
-        if (act != NN_SOFTMAX) NNF(activation_forward)(row, row, 1, OC, act, zmin);
-    }
-    if (act == NN_SOFTMAX) NNF(softmax_forward)(out, out, B, OC, zmin);
+        }
+    NNF(activation_forward)(out, out, B, OC, act, zmin);
 }
 
 /* Given dout (B,OC) = dL/dz of this layer's pre-activation:

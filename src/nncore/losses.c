@@ -4,6 +4,7 @@
  * cancels against the loss's 1/a terms. So the fused pairs below never form
  * dL/da at all. Loss values are accumulated in double in both precisions. */
 #include "real.h"
+#include "softmax_row.h"
 
 static inline double clamp_prob(double p, double eps) {
     return p < eps ? eps : (p > 1.0 - eps ? 1.0 - eps : p);
@@ -13,6 +14,7 @@ static inline double clamp_prob(double p, double eps) {
  * Returns the sum over rows of -sum_k y log p:
  *   eps > 0: p clipped to [eps, 1-eps] first (the book's 1e-10 guard);
  *   eps = 0: log p = z - logsumexp(z), exact even for huge logits. */
+NN_VECTORISE
 double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const real *y,
                                           int B, int K, real zmin, real eps) {
     double total = 0;
@@ -29,7 +31,7 @@ double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const
             ysum += t[k];
         }
         real zmax;
-        real sum = NNF(softmax_row)(p, z, K, zmin, &zmax);
+        real sum = softmax_row(p, z, K, zmin, &zmax);
         yz -= ysum * (double)zmax;
         if (eps > 0) {
             /* a zero target weighs a finite log by 0: skipping it changes no bit of the sum */

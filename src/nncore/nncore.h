@@ -72,7 +72,6 @@ int nn_get_num_threads(void);
     void tanh_backward##S(real *dinp, const real *dout, const real *out, int64_t n);        \
     void relu_forward##S(real *out, const real *inp, int64_t n);                            \
     void relu_backward##S(real *dinp, const real *dout, const real *out, int64_t n);        \
-    real softmax_row##S(real *a, const real *z, int K, real zmin, real *zmax_out);          \
     void softmax_forward##S(real *out, const real *inp, int B, int K, real zmin);           \
     void softmax_backward##S(real *dinp, const real *dout, const real *out, int B, int K);  \
     void activation_forward##S(real *out, const real *inp, int B, int N, int act, real zmin); \
