@@ -701,3 +701,20 @@ def test_keras_dataset_loader_delegates_to_nnbook_datasets():
         pytest.skip("Fashion-MNIST is not installed")
     assert x_train.shape == (60000, 28, 28) and y_test.shape == (10000,)
     assert x_train.dtype == np.uint8
+
+
+def test_training_accuracy_is_the_running_accuracy_before_each_update():
+    """One full batch, no shuffle: the epoch's accuracy is the model's before its one step."""
+    from nnbook.keras import Sequential
+    from nnbook.keras.layers import Dense
+    from nnbook.keras.utils import set_random_seed
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    y = (x[:, 0] + 0.3 * rng.normal(size=40) > 0).astype(int)
+    set_random_seed(1)
+    model = Sequential([Dense(4, activation="tanh", input_shape=(3,)),
+                        Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    _, before = model.evaluate(x, y, verbose=0)
+    history = model.fit(x, y, batch_size=40, epochs=1, shuffle=False, verbose=0)
+    assert history.history["accuracy"][0] == pytest.approx(before)

@@ -490,7 +490,7 @@ def train_both(spec, config, params, x, y, dtype, batch_size, perms, max_rows):
     work = np.zeros(config.workspace_len(max_rows), dtype)
     for perm in perms:
         c_perm = np.empty(0, np.int64) if perm is None else perm
-        loss, c_step = core.train_epoch(config, c_params, c_state, work, max_rows, 1, x, y,
+        loss, c_step, _ = core.train_epoch(config, c_params, c_state, work, max_rows, 1, x, y,
                                         c_perm, batch_size, c_step)
         c_losses.append(loss)
         r_params, r_state, r_step, loss = ref.network_train_epoch(
@@ -571,7 +571,7 @@ def test_forward_loss_equals_first_batch_loss_of_full_batch_epoch(dtype, rng):
     n = len(x)
     work = np.zeros(config.workspace_len(n), dtype)
     forward_loss = core.forward(config, params, work, n, 1, x, np.empty((0, 0), dtype), False, y)
-    epoch_loss, _ = core.train_epoch(config, params.copy(), np.empty(0, dtype), work, n, 1, x, y,
+    epoch_loss, _, _ = core.train_epoch(config, params.copy(), np.empty(0, dtype), work, n, 1, x, y,
                                      np.empty(0, np.int64), n, 0)
     assert epoch_loss == pytest.approx(forward_loss, rel=RTOL[dtype])
 

@@ -50,7 +50,7 @@ def core_epochs(config, params, x, y, perms, batch_size, threads):
     p, state, step, losses = params.copy(), np.zeros(slots, dtype), 0, []
     work = np.zeros(config.workspace_len(batch_size, threads), dtype)
     for perm in perms:
-        loss, step = core.train_epoch(config, p, state, work, batch_size, threads, x, y, perm,
+        loss, step, _ = core.train_epoch(config, p, state, work, batch_size, threads, x, y, perm,
                                       batch_size, step)
         losses.append(loss)
     return p, losses
@@ -130,3 +130,27 @@ def test_book_class_on_a_split_batch_matches_reference():
     np.testing.assert_allclose(ours.losses, theirs.losses, rtol=1e-10)
     np.testing.assert_allclose(ours.val_losses, theirs.val_losses, rtol=1e-10)
     np.testing.assert_allclose(ours.w1, theirs.w1, rtol=1e-9, atol=1e-12)
+
+
+def _hits(out, y):
+    if out.shape[1] == 1:
+        return int(np.sum((out[:, 0] > 0.5) == (y[:, 0] > 0.5)))
+    return int(np.sum(np.argmax(out, axis=1) == np.argmax(y, axis=1)))
+
+
+@pytest.mark.parametrize("name", ["softmax", "binary"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_correct_count_scores_each_batch_before_its_update(name, threads):
+    spec, config, params, x, y = problem(name, np.float64)
+    perm = np.random.default_rng(4).permutation(len(x)).astype(np.int64)
+    batch = 8
+    work = np.zeros(config.workspace_len(batch, threads))
+    _, _, correct = core.train_epoch(config, params.copy(), np.empty(0), work, batch, threads,
+                                     x, y, perm, batch, 0)
+    expected, p = 0, params.copy()
+    for start in range(0, len(x), batch):
+        rows = perm[start:start + batch]
+        out, _ = ref.network_forward(spec, p, x[rows], y[rows])
+        expected += _hits(out, y[rows])
+        p = ref.network_train_epoch(spec, p, x[rows], y[rows], None, batch)[0]
+    assert correct == expected

@@ -53,6 +53,7 @@ class CoreNetwork:
         self.params = np.zeros(self.config.param_count(), dtype=self.dtype)
         self.offsets = self.config.param_offsets()
         self.step = 0
+        self.last_correct = 0
         self.opt_state = np.zeros(self.config.optimizer_slots() * self.params.size, self.dtype)
         self._work = np.empty(0, self.dtype)
 
@@ -114,15 +115,18 @@ class CoreNetwork:
         """One epoch in C; returns the sum of the batches' loss terms.
 
         x (n, sizes[0]) and y (n, sizes[-1]) in self.dtype, C-contiguous;
-        perm: int64 row order or None for the rows in order.
+        perm: int64 row order or None for the rows in order. Afterwards
+        `last_correct` holds the rows predicted right during the epoch, each
+        before its batch's update (Keras's running accuracy times n).
         """
         n = x.shape[0]
         rows = min(batch_size, n)
         threads = self.threads()
         work = self._scratch(rows, threads)
         order = np.empty(0, np.int64) if perm is None else np.ascontiguousarray(perm, np.int64)
-        loss, self.step = _nncore.train_epoch(self.config, self.params, self.opt_state, work,
-                                              rows, threads, x, y, order, rows, self.step)
+        loss, self.step, self.last_correct = _nncore.train_epoch(
+            self.config, self.params, self.opt_state, work, rows, threads, x, y, order, rows,
+            self.step)
         return loss
 
     def train_epochs(self, x, y, batch_size, n_epochs, perms=None, val=None):
@@ -147,9 +151,10 @@ class CoreNetwork:
         loss_sums = np.empty(n_epochs)
         penalties = np.empty(n_epochs)
         val_sums = np.empty(n_epochs if val is not None else 0)
+        correct = np.empty(n_epochs, np.int64)
         self.step = _nncore.train_epochs(self.config, self.params, self.opt_state, work, rows,
-                                         threads, x, y, orders, n_epochs, rows, x_val, y_val, self.step,
-                                         loss_sums, penalties, val_sums)
+                                         threads, x, y, orders, n_epochs, rows, x_val, y_val,
+                                         self.step, loss_sums, penalties, val_sums, correct)
         return loss_sums, penalties, (val_sums if val is not None else None)
 
     def snapshot(self):

@@ -66,10 +66,10 @@ cdef extern from "nncore.h" nogil:
     void adam_update_f64(double *param, double *m, double *v, const double *grad, int64_t n, double lr, double beta1, double beta2, double epsilon, int64_t step)
     void rmsprop_update_f32(float *param, float *velocity, const float *grad, int64_t n, float lr, float rho, float epsilon)
     void rmsprop_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double rho, double epsilon)
-    int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
-    int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum)
-    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums)
-    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums)
+    int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
+    int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
+    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
+    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
     double network_penalty_f32(const nn_config *cfg, const float *params)
     double network_penalty_f64(const nn_config *cfg, const double *params)
     int network_forward_f32(const nn_config *cfg, const float *params, float *work, int max_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, double *loss_sum)
@@ -248,12 +248,14 @@ cdef void _check_perm(const int64_t[::1] perm, Py_ssize_t n) except *:
 def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
                 int max_rows, int threads, const real[:, ::1] x, const real[:, ::1] y,
                 const int64_t[::1] perm, int batch_size, int64_t step):
-    """One epoch of mini-batch training in C; returns (loss_sum, step).
+    """One epoch of mini-batch training in C; returns (loss_sum, step, correct).
 
-    perm: row order (length n), or empty for the rows in order.
+    perm: row order (length n), or empty for the rows in order. correct:
+    rows predicted right (argmax, or a > 0.5 for one output), each before
+    its batch's update: Keras's running training accuracy times n.
     """
     cdef nn_config *cfg = &config.cfg
-    cdef int64_t n = x.shape[0]
+    cdef int64_t n = x.shape[0], correct = 0
     cdef int rc
     cdef double loss = 0
     _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
@@ -265,23 +267,25 @@ def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[:
     cdef real *state = &opt_state[0] if opt_state.shape[0] else NULL
     with nogil:
         if real is float:
-            rc = network_train_epoch_f32(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss)
+            rc = network_train_epoch_f32(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss, &correct)
         else:
-            rc = network_train_epoch_f64(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss)
+            rc = network_train_epoch_f64(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss, &correct)
     _need(rc == 0, "the core rejected the training call")
-    return loss, step
+    return loss, step, correct
 
 
 def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
                  int max_rows, int threads, const real[:, ::1] x, const real[:, ::1] y,
                  const int64_t[:, ::1] perms, int n_epochs, int batch_size,
                  const real[:, ::1] x_val, const real[:, ::1] y_val, int64_t step,
-                 double[::1] loss_sums, double[::1] penalties, double[::1] val_loss_sums):
+                 double[::1] loss_sums, double[::1] penalties, double[::1] val_loss_sums,
+                 int64_t[::1] correct):
     """n_epochs epochs in one C call; returns step.
 
     perms: (n_epochs, n) row orders, or empty for the rows in order.
     x_val/y_val: empty to skip the validation loss. Per epoch e the core
-    writes loss_sums[e], penalties[e] (after the epoch) and val_loss_sums[e].
+    writes loss_sums[e], penalties[e] (after the epoch), val_loss_sums[e] and
+    correct[e] (rows predicted right during the epoch).
     """
     cdef nn_config *cfg = &config.cfg
     cdef int64_t n = x.shape[0], n_val = x_val.shape[0]
@@ -293,8 +297,8 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
         raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
     if perms.shape[0] != 0 and (perms.shape[0] < n_epochs or perms.shape[1] != n):
         raise ValueError(f"perms must be empty or ({n_epochs}, {n})")
-    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs:
-        raise ValueError("loss_sums and penalties need one entry per epoch")
+    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs or correct.shape[0] < n_epochs:
+        raise ValueError("loss_sums, penalties and correct need one entry per epoch")
     if n_val:
         if x_val.shape[1] != cfg.sizes[0] or y_val.shape[0] != n_val or y_val.shape[1] != cfg.sizes[cfg.n_layers]:
             raise ValueError("x_val/y_val do not match the network")
@@ -312,9 +316,9 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     cdef double *pvl = &val_loss_sums[0] if n_val else NULL
     with nogil:
         if real is float:
-            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl)
+            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl, &correct[0])
         else:
-            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl)
+            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl, &correct[0])
     _need(rc == 0, "the core rejected the training call")
     return step
 

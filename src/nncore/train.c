@@ -105,13 +105,36 @@ static void penalty_step(const nn_config *cfg, const scratch *s, real *grads,
     }
 }
 
+/* Rows of a (m, K) whose prediction matches y: the argmax for several
+ * outputs, a > 0.5 against y > 0.5 for one (Keras's categorical and binary
+ * accuracy), taken on the batch's activations before its update, so an
+ * epoch's count is Keras's running training accuracy. */
+static int64_t count_correct(const real *a, const real *y, int m, int K) {
+    int64_t hits = 0;
+    for (int i = 0; i < m; i++) {
+        const real *ai = a + (int64_t)i * K, *yi = y + (int64_t)i * K;
+        if (K == 1) {
+            hits += (ai[0] > (real)0.5) == (yi[0] > (real)0.5);
+            continue;
+        }
+        int pa = 0, py = 0;
+        for (int k = 1; k < K; k++) {
+            if (ai[k] > ai[pa]) pa = k;
+            if (yi[k] > yi[py]) py = k;
+        }
+        hits += pa == py;
+    }
+    return hits;
+}
+
 /* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
  * the batch-mean loss from these rows (overwriting s->grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
- * rows' loss sum, taken before any update. */
+ * rows' loss sum, taken before any update, and adds their correct
+ * predictions to *hits. */
 static double slice_gradients(const nn_config *cfg, const scratch *s, const real *params,
                               const real *x, const real *y, const int64_t *perm,
-                              int64_t r0, int mt, int m) {
+                              int64_t r0, int mt, int m, int64_t *hits) {
     const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
     const real *xb = x + r0 * F, *yb = y + r0 * K;
     if (perm) {
@@ -126,6 +149,7 @@ static double slice_gradients(const nn_config *cfg, const scratch *s, const real
     forward_layers(cfg, params, s, xb, mt);
     real *a_out = s->acts[L - 1];
     double loss = output_layer(cfg, a_out, yb, mt);
+    *hits += count_correct(a_out, yb, mt, K);
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
     real *delta = s->delta[0], *spare = s->delta[1];
@@ -203,7 +227,9 @@ typedef struct {
     int logits;
     /* results */
     double part[NN_MAX_THREADS], val_part[NN_MAX_THREADS];
+    int64_t hits_part[NN_MAX_THREADS];
     double *loss_sums, *penalties, *val_sums;
+    int64_t *correct;
 } job;
 
 /* Splits the workspace into one scratch per thread. */
@@ -252,12 +278,13 @@ static void train_thread(void *arg, int t) {
     for (int e = 0; e < j->n_epochs; e++) {
         const int64_t *perm = j->perms ? j->perms + (int64_t)e * j->n : NULL;
         double loss = 0;
+        int64_t hits = 0;
         for (int64_t start = 0; start < j->n; start += j->batch_size) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
             int64_t r0 = start + (int64_t)m * t / T, r1 = start + (int64_t)m * (t + 1) / T;
             if (r1 > r0)
                 loss += slice_gradients(cfg, s, j->params, j->x, j->y, perm, r0,
-                                        (int)(r1 - r0), m);
+                                        (int)(r1 - r0), m, &hits);
             else
                 memset(s->grads, 0, sizeof(real) * (size_t)P);
             nn_barrier_wait(&j->barrier);
@@ -271,15 +298,19 @@ static void train_thread(void *arg, int t) {
             nn_barrier_wait(&j->barrier);
         }
         j->part[t] = loss;
+        j->hits_part[t] = hits;
         if (j->xf) j->val_part[t] = forward_slice(j, t);
         nn_barrier_wait(&j->barrier);
         if (t == 0) {
             double total = 0, val = 0;
+            int64_t right = 0;
             for (int u = 0; u < T; u++) {
                 total += j->part[u];
                 val += j->val_part[u];
+                right += j->hits_part[u];
             }
             j->loss_sums[e] = total;
+            if (j->correct) j->correct[e] = right;
             j->penalties[e] = NNF(network_penalty)(cfg, j->params);
             if (j->xf) j->val_sums[e] = val;
         }
@@ -298,14 +329,16 @@ static void forward_thread(void *arg, int t) {
  * epoch e: loss_sums[e] = the sum of its batches' loss terms (each taken
  * before that batch's update), penalties[e] = the penalty after the epoch
  * and, when x_val is not NULL, val_loss_sums[e] = the loss sum over x_val
- * (n_val rows) after it. *step counts updates (Adam's t). The workspace must
- * hold nn_workspace_len(cfg, max_rows, threads). */
+ * (n_val rows) after it; correct[e] (when not NULL) = the rows predicted
+ * right, each before its batch's update (see count_correct). *step counts
+ * updates (Adam's t). The workspace must hold nn_workspace_len(cfg,
+ * max_rows, threads). */
 int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_state, real *work,
                               int max_rows, int threads, const real *x, const real *y,
                               int64_t n, const int64_t *perms, int n_epochs, int batch_size,
                               const real *x_val, const real *y_val, int64_t n_val,
                               int64_t *step, double *loss_sums, double *penalties,
-                              double *val_loss_sums) {
+                              double *val_loss_sums, int64_t *correct) {
     if (nn_check_config(cfg) != NN_OK || n < 1 || batch_size < 1 || batch_size > max_rows ||
         n_epochs < 0 || threads < 1 || (x_val && n_val < 1))
         return NN_EINVAL;
@@ -329,6 +362,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
     j.loss_sums = loss_sums;
     j.penalties = penalties;
     j.val_sums = val_loss_sums;
+    j.correct = correct;
     for (int t = 0; t < T; t++) j.val_part[t] = 0;
     if (nn_run_parallel(T, train_thread, &j) != NN_OK) { /* no threads: run on one */
         plan(&j, cfg, work, max_rows, 1);
@@ -339,15 +373,15 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
 }
 
 /* One epoch; see network_train_epochs. *loss_sum = the sum of its batches'
- * loss terms. */
+ * loss terms; *correct (when not NULL) = the rows predicted right. */
 int NNF(network_train_epoch)(const nn_config *cfg, real *params, real *opt_state,
                              real *work, int max_rows, int threads, const real *x,
                              const real *y, int64_t n, const int64_t *perm, int batch_size,
-                             int64_t *step, double *loss_sum) {
+                             int64_t *step, double *loss_sum, int64_t *correct) {
     double penalty;
     return NNF(network_train_epochs)(cfg, params, opt_state, work, max_rows, threads, x, y, n,
                                      perm, 1, batch_size, NULL, NULL, 0, step, loss_sum,
-                                     &penalty, NULL);
+                                     &penalty, NULL, correct);
 }
 
 /* Forward over n rows in chunks of at most max_rows per thread. out (n, sL),

@@ -8,11 +8,10 @@ to Python between epochs for the progress line, validation and callbacks.
 
 Differences from Keras, all documented here:
 
-- the training ``accuracy`` of an epoch is computed by one forward pass over
-  the training data after the epoch (Keras averages it over the batches while
-  the weights change, which a single C call per epoch cannot report). The
-  training ``loss`` is Keras's: the mean of the per-sample losses of the
-  batches, each taken before its update;
+- the training ``loss`` and ``accuracy`` are Keras's running values: the
+  core scores each batch before its update while it trains. Other training
+  metrics (``mse``, ``mae``, ``binary_accuracy`` over several units) come
+  from one forward pass over the training data after the epoch;
 - batch-level callbacks are not called;
 - only Dense layers (and an optional ``Input``); ``binary_crossentropy`` needs
   one sigmoid unit and the cross-entropies need their matching output
@@ -327,6 +326,23 @@ class Sequential:
     def _scores(self, out, targets, metrics, prefix=""):
         return {prefix + m.name: m(out, targets) for m in metrics}
 
+    def _counted_by_core(self, metric):
+        """Accuracies the core counts during the epoch (argmax, or a > 0.5 for one unit)."""
+        units = self._layers[-1].units
+        return ((metric.kind == "binary" and units == 1)
+                or (metric.kind in ("categorical", "sparse") and units > 1))
+
+    def _training_scores(self, xs, targets, metrics, n):
+        logs, out = {}, None
+        for m in metrics:
+            if self._counted_by_core(m):
+                logs[m.name] = self._core.last_correct / n
+            else:
+                if out is None:
+                    out = self._core.forward(xs)
+                logs[m.name] = m(out, targets)
+        return logs
+
     # -- training --------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
@@ -356,9 +372,10 @@ class Sequential:
 
         Notes
         -----
-        ``accuracy`` (and other training metrics) come from one forward pass over
-        the training data after each epoch, not from a running mean over the
-        batches as in Keras; ``loss`` is Keras's running mean.
+        ``loss`` and ``accuracy`` are Keras's running means over the epoch's
+        batches, each batch scored before its update (the core counts them
+        while it trains); other training metrics come from one forward pass
+        over the training data after the epoch.
 
         Example
         -------
@@ -430,7 +447,7 @@ class Sequential:
             perm = rng.permutation(n) if shuffle else None
             logs = {"loss": self._core.train_epoch(xs, targets.core, batch_size, perm) / n}
             if metrics:
-                logs.update(self._scores(self._core.forward(xs), targets, metrics))
+                logs.update(self._training_scores(xs, targets, metrics, n))
             if val is not None:
                 out, loss_sum = self._core.forward_loss(val[0], val[1].core)
                 logs["val_loss"] = loss_sum / val[0].shape[0]

@@ -347,7 +347,7 @@ static void S(check_epoch)(int m, int s0, int s1, int s2) {
 
     int64_t step = 0;
     double loss = 0;
-    int rc = S(network_train_epoch)(&cfg, params, NULL, work, m, T, x, y, m, NULL, m, &step, &loss);
+    int rc = S(network_train_epoch)(&cfg, params, NULL, work, m, T, x, y, m, NULL, m, &step, &loss, NULL);
     if (rc != NN_OK) {
         printf("MISMATCH network_train_epoch [%s]: status %d\n", PREC, rc);
         n_failures++;
@@ -479,7 +479,7 @@ static void S(e_train)(void *p) {
     double loss;
     S(network_train_epoch)(&E->cfg, E->params, NULL, E->work, E->batch, core_threads(), E->x,
                            E->y, E->n,
-                           E->perm, E->batch, &E->step, &loss);
+                           E->perm, E->batch, &E->step, &loss, NULL);
 }
 
 static void S(e_floor)(void *p) {

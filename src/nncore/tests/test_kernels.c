@@ -148,7 +148,7 @@ static void check_train_step_against_finite_differences(void) {
     int64_t step = 0;
     double loss_sum = 0;
     int rc = network_train_epoch_f64(&cfg, stepped, NULL, work, ROWS, 1, x, y, ROWS, NULL, ROWS,
-                                     &step, &loss_sum);
+                                     &step, &loss_sum, NULL);
     check_true("network_train_epoch_f64 returns NN_OK", rc == NN_OK);
     check_true("one batch is one step", step == 1);
     check_close("train step loss = forward loss before the step", "f64", 0, loss_sum,
@@ -173,7 +173,7 @@ static void check_train_step_against_finite_differences(void) {
     for (int i = 0; i < ROWS; i++) y32[i] = (float)y[i];
     step = 0;
     rc = network_train_epoch_f32(&cfg, params32, NULL, work32, ROWS, 1, x32, y32, ROWS, NULL,
-                                 ROWS, &step, &loss_sum);
+                                 ROWS, &step, &loss_sum, NULL);
     check_true("network_train_epoch_f32 returns NN_OK", rc == NN_OK);
     for (int64_t i = 0; i < P; i++)
         check_close("f32 train step vs f64 train step", "f32", (int)i, params32[i], stepped[i],
