@@ -44,7 +44,7 @@ bench: $(VENV)/.installed
 	cmake -S . -B build/ctest -DNNBOOK_CTEST=ON -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY)) > build-ctest.log
 	cmake --build build/ctest -j2 >> build-ctest.log
 	build/ctest/bench_kernels
-	$(PY) benchmarks/train.py --markdown benchmarks/results.md --plot benchmarks/results.png
+	$(PY) benchmarks/train.py --readme README.md --plot benchmarks/results.png
 
 clean:
 	rm -rf build dist $(VENV) *.egg-info

@@ -23,16 +23,26 @@ void NNF(dense_forward)(real *out, const real *inp, const real *weight, const re
  *   dbias (OC)     = column sums of dout   overwritten (skipped if NULL)
  *   dinp (B,C)     = dout · weight^T       overwritten (skipped if NULL)
  * The 1/m of a batch mean is expected to be folded into dout already. */
+NN_VECTORISE
 void NNF(dense_backward)(real *dinp, real *dweight, real *dbias, const real *dout,
                          const real *inp, const real *weight, int B, int C, int OC) {
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, B,
          (real)1, inp, C, dout, OC, (real)0, dweight, OC);
     if (dbias) {
-        /* accumulated in double so float32 sums over long batches stay accurate */
-        for (int j = 0; j < OC; j++) {
-            double s = 0;
-            for (int i = 0; i < B; i++) s += dout[(int64_t)i * OC + j];
-            dbias[j] = (real)s;
+        /* column sums, accumulated in double so float32 sums over long batches
+         * stay accurate; row by row over a block of columns, so the adds of
+         * different columns are independent (and vectorise) instead of one
+         * long dependent chain per column */
+        enum { COLS = 256 };
+        double acc[COLS];
+        for (int j0 = 0; j0 < OC; j0 += COLS) {
+            int w = OC - j0 < COLS ? OC - j0 : COLS;
+            for (int j = 0; j < w; j++) acc[j] = 0;
+            for (int i = 0; i < B; i++) {
+                const real *row = dout + (int64_t)i * OC + j0;
+                for (int j = 0; j < w; j++) acc[j] += row[j];
+            }
+            for (int j = 0; j < w; j++) dbias[j0 + j] = (real)acc[j];
         }
     }
     if (dinp)
