@@ -579,11 +579,45 @@ def test_loss_that_does_not_match_the_output_activation(loss, last, advice):
     assert f"Received: activation='{last}'" in str(info.value)
 
 
-def test_mse_works_with_any_output_and_bce_needs_one_unit():
+def test_mse_works_with_any_output():
     for act in ("linear", "sigmoid", "tanh", "relu", "softmax"):
         _compiled("mse", act)
-    with pytest.raises(ValueError, match="one output unit"):
-        _compiled("binary_crossentropy", "sigmoid")
+
+
+def test_binary_crossentropy_over_several_units_is_keras_multilabel():
+    """Loss = mean over samples and units; its gradient, by finite differences;
+    accuracy = the share of units right, each batch before its update."""
+    from nnbook.keras import optimizers
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 5))
+    y = (rng.random((24, 3)) < 0.4).astype(float)
+    model = Sequential([Dense(4, activation="tanh", input_shape=(5,)),
+                        Dense(3, activation="sigmoid")], dtype="float64")
+    model.compile(optimizer=optimizers.SGD(learning_rate=0.1), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    p = model.predict(x, verbose=0)
+    bce = np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    loss, acc = model.evaluate(x, y, verbose=0)
+    assert loss == pytest.approx(bce, rel=1e-10)
+    assert acc == pytest.approx(np.mean((p > 0.5) == (y > 0.5)))
+
+    weights = model.get_weights()
+    numeric = []
+    for index in [(0, 0), (3, 1), (2, 2)]:
+        for sign in (1, -1):
+            w = [a.copy() for a in weights]
+            w[2][index] += sign * 1e-6
+            model.set_weights(w)
+            numeric.append(model.evaluate(x, y, verbose=0)[0])
+    model.set_weights(weights)
+    history = model.fit(x, y, batch_size=24, epochs=1, shuffle=False, verbose=0)
+    step = (weights[2] - model.get_weights()[2]) / 0.1
+    for i, index in enumerate([(0, 0), (3, 1), (2, 2)]):
+        fd = (numeric[2 * i] - numeric[2 * i + 1]) / 2e-6
+        assert step[index] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    assert history.history["accuracy"][0] == pytest.approx(np.mean((p > 0.5) == (y > 0.5)))
+    with pytest.raises(ValueError, match=r"targets of shape \(samples, 3\)"):
+        model.fit(x, y[:, 0], verbose=0)
 
 
 def test_integer_labels_with_categorical_crossentropy():

@@ -616,7 +616,10 @@ def _output_layer(spec, z, y):
     if y is not None and spec.loss == "categorical_crossentropy":
         return softmax_cross_entropy_forward(z, y, spec.zmin, spec.eps)
     if y is not None and spec.loss == "binary_crossentropy":
-        return binary_cross_entropy_forward(z, y, spec.zmin, spec.eps)
+        # per sample: the mean over its units (Keras's multi-label form; the
+        # book's networks have one unit)
+        a, loss = binary_cross_entropy_forward(z, y, spec.zmin, spec.eps)
+        return a, loss / z.shape[1]
     a = activation_forward(z, spec.activations[-1], spec.zmin)
     return a, (mse_forward(a, y) if y is not None else 0.0)
 
@@ -655,7 +658,9 @@ def _output_delta(spec, a, y):
     if spec.loss == "mse":
         dout = mse_backward(a, y, 1.0 / (m * k))
         return activation_backward(dout, a, spec.activations[-1])
-    # sigmoid+BCE and softmax+CE: dL/dz = (a - y) / m
+    # sigmoid+BCE and softmax+CE: dL/dz = (a - y) / m, and / k for BCE's mean over units
+    if spec.loss == "binary_crossentropy":
+        return cross_entropy_backward(a, y, 1.0 / (m * k))
     return cross_entropy_backward(a, y, 1.0 / m)
 
 

@@ -60,8 +60,8 @@ static double output_layer(const nn_config *cfg, real *a, const real *y, int m) 
     real zmin = (real)cfg->zmin, eps = (real)cfg->eps;
     if (y && cfg->loss == NN_LOSS_CE)
         return NNF(softmax_cross_entropy_forward)(a, a, y, m, K, zmin, eps);
-    if (y && cfg->loss == NN_LOSS_BCE)
-        return NNF(binary_cross_entropy_forward)(a, a, y, (int64_t)m * K, zmin, eps);
+    if (y && cfg->loss == NN_LOSS_BCE) /* per sample: the mean over its K units */
+        return NNF(binary_cross_entropy_forward)(a, a, y, (int64_t)m * K, zmin, eps) / K;
     NNF(activation_forward)(a, a, m, K, act, zmin);
     return y ? NNF(mse_forward)(a, y, m, K) : 0.0;
 }
@@ -105,18 +105,21 @@ static void penalty_step(const nn_config *cfg, const scratch *s, real *grads,
     }
 }
 
-/* Rows of a (m, K) whose prediction matches y: the argmax for several
- * outputs, a > 0.5 against y > 0.5 for one (Keras's categorical and binary
- * accuracy), taken on the batch's activations before its update, so an
- * epoch's count is Keras's running training accuracy. */
-static int64_t count_correct(const real *a, const real *y, int m, int K) {
+/* Correct predictions in a (m, K) against y, taken on the batch's
+ * activations before its update, so an epoch's count is Keras's running
+ * training accuracy: for binary outputs (one unit, or binary cross-entropy
+ * over several) the elements where a > 0.5 agrees with y > 0.5; otherwise
+ * the rows whose argmax agrees. */
+static int64_t count_correct(const nn_config *cfg, const real *a, const real *y, int m,
+                             int K) {
     int64_t hits = 0;
+    if (K == 1 || cfg->loss == NN_LOSS_BCE) {
+        for (int64_t i = 0; i < (int64_t)m * K; i++)
+            hits += (a[i] > (real)0.5) == (y[i] > (real)0.5);
+        return hits;
+    }
     for (int i = 0; i < m; i++) {
         const real *ai = a + (int64_t)i * K, *yi = y + (int64_t)i * K;
-        if (K == 1) {
-            hits += (ai[0] > (real)0.5) == (yi[0] > (real)0.5);
-            continue;
-        }
         int pa = 0, py = 0;
         for (int k = 1; k < K; k++) {
             if (ai[k] > ai[pa]) pa = k;
@@ -149,7 +152,7 @@ static double slice_gradients(const nn_config *cfg, const scratch *s, const real
     forward_layers(cfg, params, s, xb, mt);
     real *a_out = s->acts[L - 1];
     double loss = output_layer(cfg, a_out, yb, mt);
-    *hits += count_correct(a_out, yb, mt, K);
+    *hits += count_correct(cfg, a_out, yb, mt, K);
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
     real *delta = s->delta[0], *spare = s->delta[1];
@@ -157,7 +160,10 @@ static double slice_gradients(const nn_config *cfg, const scratch *s, const real
         NNF(mse_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / ((double)m * K)));
         NNF(activation_backward)(delta, delta, a_out, mt, K, cfg->activations[L - 1]);
     } else {
-        NNF(cross_entropy_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / m));
+        /* binary cross-entropy is averaged over a sample's K units (Keras's
+         * multi-label form; the book's networks have K = 1) */
+        double per = cfg->loss == NN_LOSS_BCE ? (double)m * K : (double)m;
+        NNF(cross_entropy_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / per));
     }
     /* all gradients are formed before any weight moves, so the hidden error
      * uses each W as it was in the forward pass */

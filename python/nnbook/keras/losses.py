@@ -102,37 +102,35 @@ class MeanSquaredError(Loss):
 
 
 class BinaryCrossentropy(Loss):
-    """-(y log p + (1 - y) log(1 - p)), p = sigmoid(z); one sigmoid output unit."""
+    """-(y log p + (1 - y) log(1 - p)), p = sigmoid(z), averaged over the output units.
+
+    One sigmoid unit for two classes; several for multi-label targets (each
+    unit its own yes/no), as in Keras.
+    """
 
     name, core_loss, needs, accuracy = "binary_crossentropy", "binary_crossentropy", "sigmoid", "binary"
-
-    def check_output(self, activation, units, layer_name):
-        super().check_output(activation, units, layer_name)
-        if units != 1:
-            # The core averages binary cross-entropy per sample, not per unit,
-            # so multi-label outputs would get a K-times larger gradient than Keras.
-            raise ValueError(f"loss='binary_crossentropy' needs one output unit in nnbook "
-                             f"(Dense(1, activation='sigmoid')); for {units} classes use "
-                             f"Dense({units}, activation='softmax') with "
-                             f"'categorical_crossentropy'. Received: units={units}")
 
     def _alternatives(self):
         return " (for several classes use a softmax output with categorical_crossentropy)"
 
     def prepare(self, y, argument, n_rows, units, dtype, x_argument="x"):
         arr = _as_numeric_array(y, argument)
-        if arr.ndim == 2 and arr.shape[1] == 1:
+        if units == 1 and arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
-        if arr.ndim != 1:
+        if units == 1 and arr.ndim != 1:
             raise ValueError(f"binary_crossentropy expects 0/1 labels of shape (samples,) or "
                              f"(samples, 1). Received: {argument}.shape={arr.shape}")
+        if units > 1 and (arr.ndim != 2 or arr.shape[1] != units):
+            raise ValueError(f"binary_crossentropy over {units} sigmoid units expects 0/1 "
+                             f"targets of shape (samples, {units}). Received: "
+                             f"{argument}.shape={arr.shape}")
         _rows(arr, argument, n_rows, x_argument)
         _check_finite(arr, argument)
         if arr.size and (arr.min() < 0 or arr.max() > 1):
             raise ValueError(f"binary_crossentropy expects targets in [0, 1]; `{argument}` "
                              f"has values from {arr.min()} to {arr.max()}")
-        core = np.ascontiguousarray(arr, dtype=dtype).reshape(-1, 1)
-        return Targets(core, core[:, 0])
+        core = np.ascontiguousarray(arr, dtype=dtype).reshape(n_rows, units)
+        return Targets(core, core[:, 0] if units == 1 else core)
 
 
 class CategoricalCrossentropy(Loss):

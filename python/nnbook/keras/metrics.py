@@ -27,8 +27,8 @@ class Metric:
         self.name, self.kind = name, kind
 
     def __call__(self, out, targets):
-        if self.kind == "binary":
-            return float(np.mean((out[:, 0] > 0.5) == (targets.truth > 0.5)))
+        if self.kind == "binary":   # every unit its own yes/no
+            return float(np.mean((out > 0.5) == (targets.core > 0.5)))
         if self.kind in ("categorical", "sparse"):
             return float(np.mean(np.argmax(out, axis=1) == targets.truth))
         diff = out.astype(np.float64) - targets.core

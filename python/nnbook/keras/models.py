@@ -13,9 +13,10 @@ Differences from Keras, all documented here:
   metrics (``mse``, ``mae``, ``binary_accuracy`` over several units) come
   from one forward pass over the training data after the epoch;
 - batch-level callbacks are not called;
-- only Dense layers (and an optional ``Input``); ``binary_crossentropy`` needs
-  one sigmoid unit and the cross-entropies need their matching output
-  activation (or ``from_logits=True`` with a linear output).
+- only Dense layers (and an optional ``Input``); the cross-entropies need
+  their matching output activation, sigmoid (one unit, or several for
+  multi-label targets) or softmax (or ``from_logits=True`` with a linear
+  output).
 
 Example
 -------
@@ -327,16 +328,19 @@ class Sequential:
         return {prefix + m.name: m(out, targets) for m in metrics}
 
     def _counted_by_core(self, metric):
-        """Accuracies the core counts during the epoch (argmax, or a > 0.5 for one unit)."""
+        """Accuracies the core counts during the epoch: per element (a > 0.5) for
+        one unit or binary cross-entropy, else per row (argmax)."""
         units = self._layers[-1].units
-        return ((metric.kind == "binary" and units == 1)
-                or (metric.kind in ("categorical", "sparse") and units > 1))
+        binary_core = units == 1 or self.loss.core_loss == "binary_crossentropy"
+        return ((metric.kind == "binary" and binary_core)
+                or (metric.kind in ("categorical", "sparse") and not binary_core))
 
     def _training_scores(self, xs, targets, metrics, n):
         logs, out = {}, None
         for m in metrics:
             if self._counted_by_core(m):
-                logs[m.name] = self._core.last_correct / n
+                per_row = self._layers[-1].units if m.kind == "binary" else 1
+                logs[m.name] = self._core.last_correct / (n * per_row)
             else:
                 if out is None:
                     out = self._core.forward(xs)
