@@ -78,6 +78,17 @@ class Loss:
         return f"{type(self).__name__}(from_logits={self.from_logits})"
 
 
+def _output_shaped(arr, argument, n_rows, units, dtype, x_argument):
+    """Targets shaped like the model's output (samples, units), checked and converted."""
+    if arr.ndim != 2 or arr.shape[1] != units:
+        raise ValueError(f"`{argument}` must have shape (samples, {units}) to match the "
+                         f"model's output (None, {units}). Received: "
+                         f"{argument}.shape={arr.shape}")
+    _rows(arr, argument, n_rows, x_argument)
+    _check_finite(arr, argument)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
 class MeanSquaredError(Loss):
     """mean over units of (output - y)^2, averaged over samples; any output activation."""
 
@@ -90,13 +101,7 @@ class MeanSquaredError(Loss):
         arr = _as_numeric_array(y, argument)
         if arr.ndim == 1 and units == 1:
             arr = arr.reshape(-1, 1)
-        if arr.ndim != 2 or arr.shape[1] != units:
-            raise ValueError(f"`{argument}` must have shape (samples, {units}) to match the "
-                             f"model's output (None, {units}). Received: "
-                             f"{argument}.shape={arr.shape}")
-        _rows(arr, argument, n_rows, x_argument)
-        _check_finite(arr, argument)
-        core = np.ascontiguousarray(arr, dtype=dtype)
+        core = _output_shaped(arr, argument, n_rows, units, dtype, x_argument)
         truth = core[:, 0] if units == 1 else np.argmax(core, axis=1)
         return Targets(core, truth)
 
@@ -158,13 +163,7 @@ class CategoricalCrossentropy(Loss):
                              f"loss='sparse_categorical_crossentropy', or encode the labels "
                              f"with keras.utils.to_categorical({argument}). "
                              f"Received: {argument}.shape={arr.shape}")
-        if arr.ndim != 2 or arr.shape[1] != units:
-            raise ValueError(f"`{argument}` must have shape (samples, {units}) to match the "
-                             f"model's output (None, {units}). Received: "
-                             f"{argument}.shape={arr.shape}")
-        _rows(arr, argument, n_rows, x_argument)
-        _check_finite(arr, argument)
-        core = np.ascontiguousarray(arr, dtype=dtype)
+        core = _output_shaped(arr, argument, n_rows, units, dtype, x_argument)
         return Targets(core, np.argmax(core, axis=1))
 
 
