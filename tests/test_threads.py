@@ -154,3 +154,33 @@ def test_correct_count_scores_each_batch_before_its_update(name, threads):
         expected += _hits(out, y[rows])
         p = ref.network_train_epoch(spec, p, x[rows], y[rows], None, batch)[0]
     assert correct == expected
+
+
+def test_concurrent_calls_leave_the_blas_thread_count_alone():
+    """Core calls from several Python threads at once (the GIL is released)."""
+    import threading
+    rng = np.random.default_rng(5)
+    x = rng.random((3000, 200))
+    y = np.eye(10)[rng.integers(0, 10, 3000)]
+    nets = [nnbook.MultiClassNetwork(units=64, batch_size=256) for _ in range(3)]
+    errors = []
+
+    def train(net):
+        try:
+            net.fit(x, y, epochs=3)
+        except Exception as exc:   # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=train, args=(net,)) for net in nets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert nnbook.get_num_threads() == 2
+    # and every network trained to the same numbers as alone
+    alone = nnbook.MultiClassNetwork(units=64, batch_size=256).fit(x, y, epochs=3)
+    for net in nets:
+        # (a call that finds the BLAS already at one thread splits less: same math,
+        # other rounding)
+        np.testing.assert_allclose(net.losses, alone.losses, rtol=1e-10)
