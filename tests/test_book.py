@@ -317,3 +317,14 @@ def test_chunked_epochs_and_a_mid_chunk_stop_are_exact(monkeypatch, name):
     np.testing.assert_array_equal(stopped.losses, short.losses)
     np.testing.assert_array_equal(stopped.w1, short.w1)
     np.testing.assert_array_equal(stopped.b2, short.b2)
+
+
+def test_full_batch_training_reads_the_data_in_place():
+    """No permutation, no gather: the scratch holds activations, not a copy of x."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 300))
+    y = (x[:, 0] > 0).astype(float)
+    net = nnbook.DualLayer(units=5).fit(x, y, epochs=2, x_val=x[:100], y_val=y[:100])
+    assert net._net._work.nbytes < x.nbytes / 10
+    net.predict(x)
+    assert net._net._work.nbytes < x.nbytes / 10

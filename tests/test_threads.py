@@ -184,3 +184,13 @@ def test_concurrent_calls_leave_the_blas_thread_count_alone():
         # (a call that finds the BLAS already at one thread splits less: same math,
         # other rounding)
         np.testing.assert_allclose(net.losses, alone.losses, rtol=1e-10)
+
+
+def test_gathering_needs_room_for_the_batch():
+    _, config, params, x, y = problem("softmax", np.float64)
+    small = np.zeros(config.workspace_len(8, 1, gather=False))
+    perm = np.arange(len(x), dtype=np.int64)
+    with pytest.raises(ValueError, match="work is too short"):
+        core.train_epoch(config, params.copy(), np.empty(0), small, 8, 1, x, y, perm, 8, 0)
+    core.train_epoch(config, params.copy(), np.empty(0), small, 8, 1, x, y,
+                     np.empty(0, np.int64), 8, 0)   # rows in order: no copy, fits

@@ -100,8 +100,10 @@ class CoreNetwork:
         (nnbook.set_num_threads / threadpoolctl), at most MAX_THREADS."""
         return max(1, min(_nncore.get_num_threads(), _nncore.MAX_THREADS))
 
-    def _scratch(self, rows, threads):
-        need = self.config.workspace_len(rows, threads)
+    def _scratch(self, rows, threads, gather):
+        # gather: rows copied in by a permutation; without it the data is
+        # read in place and the scratch needs no room for a batch copy
+        need = self.config.workspace_len(rows, threads, gather)
         if self._work.size < need:
             self._work = np.empty(need, self.dtype)
         return self._work
@@ -122,7 +124,7 @@ class CoreNetwork:
         n = x.shape[0]
         rows = min(batch_size, n)
         threads = self.threads()
-        work = self._scratch(rows, threads)
+        work = self._scratch(rows, threads, perm is not None)
         order = np.empty(0, np.int64) if perm is None else np.ascontiguousarray(perm, np.int64)
         loss, self.step, self.last_correct = _nncore.train_epoch(
             self.config, self.params, self.opt_state, work, rows, threads, x, y, order, rows,
@@ -140,7 +142,7 @@ class CoreNetwork:
         n = x.shape[0]
         rows = min(batch_size, n)
         threads = self.threads()
-        work = self._scratch(rows, threads)
+        work = self._scratch(rows, threads, perms is not None)
         orders = (np.empty((0, 0), np.int64) if perms is None
                   else np.ascontiguousarray(perms, np.int64))
         if val is None:
@@ -185,7 +187,7 @@ class CoreNetwork:
         rows = min(FORWARD_CHUNK, x.shape[0])
         threads = self.threads()
         none = np.empty((0, self.sizes[-1]), self.dtype)
-        return _nncore.forward(self.config, self.params, self._scratch(rows, threads), rows,
+        return _nncore.forward(self.config, self.params, self._scratch(rows, threads, False), rows,
                                threads, x, none if out is None else out, logits,
                                none if y is None else y)
 

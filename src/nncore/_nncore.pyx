@@ -31,7 +31,7 @@ cdef extern from "nncore.h" nogil:
     int64_t nn_param_count(const nn_config *cfg)
     void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off)
     int nn_optimizer_slots(const nn_config *cfg)
-    int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads)
+    int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads, int gather)
     int nn_legacy_permutations(uint32_t *key, int *pos, int64_t n, int count, int64_t *out)
     void nn_set_num_threads(int n)
     int nn_get_num_threads()
@@ -201,13 +201,15 @@ cdef class CoreConfig:
         """How many state vectors (each param_count long) the optimizer keeps."""
         return nn_optimizer_slots(&self.cfg)
 
-    def workspace_len(self, int max_rows, int threads=1):
-        """Length of the scratch buffer for batches of at most max_rows rows on up to `threads` threads."""
+    def workspace_len(self, int max_rows, int threads=1, bint gather=True):
+        """Length of the scratch buffer for batches of at most max_rows rows on up to
+        `threads` threads; gather=False when rows are never gathered by a permutation
+        (training in row order, forward passes): no room for a copy of the batch."""
         if max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {max_rows}")
         if not 1 <= threads <= NN_MAX_THREADS:
             raise ValueError(f"threads must be in [1, {NN_MAX_THREADS}], got {threads}")
-        return nn_workspace_len(&self.cfg, max_rows, threads)
+        return nn_workspace_len(&self.cfg, max_rows, threads, gather)
 
 
 cdef inline void _need(bint ok, str what) except *:
@@ -217,7 +219,8 @@ cdef inline void _need(bint ok, str what) except *:
 
 cdef void _check_training_call(nn_config *cfg, Py_ssize_t n, Py_ssize_t x_cols, Py_ssize_t y_rows,
                                Py_ssize_t y_cols, Py_ssize_t n_params, Py_ssize_t n_state,
-                               Py_ssize_t n_work, int max_rows, int threads, int batch_size) except *:
+                               Py_ssize_t n_work, int max_rows, int threads, int batch_size,
+                               bint gather) except *:
     # messages are formatted only on failure: these run once per call
     cdef int L = cfg.n_layers
     if n < 1:
@@ -234,7 +237,7 @@ cdef void _check_training_call(nn_config *cfg, Py_ssize_t n, Py_ssize_t x_cols, 
         raise ValueError(f"batch_size must be in [1, max_rows={max_rows}], got {batch_size}")
     if not 1 <= threads <= NN_MAX_THREADS:
         raise ValueError(f"threads must be in [1, {NN_MAX_THREADS}], got {threads}")
-    if n_work < nn_workspace_len(cfg, max_rows, threads):
+    if n_work < nn_workspace_len(cfg, max_rows, threads, gather):
         raise ValueError("work is too short for max_rows and threads")
 
 
@@ -259,7 +262,8 @@ def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[:
     cdef int rc
     cdef double loss = 0
     _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
-                         opt_state.shape[0], work.shape[0], max_rows, threads, batch_size)
+                         opt_state.shape[0], work.shape[0], max_rows, threads, batch_size,
+                         perm.shape[0] != 0)
     if perm.shape[0] not in (0, n):
         raise ValueError("perm must be empty or have one entry per row")
     _check_perm(perm, n)
@@ -292,7 +296,8 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     cdef Py_ssize_t e
     cdef int rc
     _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
-                         opt_state.shape[0], work.shape[0], max_rows, threads, batch_size)
+                         opt_state.shape[0], work.shape[0], max_rows, threads, batch_size,
+                         perms.shape[0] != 0)
     if n_epochs < 0:
         raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
     if perms.shape[0] != 0 and (perms.shape[0] < n_epochs or perms.shape[1] != n):
@@ -351,7 +356,7 @@ def forward(CoreConfig config, const real[::1] params, real[::1] work, int max_r
         raise ValueError(f"x has {x.shape[1]} features, the network takes {cfg.sizes[0]}")
     _need(params.shape[0] == nn_param_count(cfg), "params has the wrong length")
     _need(1 <= threads <= NN_MAX_THREADS, "threads out of range")
-    _need(max_rows >= 1 and work.shape[0] >= nn_workspace_len(cfg, max_rows, threads), "work is too short for max_rows and threads")
+    _need(max_rows >= 1 and work.shape[0] >= nn_workspace_len(cfg, max_rows, threads, 0), "work is too short for max_rows and threads")
     _need(out.shape[0] == 0 or (out.shape[0] == n and out.shape[1] == cfg.sizes[L]), "out has the wrong shape")
     _need(y.shape[0] == 0 or (y.shape[0] == n and y.shape[1] == cfg.sizes[L]), "y has the wrong shape")
     cdef real *po = &out[0, 0] if out.shape[0] else NULL

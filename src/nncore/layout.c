@@ -47,21 +47,22 @@ int nn_optimizer_slots(const nn_config *cfg) {
 }
 
 /* Scratch layout (see train.c), per thread: gradients (P), then for each of
- * its rows the gathered x (s0) and y (sL), every layer's activations, and two
- * delta rows as wide as the widest layer. */
-int64_t nn_row_width(const nn_config *cfg) {
+ * its rows the gathered x (s0) and y (sL) when rows are gathered by a
+ * permutation, every layer's activations, and two delta rows as wide as the
+ * widest layer. */
+int64_t nn_row_width(const nn_config *cfg, int gather) {
     int L = cfg->n_layers;
     int64_t widest = 0, acts = 0;
     for (int l = 1; l <= L; l++) {
         if (cfg->sizes[l] > widest) widest = cfg->sizes[l];
         acts += cfg->sizes[l];
     }
-    return cfg->sizes[0] + cfg->sizes[L] + acts + 2 * widest;
+    return (gather ? cfg->sizes[0] + cfg->sizes[L] : 0) + acts + 2 * widest;
 }
 
 /* Enough for any thread count T <= threads: T regions of P + ceil(max_rows/T)
  * rows each, which is at most threads*P + (max_rows + threads) rows. */
-int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads) {
+int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads, int gather) {
     return (int64_t)threads * nn_param_count(cfg) +
-           ((int64_t)max_rows + threads) * nn_row_width(cfg);
+           ((int64_t)max_rows + threads) * nn_row_width(cfg, gather);
 }

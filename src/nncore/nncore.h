@@ -50,10 +50,14 @@ void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off);
 /* Number of optimizer state vectors (each nn_param_count long). */
 int nn_optimizer_slots(const nn_config *cfg);
 /* Length of the scratch buffer network_train_epoch(s)/network_forward need
- * for batches of at most max_rows rows on up to `threads` threads. */
-int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads);
-/* Scratch entries one batch row needs (gathered x and y, activations, deltas). */
-int64_t nn_row_width(const nn_config *cfg);
+ * for batches of at most max_rows rows on up to `threads` threads; gather:
+ * whether rows are gathered by a permutation (training with perms), which
+ * needs room for a copy of the batch. Without it (rows in order, and every
+ * forward pass) the data is read in place. */
+int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads, int gather);
+/* Scratch entries one batch row needs (activations, deltas, and the gathered
+ * x and y when gather). */
+int64_t nn_row_width(const nn_config *cfg, int gather);
 
 /* permutation.c: `count` successive permutations of 0..n-1 into out (count, n),
  * as NumPy's legacy RandomState.permutation draws them from the MT19937

@@ -19,15 +19,18 @@ typedef struct {
     int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
 } scratch;
 
-static void carve(const nn_config *cfg, real *work, int max_rows, scratch *s) {
+static void carve(const nn_config *cfg, real *work, int max_rows, int gather, scratch *s) {
     int L = cfg->n_layers, widest = 0;
     real *at = work;
     s->grads = at;
     at += nn_param_count(cfg);
-    s->xbuf = at;
-    at += (int64_t)max_rows * cfg->sizes[0];
-    s->ybuf = at;
-    at += (int64_t)max_rows * cfg->sizes[L];
+    s->xbuf = s->ybuf = NULL;
+    if (gather) {
+        s->xbuf = at;
+        at += (int64_t)max_rows * cfg->sizes[0];
+        s->ybuf = at;
+        at += (int64_t)max_rows * cfg->sizes[L];
+    }
     for (int l = 0; l < L; l++) {
         s->acts[l] = at;
         at += (int64_t)max_rows * cfg->sizes[l + 1];
@@ -239,12 +242,12 @@ typedef struct {
 } job;
 
 /* Splits the workspace into one scratch per thread. */
-static void plan(job *j, const nn_config *cfg, real *work, int max_rows, int T) {
+static void plan(job *j, const nn_config *cfg, real *work, int max_rows, int T, int gather) {
     j->cfg = cfg;
     j->T = T;
     j->rows = (max_rows + T - 1) / T;
-    int64_t region = nn_param_count(cfg) + (int64_t)j->rows * nn_row_width(cfg);
-    for (int t = 0; t < T; t++) carve(cfg, work + t * region, j->rows, &j->s[t]);
+    int64_t region = nn_param_count(cfg) + (int64_t)j->rows * nn_row_width(cfg, gather);
+    for (int t = 0; t < T; t++) carve(cfg, work + t * region, j->rows, gather, &j->s[t]);
     nn_barrier_init(&j->barrier, T);
 }
 
@@ -338,7 +341,7 @@ static void forward_thread(void *arg, int t) {
  * (n_val rows) after it; correct[e] (when not NULL) = the rows predicted
  * right, each before its batch's update (see count_correct). *step counts
  * updates (Adam's t). The workspace must hold nn_workspace_len(cfg,
- * max_rows, threads). */
+ * max_rows, threads, perms != NULL). */
 int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_state, real *work,
                               int max_rows, int threads, const real *x, const real *y,
                               int64_t n, const int64_t *perms, int n_epochs, int batch_size,
@@ -350,7 +353,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
         return NN_EINVAL;
     job j;
     int T = threads_for(cfg, batch_size, threads);
-    plan(&j, cfg, work, max_rows, T);
+    plan(&j, cfg, work, max_rows, T, perms != NULL);
     j.params = params;
     j.opt_state = opt_state;
     j.x = x;
@@ -371,7 +374,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
     j.correct = correct;
     for (int t = 0; t < T; t++) j.val_part[t] = 0;
     if (nn_run_parallel(T, train_thread, &j) != NN_OK) { /* no threads: run on one */
-        plan(&j, cfg, work, max_rows, 1);
+        plan(&j, cfg, work, max_rows, 1, perms != NULL);
         nn_run_parallel(1, train_thread, &j);
     }
     *step = j.step;
@@ -401,7 +404,7 @@ int NNF(network_forward)(const nn_config *cfg, const real *params, real *work, i
     job j;
     int64_t rows = n < max_rows ? n : max_rows;
     int T = threads_for(cfg, rows, threads);
-    plan(&j, cfg, work, max_rows, T);
+    plan(&j, cfg, work, max_rows, T, 0);
     j.params = (real *)params; /* only read on this path */
     j.xf = x;
     j.yf = y;
@@ -409,7 +412,7 @@ int NNF(network_forward)(const nn_config *cfg, const real *params, real *work, i
     j.out = out;
     j.logits = logits;
     if (nn_run_parallel(T, forward_thread, &j) != NN_OK) {
-        plan(&j, cfg, work, max_rows, 1);
+        plan(&j, cfg, work, max_rows, 1, 0);
         nn_run_parallel(1, forward_thread, &j);
     }
     double total = 0;

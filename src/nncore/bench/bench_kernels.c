@@ -292,7 +292,7 @@ static nn_config S(book_config)(int s0, int s1, int s2) {
 static void S(check_epoch)(int m, int s0, int s1, int s2) {
     nn_config cfg = S(book_config)(s0, s1, s2);
     int T = core_threads();
-    int64_t P = nn_param_count(&cfg), W = nn_workspace_len(&cfg, m, T);
+    int64_t P = nn_param_count(&cfg), W = nn_workspace_len(&cfg, m, T, 1);
     uint64_t rng = 17;
     real *params = S(alloc)(P), *work = S(alloc)(W), *x = S(alloc)((int64_t)m * s0);
     real *y = S(alloc)((int64_t)m * s2);
@@ -512,7 +512,7 @@ static void S(bench_epoch)(const char *name, int64_t n, int s0, int s1, int s2, 
     E.n = n;
     E.step = 0;
     E.params = S(alloc)(nn_param_count(&E.cfg));
-    E.work = S(alloc)(nn_workspace_len(&E.cfg, batch, core_threads()));
+    E.work = S(alloc)(nn_workspace_len(&E.cfg, batch, core_threads(), 1));
     E.x = S(alloc)(n * s0);
     E.y = S(alloc)(n * s2);
     E.perm = malloc(sizeof(int64_t) * (size_t)n);

@@ -120,7 +120,7 @@ static void check_train_step_against_finite_differences(void) {
     const int64_t P = nn_param_count(&cfg);
     double *params = malloc(sizeof(double) * P), *stepped = malloc(sizeof(double) * P);
     double *grad = malloc(sizeof(double) * P);
-    double *work = malloc(sizeof(double) * nn_workspace_len(&cfg, ROWS, 1));
+    double *work = malloc(sizeof(double) * nn_workspace_len(&cfg, ROWS, 1, 1));
     double x[ROWS * FEATURES], y[ROWS] = {0, 1, 1, 0, 1};
     uint64_t rng = 2024;
     for (int i = 0; i < ROWS * FEATURES; i++) x[i] = 2 * uniform(&rng);
@@ -166,7 +166,7 @@ static void check_train_step_against_finite_differences(void) {
 
     /* the float32 core takes the same step, to float32 accuracy */
     float *params32 = malloc(sizeof(float) * P);
-    float *work32 = malloc(sizeof(float) * nn_workspace_len(&cfg, ROWS, 1));
+    float *work32 = malloc(sizeof(float) * nn_workspace_len(&cfg, ROWS, 1, 1));
     float x32[ROWS * FEATURES], y32[ROWS];
     for (int64_t i = 0; i < P; i++) params32[i] = (float)params[i];
     for (int i = 0; i < ROWS * FEATURES; i++) x32[i] = (float)x[i];
