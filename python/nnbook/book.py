@@ -2,7 +2,8 @@
 
 Names, signatures, attributes and numbers follow the book (see DESIGN.md §4):
 SingleLayer -> DualLayer -> RandomInitNetwork -> MinibatchNetwork, and
-MultiClassNetwork. `fit` runs each epoch as one call into C; the book's
+MultiClassNetwork. `fit` runs the epochs in C, as many per call as take
+about CHUNK_SECONDS (SingleLayer: one, for its w_history); the book's
 step-by-step methods (forpass, backprop, training, gen_batch, ...) remain
 for learners who call them by hand, and compute with the same kernels.
 
@@ -440,7 +441,7 @@ class DualLayer(SingleLayer):
         pass
 
     def fit(self, x, y, epochs=100, x_val=None, y_val=None, *, callback=None):
-        """Train for `epochs` epochs; each epoch is one call into the core. Returns self.
+        """Train for `epochs` epochs, run in the core in chunks. Returns self.
 
         callback : callable, optional
             ``callback(epoch, logs)`` after every epoch (see SingleLayer.fit);
