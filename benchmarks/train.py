@@ -492,7 +492,7 @@ def rel(a, b):
 
 WORKLOADS = {
     #          kind, hidden units, batch, l2, epochs (full, quick), repeats (full, quick)
-    "fmnist": dict(kind="multiclass", units=100, batch=256, l2=0.0, epochs=(3, 1), repeats=(5, 3),
+    "fmnist": dict(kind="multiclass", units=100, batch=256, l2=0.0, epochs=(5, 1), repeats=(5, 3),
                    title="Fashion-MNIST 784-100-10, batch 256"),
     "cancer": dict(kind="minibatch", units=10, batch=32, l2=L2, epochs=(500, 100), repeats=(5, 3),
                    title="breast cancer 30-10-1, batch 32, 500 epochs"),
