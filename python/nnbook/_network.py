@@ -60,19 +60,6 @@ class CoreNetwork:
     def _make_config(self):
         return _nncore.CoreConfig(self.sizes, self.activations, loss=self.loss, **self.settings)
 
-    def reconfigure(self, **changes):
-        """Change settings (learning rate, penalty, optimizer...) keeping the weights.
-
-        A change of optimizer resets its state.
-        """
-        old_slots = self.config.optimizer_slots()
-        old_opt = self.settings.get("optimizer", "sgd")
-        self.settings.update(changes)
-        self.config = self._make_config()
-        if self.settings.get("optimizer", "sgd") != old_opt or self.config.optimizer_slots() != old_slots:
-            self.opt_state = np.zeros(self.config.optimizer_slots() * self.params.size, self.dtype)
-            self.step = 0
-
     @property
     def n_layers(self):
         return len(self.activations)
@@ -107,11 +94,6 @@ class CoreNetwork:
         if self._work.size < need:
             self._work = np.empty(need, self.dtype)
         return self._work
-
-    def set_loss(self, loss):
-        """Change the loss (its output activation must match), keeping the weights."""
-        self.loss = loss
-        self.config = self._make_config()
 
     def train_epoch(self, x, y, batch_size, perm=None):
         """One epoch in C; returns the sum of the batches' loss terms.

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "nncore.h"
+#include "../tests/fixed_stream.h"
 #include "blas.h"
 
 #define CAT_(a, b) a##b
@@ -46,15 +47,6 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* xorshift64*: a fixed stream in [-1, 1), the same on every platform. */
-static double uniform(uint64_t *state) {
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-}
 
 /* Relative to max(1, |want|), NaN fails. Reports only the first few misses. */
 static void check_close(const char *what, const char *prec, int64_t index, double got,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nncore.h"
+#include "fixed_stream.h"
 #include "vexp.h"
 
 #define CAT_(a, b) a##b
@@ -43,15 +44,6 @@ static void check_true(const char *what, int ok) {
     }
 }
 
-/* xorshift64*: a fixed, platform-independent stream; returns [-1, 1). */
-static double uniform(uint64_t *state) {
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-}
 
 #define real float
 #define SFX _f32
