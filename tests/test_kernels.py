@@ -490,7 +490,7 @@ def train_both(spec, config, params, x, y, dtype, batch_size, perms, max_rows):
     work = np.zeros(config.workspace_len(max_rows), dtype)
     for perm in perms:
         c_perm = np.empty(0, np.int64) if perm is None else perm
-        loss, c_step, _ = core.train_epoch(config, c_params, c_state, work, max_rows, 1, x, y,
+        loss, c_step, _ = core.train_epoch(config, c_params, c_state, work, 1, x, y,
                                         c_perm, batch_size, c_step)
         c_losses.append(loss)
         r_params, r_state, r_step, loss = ref.network_train_epoch(
@@ -538,7 +538,7 @@ def test_train_epoch_penalty_leaves_biases_alone(rng):
         dataclasses.replace(spec, l2=0.0), params, x, y, batch_size=len(x))[0]
     params_pen = ref.network_train_epoch(spec, params, x, y, batch_size=len(x))[0]
     c_params, work = params.copy(), np.zeros(config.workspace_len(len(x)))
-    core.train_epoch(config, c_params, np.empty(0), work, len(x), 1, x, y, np.empty(0, np.int64),
+    core.train_epoch(config, c_params, np.empty(0), work, 1, x, y, np.empty(0, np.int64),
                      len(x), 0)
     np.testing.assert_allclose(c_params, params_pen, rtol=1e-12)
     bias = slice(b_start, b_start + spec.sizes[1])
@@ -571,7 +571,7 @@ def test_forward_loss_equals_first_batch_loss_of_full_batch_epoch(dtype, rng):
     n = len(x)
     work = np.zeros(config.workspace_len(n), dtype)
     forward_loss = core.forward(config, params, work, n, 1, x, np.empty((0, 0), dtype), False, y)
-    epoch_loss, _, _ = core.train_epoch(config, params.copy(), np.empty(0, dtype), work, n, 1, x, y,
+    epoch_loss, _, _ = core.train_epoch(config, params.copy(), np.empty(0, dtype), work, 1, x, y,
                                      np.empty(0, np.int64), n, 0)
     assert epoch_loss == pytest.approx(forward_loss, rel=RTOL[dtype])
 
@@ -581,7 +581,7 @@ def test_train_epoch_does_not_modify_inputs(rng):
     perm = rng.permutation(len(x))
     x0, y0, perm0 = x.copy(), y.copy(), perm.copy()
     work = np.zeros(config.workspace_len(5))
-    core.train_epoch(config, params, np.empty(0), work, 5, 1, x, y, perm, 5, 0)
+    core.train_epoch(config, params, np.empty(0), work, 1, x, y, perm, 5, 0)
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(y, y0)
     np.testing.assert_array_equal(perm, perm0)

@@ -4,7 +4,7 @@ The book's classes (chapters 6-7) with the book's names and numbers:
 
 >>> from nnbook import SingleLayer, DualLayer, RandomInitNetwork, MinibatchNetwork, MultiClassNetwork
 """
-from ._nncore import get_num_threads, set_num_threads
+from ._threads import get_num_threads, set_num_threads
 from ._validation import NotFittedError
 from .book import DualLayer, MinibatchNetwork, MultiClassNetwork, RandomInitNetwork, SingleLayer
 from .persistence import ModelFileError, load

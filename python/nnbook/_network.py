@@ -1,22 +1,104 @@
 """CoreNetwork: one dense network's buffers, handed to the C core.
 
 Holds the flat parameter vector (layer by layer: W_l then b_l), the
-optimizer state and the scratch buffer, and calls the core for whole epochs
-and batched forward passes. Both the book's classes and nnbook.keras are
-thin layers over it. Arrays passed in must already be validated (dtype,
-contiguity, shape): see _validation.
+optimizer state and the training scratch buffer, and calls the core for
+whole epochs and batched forward passes. Both the book's classes and
+nnbook.keras are thin layers over it. Arrays passed in must already be
+validated (dtype, contiguity, shape): see _validation.
+
+Threads: any number of threads may run forward passes on one network at
+once; each pass gets its own scratch memory. Training takes the network's
+lock exclusively, so a forward pass sees the parameters before or after a
+training call, never halfway through one. Every call's thread count is an
+argument (nnbook.get_num_threads() by default) and never changes a result.
+
+Interrupts: the core calls back into Python between batches (about every
+CHECK_SECONDS, or after every batch when a batch callback is given). Ctrl-C
+there raises KeyboardInterrupt within that time; the parameters are those
+after the last completed batch, and the exception carries the completed
+epochs' results (see train_epochs).
 """
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 
 from . import _nncore
+from ._threads import call_threads
 
 # The book's guards: sigmoid/softmax inputs clipped below at -100, and
 # loss values taken on a clipped to [1e-10, 1 - 1e-10].
 BOOK_ZMIN = -100.0
 BOOK_EPS = 1e-10
 
-# Scratch rows for forward passes (prediction, validation loss).
+# Rows per chunk of a forward pass (prediction, evaluation, validation loss);
+# fixed, so every pass over the same rows computes the same bits.
 FORWARD_CHUNK = 1024
+
+# Seconds between the core's calls back into Python (signals, progress).
+CHECK_SECONDS = 0.05
+
+
+class _ParamsLock:
+    """Many readers (forward passes) or one writer (training) at a time.
+
+    Re-entrant for the writer's own thread, so a callback run from inside a
+    training call may predict. Waiting writers go before new readers.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = None
+        self._depth = 0
+        self._waiting = 0
+
+    @contextmanager
+    def read(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                mine = True
+            else:
+                mine = False
+                while self._writer is not None or self._waiting:
+                    self._cond.wait()
+                self._readers += 1
+        try:
+            yield
+        finally:
+            if not mine:
+                with self._cond:
+                    self._readers -= 1
+                    if not self._readers:
+                        self._cond.notify_all()
+
+    @contextmanager
+    def write(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._depth += 1
+            else:
+                self._waiting += 1
+                try:
+                    while self._writer is not None or self._readers:
+                        self._cond.wait()
+                finally:
+                    self._waiting -= 1
+                self._writer, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if not self._depth:
+                    self._writer = None
+                    self._cond.notify_all()
+
+
+def _hook(callback, every_batch):
+    return _nncore.BatchHook(callback, 0.0 if every_batch else CHECK_SECONDS)
 
 
 class CoreNetwork:
@@ -56,6 +138,19 @@ class CoreNetwork:
         self.last_correct = 0
         self.opt_state = np.zeros(self.config.optimizer_slots() * self.params.size, self.dtype)
         self._work = np.empty(0, self.dtype)
+        self.lock = _ParamsLock()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["lock"], state["_work"], state["config"], state["offsets"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.config = self._make_config()
+        self.offsets = self.config.param_offsets()
+        self._work = np.empty(0, self.dtype)
+        self.lock = _ParamsLock()
 
     def _make_config(self):
         return _nncore.CoreConfig(self.sizes, self.activations, loss=self.loss, **self.settings)
@@ -81,50 +176,50 @@ class CoreNetwork:
         """Views of every weight matrix (the penalty applies to these only)."""
         return [self.weight(l) for l in range(self.n_layers)]
 
-    @staticmethod
-    def threads():
-        """Threads the core may split a batch across: the BLAS's thread count
-        (nnbook.set_num_threads / threadpoolctl), at most MAX_THREADS."""
-        return max(1, min(_nncore.get_num_threads(), _nncore.MAX_THREADS))
-
-    def _scratch(self, rows, threads, gather):
-        # gather: rows copied in by a permutation; without it the data is
-        # read in place and the scratch needs no room for a batch copy
-        need = self.config.workspace_len(rows, threads, gather)
+    def _train_scratch(self, batch_size, threads, gather, fwd_rows):
+        # only ever used under the write lock: one training call at a time
+        need = self.config.workspace_len(batch_size, threads, gather, fwd_rows)
         if self._work.size < need:
             self._work = np.empty(need, self.dtype)
         return self._work
 
-    def train_epoch(self, x, y, batch_size, perm=None):
+    def train_epoch(self, x, y, batch_size, perm=None, callback=None, threads=None):
         """One epoch in C; returns the sum of the batches' loss terms.
 
         x (n, sizes[0]) and y (n, sizes[-1]) in self.dtype, C-contiguous;
         perm: int64 row order or None for the rows in order. Afterwards
         `last_correct` holds the rows predicted right during the epoch, each
         before its batch's update (Keras's running accuracy times n).
+        callback: see train_epochs; if it stops the epoch, StopIteration is
+        raised.
         """
-        n = x.shape[0]
-        rows = min(batch_size, n)
-        threads = self.threads()
-        work = self._scratch(rows, threads, perm is not None)
-        order = np.empty(0, np.int64) if perm is None else np.ascontiguousarray(perm, np.int64)
-        loss, self.step, self.last_correct = _nncore.train_epoch(
-            self.config, self.params, self.opt_state, work, rows, threads, x, y, order, rows,
-            self.step)
-        return loss
+        perms = None if perm is None else np.asarray(perm, np.int64).reshape(1, -1)
+        loss_sums, _, _ = self.train_epochs(x, y, batch_size, 1, perms, None, callback, threads)
+        if not len(loss_sums):
+            raise StopIteration("a batch callback stopped the epoch")
+        return loss_sums[0]
 
-    def train_epochs(self, x, y, batch_size, n_epochs, perms=None, val=None):
+    def train_epochs(self, x, y, batch_size, n_epochs, perms=None, val=None, callback=None,
+                     threads=None):
         """n_epochs epochs in one C call (no Python between epochs).
 
         perms: (n_epochs, n) int64 row orders, or None for the rows in order;
         val: (x_val, y_val) or None. Returns (loss_sums, penalties,
-        val_loss_sums or None), one entry per epoch; the penalty and the
-        validation loss are taken after each epoch.
+        val_loss_sums or None), one entry per completed epoch; the penalty
+        and the validation loss are taken after each epoch.
+
+        callback(progress), if given, runs after every batch with progress =
+        (epoch, batch, batches, rows, loss_sum, correct) of the current
+        epoch; a truthy return stops training after that batch, and the
+        arrays then hold only the completed epochs. KeyboardInterrupt (or an
+        exception from the callback) stops it likewise and is re-raised
+        carrying ``nnbook_completed`` = the three arrays of the completed
+        epochs; `last_correct` and `step` follow the parameters, which are
+        those after the last completed batch.
         """
         n = x.shape[0]
         rows = min(batch_size, n)
-        threads = self.threads()
-        work = self._scratch(rows, threads, perms is not None)
+        threads = call_threads() if threads is None else threads
         orders = (np.empty((0, 0), np.int64) if perms is None
                   else np.ascontiguousarray(perms, np.int64))
         if val is None:
@@ -135,44 +230,77 @@ class CoreNetwork:
         loss_sums = np.empty(n_epochs)
         penalties = np.empty(n_epochs)
         val_sums = np.empty(n_epochs if val is not None else 0)
-        correct = np.empty(n_epochs, np.int64)
-        self.step = _nncore.train_epochs(self.config, self.params, self.opt_state, work, rows,
-                                         threads, x, y, orders, n_epochs, rows, x_val, y_val,
-                                         self.step, loss_sums, penalties, val_sums, correct)
-        return loss_sums, penalties, (val_sums if val is not None else None)
+        correct = np.zeros(n_epochs, np.int64)
+        hook = _hook(callback, callback is not None)
+        with self.lock.write():
+            work = self._train_scratch(rows, threads, perms is not None,
+                                       min(FORWARD_CHUNK, x_val.shape[0]))
+            self.step, done = _nncore.train_epochs(
+                self.config, self.params, self.opt_state, work, threads, x, y, orders, n_epochs,
+                rows, x_val, y_val, self.step, loss_sums, penalties, val_sums, correct, hook,
+                FORWARD_CHUNK)
+        if done:
+            self.last_correct = int(correct[done - 1])
+        completed = (loss_sums[:done], penalties[:done],
+                     val_sums[:done] if val is not None else None)
+        if hook.error is not None:
+            hook.error.nnbook_completed = completed
+            raise hook.error
+        return completed
 
     def snapshot(self):
         """A copy of the training state (parameters, optimizer state, step)."""
-        return self.params.copy(), self.opt_state.copy(), self.step
+        with self.lock.read():
+            return self.params.copy(), self.opt_state.copy(), self.step
 
     def restore(self, state):
         """Return to a snapshot()."""
         params, opt_state, step = state
-        self.params[...] = params
-        self.opt_state[...] = opt_state
-        self.step = step
+        with self.lock.write():
+            self.params[...] = params
+            self.opt_state[...] = opt_state
+            self.step = step
 
     def forward(self, x, logits=False):
-        """Output activations (or logits) for every row of x, shape (n, sizes[-1])."""
-        return self.forward_loss(x, None, logits)[0]
+        """Output activations (or logits) for every row of x, shape (n, sizes[-1]).
+
+        Raises ValueError when an output is not finite: the inputs are too
+        large for the weights (or the weights diverged), and any class or
+        value read from such an output would be garbage.
+        """
+        out = self.forward_loss(x, None, logits)[0]
+        if not np.isfinite(out).all():
+            bad = int(np.count_nonzero(~np.isfinite(out).all(axis=1)))
+            raise ValueError(f"the network's outputs are not finite for {bad} of {len(out)} "
+                             f"rows of x: the inputs are too large for its weights (or the "
+                             f"weights diverged); scale the inputs as they were in training")
+        return out
 
     def loss_sum(self, x, y):
         """Sum of the loss terms over all rows (no penalty)."""
         return self._forward(x, None, False, y)
 
     def forward_loss(self, x, y, logits=False):
-        """(outputs (n, sizes[-1]), sum of the loss terms against y, or 0.0 without y)."""
+        """(outputs (n, sizes[-1]), sum of the loss terms against y, or 0.0 without y).
+
+        One code path for every forward pass (prediction, evaluation, the
+        validation loss in training): the same rows give the same bits.
+        """
         out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
         return out, self._forward(x, out, logits, y)
 
-    def _forward(self, x, out, logits, y):
+    def _forward(self, x, out, logits, y, threads=None):
         rows = min(FORWARD_CHUNK, x.shape[0])
-        threads = self.threads()
+        threads = call_threads() if threads is None else threads
         none = np.empty((0, self.sizes[-1]), self.dtype)
-        return _nncore.forward(self.config, self.params, self._scratch(rows, threads, False), rows,
-                               threads, x, none if out is None else out, logits,
-                               none if y is None else y)
+        # a scratch of its own: forward passes may run in many threads at once
+        work = np.empty(self.config.forward_workspace_len(rows, threads), self.dtype)
+        with self.lock.read():
+            return _nncore.forward(self.config, self.params, work, FORWARD_CHUNK, threads, x,
+                                   none if out is None else out, logits,
+                                   none if y is None else y, _hook(None, False))
 
     def penalty(self):
         """l1 * sum|W| + l2/2 * sum W^2 over the weight matrices."""
-        return _nncore.network_penalty(self.config, self.params)
+        with self.lock.read():
+            return _nncore.network_penalty(self.config, self.params)

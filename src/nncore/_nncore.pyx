@@ -11,6 +11,7 @@ from libc.stdint cimport int64_t, uint32_t
 
 import numpy as np
 from libc.math cimport HUGE_VAL
+from cpython.exc cimport PyErr_CheckSignals
 
 cdef extern from "nncore.h" nogil:
     int NN_MAX_LAYERS
@@ -31,10 +32,23 @@ cdef extern from "nncore.h" nogil:
     int64_t nn_param_count(const nn_config *cfg)
     void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off)
     int nn_optimizer_slots(const nn_config *cfg)
-    int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads, int gather)
+    ctypedef struct nn_progress:
+        int epoch
+        int64_t batch, batches, rows
+        double loss_sum
+        int64_t correct
+    ctypedef struct nn_hook:
+        int (*fn)(void *ctx, const nn_progress *progress) noexcept
+        void *ctx
+        double interval
+    int NN_STOPPED
+    int NN_ROW_BLOCKS
+    int nn_row_blocks(const nn_config *cfg, int64_t m)
+    int64_t nn_train_workspace_len(const nn_config *cfg, int batch_size, int threads, int gather, int fwd_rows)
+    int64_t nn_forward_workspace_len(const nn_config *cfg, int chunk_rows, int threads)
     int nn_legacy_permutations(uint32_t *key, int *pos, int64_t n, int count, int64_t *out)
-    void nn_set_num_threads(int n)
-    int nn_get_num_threads()
+    void nn_blas_single_thread()
+    int nn_blas_threads()
 
     void activation_forward_f32(float *out, const float *inp, int B, int N, int act, float zmin)
     void activation_forward_f64(double *out, const double *inp, int B, int N, int act, double zmin)
@@ -66,14 +80,14 @@ cdef extern from "nncore.h" nogil:
     void adam_update_f64(double *param, double *m, double *v, const double *grad, int64_t n, double lr, double beta1, double beta2, double epsilon, int64_t step)
     void rmsprop_update_f32(float *param, float *velocity, const float *grad, int64_t n, float lr, float rho, float epsilon)
     void rmsprop_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double rho, double epsilon)
-    int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
-    int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
-    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
-    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
+    int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
+    int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
+    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
+    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
     double network_penalty_f32(const nn_config *cfg, const float *params)
     double network_penalty_f64(const nn_config *cfg, const double *params)
-    int network_forward_f32(const nn_config *cfg, const float *params, float *work, int max_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, double *loss_sum)
-    int network_forward_f64(const nn_config *cfg, const double *params, double *work, int max_rows, int threads, const double *x, int64_t n, double *out, int logits, const double *y, double *loss_sum)
+    int network_forward_f32(const nn_config *cfg, const float *params, float *work, int chunk_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, double *chunk_loss, const nn_hook *hook, double *loss_sum)
+    int network_forward_f64(const nn_config *cfg, const double *params, double *work, int chunk_rows, int threads, const double *x, int64_t n, double *out, int logits, const double *y, double *chunk_loss, const nn_hook *hook, double *loss_sum)
 
 ctypedef fused real:
     float
@@ -85,6 +99,7 @@ LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3}
 MAX_LAYERS = NN_MAX_LAYERS
 MAX_THREADS = NN_MAX_THREADS
+ROW_BLOCKS = NN_ROW_BLOCKS
 # Below this many flops in one batch's forward pass, batches are not split
 # across threads (measured: at the book's breast-cancer sizes, threads cost
 # more than they give).
@@ -92,16 +107,65 @@ PARALLEL_MIN_FLOPS = 4.0e6
 NO_CLIP = -HUGE_VAL
 
 
-def set_num_threads(int n):
-    """Set the thread count of the OpenBLAS the core calls."""
-    if n < 1:
-        raise ValueError(f"n must be a positive thread count, got {n}")
-    nn_set_num_threads(n)
+def blas_threads():
+    """The vendored OpenBLAS's own thread count (1: the core's threads split the work)."""
+    return nn_blas_threads()
 
 
-def get_num_threads():
-    """The thread count of the OpenBLAS the core calls."""
-    return nn_get_num_threads()
+# The vendored OpenBLAS is private to nnbook: run it single-threaded for good
+# (each core thread calls it on its own block). nnbook's thread count is an
+# argument of every core call instead.
+nn_blas_single_thread()
+
+
+cdef class BatchHook:
+    """What the core calls between batches of a long call (nn_hook).
+
+    Every `interval` seconds (or after every batch when interval <= 0) the
+    core's calling thread takes the GIL, checks for signals (Ctrl-C raises
+    KeyboardInterrupt here) and calls `callback(progress)` if given, with
+    progress = (epoch, batch, batches, rows, loss_sum, correct). A truthy
+    return, or any exception, stops the call cleanly after the current batch;
+    the exception is kept in `error` for the caller to raise.
+    """
+    cdef nn_hook hook
+    cdef public object callback
+    cdef public object error
+    cdef public bint stop_requested
+
+    def __init__(self, callback=None, double interval=0.05):
+        self.callback = callback
+        self.error = None
+        self.stop_requested = False
+        self.hook.fn = _hook_entry
+        self.hook.ctx = <void *>self
+        self.hook.interval = interval
+
+    @property
+    def interval(self):
+        return self.hook.interval
+
+
+cdef int _hook_entry(void *ctx, const nn_progress *p) noexcept nogil:
+    with gil:
+        return _run_hook(<BatchHook>ctx, p)
+
+
+cdef int _run_hook(BatchHook h, const nn_progress *p) noexcept:
+    try:
+        PyErr_CheckSignals()
+        if h.callback is not None and h.callback(
+                (p.epoch, p.batch, p.batches, p.rows, p.loss_sum, p.correct)):
+            h.stop_requested = True
+            return 1
+    except BaseException as exc:
+        h.error = exc
+        return 1
+    return 0
+
+
+cdef const nn_hook *_hook_ptr(BatchHook hook):
+    return NULL if hook is None else &hook.hook
 
 
 def legacy_permutations(rng, int64_t n, int count):
@@ -201,15 +265,27 @@ cdef class CoreConfig:
         """How many state vectors (each param_count long) the optimizer keeps."""
         return nn_optimizer_slots(&self.cfg)
 
-    def workspace_len(self, int max_rows, int threads=1, bint gather=True):
-        """Length of the scratch buffer for batches of at most max_rows rows on up to
-        `threads` threads; gather=False when rows are never gathered by a permutation
-        (training in row order, forward passes): no room for a copy of the batch."""
-        if max_rows < 1:
-            raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+    def workspace_len(self, int batch_size, int threads=1, bint gather=True, int fwd_rows=0):
+        """Length of the scratch buffer train_epoch(s) need for batches of batch_size
+        rows on up to `threads` threads; gather=False when rows are never gathered
+        by a permutation; fwd_rows: the chunk rows of a validation pass (0: none)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 1 <= threads <= NN_MAX_THREADS:
             raise ValueError(f"threads must be in [1, {NN_MAX_THREADS}], got {threads}")
-        return nn_workspace_len(&self.cfg, max_rows, threads, gather)
+        return nn_train_workspace_len(&self.cfg, batch_size, threads, gather, fwd_rows)
+
+    def forward_workspace_len(self, int chunk_rows, int threads=1):
+        """Length of the scratch buffer forward() needs for chunks of chunk_rows rows."""
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        if not 1 <= threads <= NN_MAX_THREADS:
+            raise ValueError(f"threads must be in [1, {NN_MAX_THREADS}], got {threads}")
+        return nn_forward_workspace_len(&self.cfg, chunk_rows, threads)
+
+    def row_blocks(self, int64_t m):
+        """The row blocks a batch of m rows is split into (the same on any thread count)."""
+        return nn_row_blocks(&self.cfg, m)
 
 
 cdef inline void _need(bint ok, str what) except *:
@@ -219,8 +295,8 @@ cdef inline void _need(bint ok, str what) except *:
 
 cdef void _check_training_call(nn_config *cfg, Py_ssize_t n, Py_ssize_t x_cols, Py_ssize_t y_rows,
                                Py_ssize_t y_cols, Py_ssize_t n_params, Py_ssize_t n_state,
-                               Py_ssize_t n_work, int max_rows, int threads, int batch_size,
-                               bint gather) except *:
+                               Py_ssize_t n_work, int threads, int batch_size,
+                               bint gather, int fwd_rows) except *:
     # messages are formatted only on failure: these run once per call
     cdef int L = cfg.n_layers
     if n < 1:
@@ -233,12 +309,12 @@ cdef void _check_training_call(nn_config *cfg, Py_ssize_t n, Py_ssize_t x_cols, 
         raise ValueError("params has the wrong length")
     if n_state < nn_optimizer_slots(cfg) * nn_param_count(cfg):
         raise ValueError("opt_state is too short")
-    if not 1 <= batch_size <= max_rows:
-        raise ValueError(f"batch_size must be in [1, max_rows={max_rows}], got {batch_size}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if not 1 <= threads <= NN_MAX_THREADS:
         raise ValueError(f"threads must be in [1, {NN_MAX_THREADS}], got {threads}")
-    if n_work < nn_workspace_len(cfg, max_rows, threads, gather):
-        raise ValueError("work is too short for max_rows and threads")
+    if n_work < nn_train_workspace_len(cfg, batch_size, threads, gather, fwd_rows):
+        raise ValueError("work is too short for batch_size and threads")
 
 
 cdef void _check_perm(const int64_t[::1] perm, Py_ssize_t n) except *:
@@ -249,55 +325,57 @@ cdef void _check_perm(const int64_t[::1] perm, Py_ssize_t n) except *:
 
 
 def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
-                int max_rows, int threads, const real[:, ::1] x, const real[:, ::1] y,
-                const int64_t[::1] perm, int batch_size, int64_t step):
+                int threads, const real[:, ::1] x, const real[:, ::1] y,
+                const int64_t[::1] perm, int batch_size, int64_t step, BatchHook hook=None):
     """One epoch of mini-batch training in C; returns (loss_sum, step, correct).
 
     perm: row order (length n), or empty for the rows in order. correct:
     rows predicted right (argmax, or a > 0.5 for one output), each before
-    its batch's update: Keras's running training accuracy times n.
+    its batch's update: Keras's running training accuracy times n. If the
+    hook stops the epoch, its error (KeyboardInterrupt) is raised, or
+    StopIteration when its callback asked to stop; the parameters are then
+    those after the last completed batch.
     """
-    cdef nn_config *cfg = &config.cfg
-    cdef int64_t n = x.shape[0], correct = 0
-    cdef int rc
-    cdef double loss = 0
-    _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
-                         opt_state.shape[0], work.shape[0], max_rows, threads, batch_size,
-                         perm.shape[0] != 0)
+    cdef int64_t n = x.shape[0]
+    loss_sums = np.zeros(1)
+    penalties = np.zeros(1)
+    correct = np.zeros(1, np.int64)
     if perm.shape[0] not in (0, n):
         raise ValueError("perm must be empty or have one entry per row")
-    _check_perm(perm, n)
-    cdef const int64_t *pp = &perm[0] if perm.shape[0] else NULL
-    cdef real *state = &opt_state[0] if opt_state.shape[0] else NULL
-    with nogil:
-        if real is float:
-            rc = network_train_epoch_f32(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss, &correct)
-        else:
-            rc = network_train_epoch_f64(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, batch_size, &step, &loss, &correct)
-    _need(rc == 0, "the core rejected the training call")
-    return loss, step, correct
+    perms = np.asarray(perm).reshape(1 if perm.shape[0] else 0, perm.shape[0] if perm.shape[0] else 0)
+    step, done = train_epochs(config, params, opt_state, work, threads, x, y, perms, 1,
+                              batch_size, x[:0], y[:0], step, loss_sums, penalties,
+                              np.zeros(0), correct, hook)
+    if done < 1:
+        if hook.error is not None:
+            raise hook.error
+        raise StopIteration("the hook stopped the epoch")
+    return loss_sums[0], step, correct[0]
 
 
 def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
-                 int max_rows, int threads, const real[:, ::1] x, const real[:, ::1] y,
+                 int threads, const real[:, ::1] x, const real[:, ::1] y,
                  const int64_t[:, ::1] perms, int n_epochs, int batch_size,
                  const real[:, ::1] x_val, const real[:, ::1] y_val, int64_t step,
                  double[::1] loss_sums, double[::1] penalties, double[::1] val_loss_sums,
-                 int64_t[::1] correct):
-    """n_epochs epochs in one C call; returns step.
+                 int64_t[::1] correct, BatchHook hook=None, int fwd_rows=1024):
+    """n_epochs epochs in one C call; returns (step, epochs_done).
 
     perms: (n_epochs, n) row orders, or empty for the rows in order.
-    x_val/y_val: empty to skip the validation loss. Per epoch e the core
+    x_val/y_val: empty to skip the validation loss (taken in chunks of
+    fwd_rows rows, as forward() takes it). Per completed epoch e the core
     writes loss_sums[e], penalties[e] (after the epoch), val_loss_sums[e] and
-    correct[e] (rows predicted right during the epoch).
+    correct[e] (rows predicted right during the epoch). epochs_done <
+    n_epochs only when the hook stopped the call (see BatchHook); the
+    parameters are then those after the last completed batch.
     """
     cdef nn_config *cfg = &config.cfg
     cdef int64_t n = x.shape[0], n_val = x_val.shape[0]
     cdef Py_ssize_t e
-    cdef int rc
+    cdef int rc, done = 0
     _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
-                         opt_state.shape[0], work.shape[0], max_rows, threads, batch_size,
-                         perms.shape[0] != 0)
+                         opt_state.shape[0], work.shape[0], threads, batch_size,
+                         perms.shape[0] != 0, min(fwd_rows, n_val))
     if n_epochs < 0:
         raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
     if perms.shape[0] != 0 and (perms.shape[0] < n_epochs or perms.shape[1] != n):
@@ -309,23 +387,27 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
             raise ValueError("x_val/y_val do not match the network")
         if val_loss_sums.shape[0] < n_epochs:
             raise ValueError("val_loss_sums needs one entry per epoch")
+        if fwd_rows < 1:
+            raise ValueError(f"fwd_rows must be >= 1, got {fwd_rows}")
     if n_epochs == 0:
-        return step
+        return step, 0
     if perms.shape[0]:
         for e in range(n_epochs):
             _check_perm(perms[e], n)
+    cdef double[::1] chunk_loss = np.zeros(max(1, (n_val + fwd_rows - 1) // fwd_rows))
     cdef const int64_t *pp = &perms[0, 0] if perms.shape[0] else NULL
     cdef real *state = &opt_state[0] if opt_state.shape[0] else NULL
     cdef const real *pxv = &x_val[0, 0] if n_val else NULL
     cdef const real *pyv = &y_val[0, 0] if n_val else NULL
     cdef double *pvl = &val_loss_sums[0] if n_val else NULL
+    cdef const nn_hook *ph = _hook_ptr(hook)
     with nogil:
         if real is float:
-            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl, &correct[0])
+            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
         else:
-            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, &step, &loss_sums[0], &penalties[0], pvl, &correct[0])
-    _need(rc == 0, "the core rejected the training call")
-    return step
+            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
+    _need(rc == 0 or rc == NN_STOPPED, "the core rejected the training call")
+    return step, done
 
 
 def network_penalty(CoreConfig config, const real[::1] params):
@@ -340,12 +422,15 @@ def network_penalty(CoreConfig config, const real[::1] params):
     return r
 
 
-def forward(CoreConfig config, const real[::1] params, real[::1] work, int max_rows, int threads,
-            const real[:, ::1] x, real[:, ::1] out, bint logits, const real[:, ::1] y):
-    """Forward pass over all rows of x in chunks of max_rows.
+def forward(CoreConfig config, const real[::1] params, real[::1] work, int chunk_rows, int threads,
+            const real[:, ::1] x, real[:, ::1] out, bint logits, const real[:, ::1] y,
+            BatchHook hook=None):
+    """Forward pass over all rows of x in chunks of chunk_rows.
 
     out: (n, units) receives logits or output activations; empty to skip.
     y: targets for the loss sum (returned); empty to skip (returns 0.0).
+    The result does not depend on `threads`. If the hook stops the pass, its
+    error is raised (StopIteration when its callback asked to stop).
     """
     cdef nn_config *cfg = &config.cfg
     cdef int64_t n = x.shape[0]
@@ -356,16 +441,22 @@ def forward(CoreConfig config, const real[::1] params, real[::1] work, int max_r
         raise ValueError(f"x has {x.shape[1]} features, the network takes {cfg.sizes[0]}")
     _need(params.shape[0] == nn_param_count(cfg), "params has the wrong length")
     _need(1 <= threads <= NN_MAX_THREADS, "threads out of range")
-    _need(max_rows >= 1 and work.shape[0] >= nn_workspace_len(cfg, max_rows, threads, 0), "work is too short for max_rows and threads")
+    _need(chunk_rows >= 1 and work.shape[0] >= nn_forward_workspace_len(cfg, min(chunk_rows, n), threads), "work is too short for chunk_rows and threads")
     _need(out.shape[0] == 0 or (out.shape[0] == n and out.shape[1] == cfg.sizes[L]), "out has the wrong shape")
     _need(y.shape[0] == 0 or (y.shape[0] == n and y.shape[1] == cfg.sizes[L]), "y has the wrong shape")
+    cdef double[::1] chunk_loss = np.zeros((n + chunk_rows - 1) // chunk_rows)
     cdef real *po = &out[0, 0] if out.shape[0] else NULL
     cdef const real *py = &y[0, 0] if y.shape[0] else NULL
+    cdef const nn_hook *ph = _hook_ptr(hook)
     with nogil:
         if real is float:
-            rc = network_forward_f32(cfg, &params[0], &work[0], max_rows, threads, &x[0, 0], n, po, logits, py, &loss)
+            rc = network_forward_f32(cfg, &params[0], &work[0], chunk_rows, threads, &x[0, 0], n, po, logits, py, &chunk_loss[0], ph, &loss)
         else:
-            rc = network_forward_f64(cfg, &params[0], &work[0], max_rows, threads, &x[0, 0], n, po, logits, py, &loss)
+            rc = network_forward_f64(cfg, &params[0], &work[0], chunk_rows, threads, &x[0, 0], n, po, logits, py, &chunk_loss[0], ph, &loss)
+    if rc == NN_STOPPED:
+        if hook.error is not None:
+            raise hook.error
+        raise StopIteration("the hook stopped the forward pass")
     _need(rc == 0, "the core rejected the forward call")
     return loss
 

@@ -46,10 +46,9 @@ int nn_optimizer_slots(const nn_config *cfg) {
     }
 }
 
-/* Scratch layout (see train.c), per thread: gradients (P), then for each of
- * its rows the gathered x (s0) and y (sL) when rows are gathered by a
- * permutation, every layer's activations, and two delta rows as wide as the
- * widest layer. */
+/* Scratch rows (see train.c): for each row a thread holds at once, the
+ * gathered x (s0) and y (sL) when rows are gathered by a permutation, every
+ * layer's activations, and two delta rows as wide as the widest layer. */
 int64_t nn_row_width(const nn_config *cfg, int gather) {
     int L = cfg->n_layers;
     int64_t widest = 0, acts = 0;
@@ -60,9 +59,50 @@ int64_t nn_row_width(const nn_config *cfg, int gather) {
     return (gather ? cfg->sizes[0] + cfg->sizes[L] : 0) + acts + 2 * widest;
 }
 
-/* Enough for any thread count T <= threads: T regions of P + ceil(max_rows/T)
- * rows each, which is at most threads*P + (max_rows + threads) rows. */
-int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads, int gather) {
-    return (int64_t)threads * nn_param_count(cfg) +
-           ((int64_t)max_rows + threads) * nn_row_width(cfg, gather);
+static double forward_flops_per_row(const nn_config *cfg) {
+    double flops = 0;
+    for (int l = 0; l < cfg->n_layers; l++) flops += 2.0 * cfg->sizes[l] * cfg->sizes[l + 1];
+    return flops;
+}
+
+/* Blocks of at least NN_MIN_BLOCK_ROWS rows, at most NN_ROW_BLOCKS of them,
+ * and one block when the batch's forward pass is below
+ * cfg->parallel_min_flops (threads cost more than they give on tiny
+ * batches). A function of (cfg, m) alone: see NN_ROW_BLOCKS. */
+int nn_row_blocks(const nn_config *cfg, int64_t m) {
+    if (m < 1 || forward_flops_per_row(cfg) * (double)m < cfg->parallel_min_flops) return 1;
+    int64_t blocks = m / NN_MIN_BLOCK_ROWS;
+    if (blocks > NN_ROW_BLOCKS) blocks = NN_ROW_BLOCKS;
+    return blocks < 1 ? 1 : (int)blocks;
+}
+
+/* The most rows one block of any batch of at most batch_size rows holds
+ * (the last batch of an epoch is shorter and may be blocked differently). */
+static int64_t block_rows_cap(const nn_config *cfg, int batch_size) {
+    int64_t cap = 1;
+    for (int64_t m = 1; m <= batch_size; m++) {
+        int nb = nn_row_blocks(cfg, m);
+        int64_t rows = (m + nb - 1) / nb;
+        if (rows > cap) cap = rows;
+    }
+    return cap;
+}
+
+static int clamp_threads(int threads) {
+    return threads < 1 ? 1 : threads > NN_MAX_THREADS ? NN_MAX_THREADS : threads;
+}
+
+/* One gradient buffer per row block, then one scratch region per thread,
+ * holding a block's rows or a validation chunk's, whichever is larger. */
+int64_t nn_train_workspace_len(const nn_config *cfg, int batch_size, int threads, int gather,
+                               int fwd_rows) {
+    int blocks = nn_row_blocks(cfg, batch_size);
+    int T = clamp_threads(threads) < blocks ? clamp_threads(threads) : blocks;
+    int64_t rows = block_rows_cap(cfg, batch_size);
+    if (fwd_rows > rows) rows = fwd_rows;
+    return (int64_t)blocks * nn_param_count(cfg) + (int64_t)T * rows * nn_row_width(cfg, gather);
+}
+
+int64_t nn_forward_workspace_len(const nn_config *cfg, int chunk_rows, int threads) {
+    return (int64_t)clamp_threads(threads) * chunk_rows * nn_row_width(cfg, 0);
 }

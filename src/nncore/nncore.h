@@ -16,10 +16,19 @@
 enum nn_activation { NN_LINEAR = 0, NN_SIGMOID = 1, NN_TANH = 2, NN_RELU = 3, NN_SOFTMAX = 4 };
 enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2 };
 enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3 };
-enum nn_status { NN_OK = 0, NN_EINVAL = -1 };
+/* NN_STOPPED: a hook asked to stop; the parameters are those after the last
+ * completed batch (see nn_hook). */
+enum nn_status { NN_OK = 0, NN_STOPPED = 1, NN_EINVAL = -1 };
 
 #define NN_MAX_LAYERS 32
 #define NN_MAX_THREADS 16
+/* A batch's rows are split into at most NN_ROW_BLOCKS blocks of at least
+ * NN_MIN_BLOCK_ROWS rows (see nn_row_blocks). The blocking depends on the
+ * batch and the network only, never on the thread count: threads only decide
+ * who computes which block, and the blocks' gradient and loss sums are
+ * combined in block order, so every thread count gives the same bits. */
+#define NN_ROW_BLOCKS 4
+#define NN_MIN_BLOCK_ROWS 16
 
 /* A dense network: layer l maps sizes[l] inputs to sizes[l+1] units through
  * activations[l]. Parameters live in one flat vector, layer by layer:
@@ -43,18 +52,45 @@ typedef struct {
                                   flops (small networks: threads cost more) */
 } nn_config;
 
+/* Where a long call stands, for its hook. */
+typedef struct {
+    int epoch;          /* epoch within this call (0-based); -1 in a forward pass */
+    int64_t batch;      /* batches (or forward chunks) completed in this epoch */
+    int64_t batches;    /* batches (chunks) per epoch */
+    int64_t rows;       /* rows completed in this epoch */
+    double loss_sum;    /* loss terms of the completed batches of this epoch */
+    int64_t correct;    /* rows predicted right in them (see train.c) */
+} nn_progress;
+
+/* Called by the calling thread between batches (never inside one) once at
+ * least `interval` seconds have passed since the previous call, or after
+ * every batch when interval <= 0. A non-zero return stops the call cleanly:
+ * no further batch is applied and the call returns NN_STOPPED. The other
+ * threads of the call wait meanwhile. */
+typedef struct {
+    int (*fn)(void *ctx, const nn_progress *progress);
+    void *ctx;
+    double interval;
+} nn_hook;
+
 int nn_check_config(const nn_config *cfg);
 int64_t nn_param_count(const nn_config *cfg);
 /* w_off[l], b_off[l]: where W_l and b_l start in the flat vector (b_off -1: no bias). */
 void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off);
 /* Number of optimizer state vectors (each nn_param_count long). */
 int nn_optimizer_slots(const nn_config *cfg);
-/* Length of the scratch buffer network_train_epoch(s)/network_forward need
- * for batches of at most max_rows rows on up to `threads` threads; gather:
- * whether rows are gathered by a permutation (training with perms), which
- * needs room for a copy of the batch. Without it (rows in order, and every
- * forward pass) the data is read in place. */
-int64_t nn_workspace_len(const nn_config *cfg, int max_rows, int threads, int gather);
+/* How many row blocks a batch of m rows is split into (1 for small
+ * networks, below cfg->parallel_min_flops of forward work per batch). */
+int nn_row_blocks(const nn_config *cfg, int64_t m);
+/* Length of the scratch buffer network_train_epochs needs for batches of
+ * batch_size rows on up to `threads` threads, with a validation pass in
+ * chunks of fwd_rows rows (0: none); gather: whether rows are gathered by a
+ * permutation, which needs room for a copy of each block. */
+int64_t nn_train_workspace_len(const nn_config *cfg, int batch_size, int threads, int gather,
+                               int fwd_rows);
+/* Length of the scratch buffer network_forward needs for chunks of
+ * chunk_rows rows on up to `threads` threads. */
+int64_t nn_forward_workspace_len(const nn_config *cfg, int chunk_rows, int threads);
 /* Scratch entries one batch row needs (activations, deltas, and the gathered
  * x and y when gather). */
 int64_t nn_row_width(const nn_config *cfg, int gather);
@@ -64,9 +100,10 @@ int64_t nn_row_width(const nn_config *cfg, int gather);
  * state (key[624], pos), which is advanced in place. */
 int nn_legacy_permutations(uint32_t *key, int *pos, int64_t n, int count, int64_t *out);
 
-/* blas_threads.c: the thread count of the BLAS the core calls. */
-void nn_set_num_threads(int n);
-int nn_get_num_threads(void);
+/* blas_threads.c: the vendored BLAS runs single-threaded inside the core
+ * (the core's own threads split the work); this pins it there. */
+void nn_blas_single_thread(void);
+int nn_blas_threads(void);
 
 #define NN_DECLARE_KERNELS(real, S)                                                         \
     /* activations.c */                                                                     \
@@ -106,24 +143,23 @@ int nn_get_num_threads(void);
     void rmsprop_update##S(real *param, real *velocity, const real *grad, int64_t n,        \
                            real lr, real rho, real epsilon);                                \
     /* train.c */                                                                           \
-    int network_train_epoch##S(const nn_config *cfg, real *params, real *opt_state,         \
-                               real *work, int max_rows, int threads, const real *x,        \
-                               const real *y,                                               \
-                               int64_t n, const int64_t *perm, int batch_size,              \
-                               int64_t *step, double *loss_sum, int64_t *correct);          \
     int network_train_epochs##S(const nn_config *cfg, real *params, real *opt_state,        \
-                                real *work, int max_rows, int threads, const real *x,       \
-                                const real *y,                                              \
+                                real *work, int threads, const real *x, const real *y,      \
                                 int64_t n, const int64_t *perms, int n_epochs,              \
                                 int batch_size, const real *x_val, const real *y_val,       \
-                                int64_t n_val, int64_t *step, double *loss_sums,            \
-                                double *penalties, double *val_loss_sums,                   \
-                                int64_t *correct);                                          \
+                                int64_t n_val, int fwd_rows, double *val_chunk_loss,        \
+                                const nn_hook *hook, int64_t *step, int *epochs_done,       \
+                                double *loss_sums, double *penalties,                       \
+                                double *val_loss_sums, int64_t *correct);                   \
+    int network_train_epoch##S(const nn_config *cfg, real *params, real *opt_state,         \
+                               real *work, int threads, const real *x, const real *y,       \
+                               int64_t n, const int64_t *perm, int batch_size,              \
+                               int64_t *step, double *loss_sum, int64_t *correct);          \
     double network_penalty##S(const nn_config *cfg, const real *params);                    \
     int network_forward##S(const nn_config *cfg, const real *params, real *work,            \
-                           int max_rows, int threads, const real *x, int64_t n, real *out,  \
-                           int logits,                                                      \
-                           const real *y, double *loss_sum);
+                           int chunk_rows, int threads, const real *x, int64_t n, real *out,\
+                           int logits, const real *y, double *chunk_loss,                   \
+                           const nn_hook *hook, double *loss_sum);
 
 NN_DECLARE_KERNELS(float, _f32)
 NN_DECLARE_KERNELS(double, _f64)

@@ -5,6 +5,7 @@
  * still makes progress. */
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 
 #include "nncore.h"
 #include "parallel.h"
@@ -27,28 +28,6 @@ void nn_barrier_wait(nn_barrier *b) {
         if (spins > 2000) sched_yield();
 }
 
-/* BLAS goes single-threaded while any core call runs, and back to the
- * caller's count when the last one ends: with a count of users, two calls
- * from two Python threads (the GIL is released) cannot restore in the wrong
- * order and leave the BLAS at one thread. */
-static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
-static int blas_users = 0, blas_saved = 1;
-
-static void blas_single_begin(void) {
-    pthread_mutex_lock(&blas_lock);
-    if (blas_users++ == 0) {
-        blas_saved = nn_get_num_threads();
-        if (blas_saved > 1) nn_set_num_threads(1);
-    }
-    pthread_mutex_unlock(&blas_lock);
-}
-
-static void blas_single_end(void) {
-    pthread_mutex_lock(&blas_lock);
-    if (--blas_users == 0 && blas_saved > 1) nn_set_num_threads(blas_saved);
-    pthread_mutex_unlock(&blas_lock);
-}
-
 typedef struct {
     void (*fn)(void *, int);
     void *arg;
@@ -66,10 +45,9 @@ static void *thread_main(void *p) {
 }
 
 int nn_run_parallel(int n_threads, void (*fn)(void *arg, int t), void *arg) {
+    nn_blas_single_thread();
     if (n_threads <= 1) {
-        blas_single_begin();
         fn(arg, 0);
-        blas_single_end();
         return NN_OK;
     }
     if (n_threads > NN_MAX_THREADS) return NN_EINVAL;
@@ -89,10 +67,14 @@ int nn_run_parallel(int n_threads, void (*fn)(void *arg, int t), void *arg) {
         for (int t = 1; t < started; t++) pthread_join(ids[t], NULL);
         return NN_EINVAL;
     }
-    blas_single_begin();
     atomic_store_explicit(&go, 1, memory_order_release);
     fn(arg, 0);
     for (int t = 1; t < n_threads; t++) pthread_join(ids[t], NULL);
-    blas_single_end();
     return NN_OK;
+}
+
+double nn_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -18,11 +18,12 @@ void nn_barrier_init(nn_barrier *b, int n);
 void nn_barrier_wait(nn_barrier *b);
 
 /* Runs fn(arg, t) for t = 0..n_threads-1, t = 0 on the calling thread, and
- * returns when all are done. The BLAS is set to one thread meanwhile and
- * restored after: with several of our threads each runs its own GEMMs, and
- * with one the batch is too small for BLAS threads to pay (they busy-wait,
- * which is ruinous when another process holds the other core). Returns
+ * returns when all are done. Each thread runs its own single-threaded GEMMs
+ * (the BLAS is pinned to one thread: see blas_threads.c). Returns
  * NN_OK, or NN_EINVAL if a thread could not be started (then nothing ran). */
 int nn_run_parallel(int n_threads, void (*fn)(void *arg, int t), void *arg);
+
+/* Monotonic seconds, for the hook's interval. */
+double nn_seconds(void);
 
 #endif

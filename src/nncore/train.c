@@ -2,28 +2,33 @@
  * forward pass (prediction, validation loss). Everything runs on
  * caller-owned buffers; nothing is allocated here.
  *
- * Threads: when a batch is big enough (cfg->parallel_min_flops), its rows
- * are split across T threads, each running the forward and backward pass of
- * its slice with single-threaded BLAS into its own gradient buffer; then each
- * thread sums one slice of the parameter vector across the buffers and
- * applies the penalty and the optimizer to that slice. The element-wise
- * passes and the row gather thus run in parallel too, instead of leaving the
- * BLAS's second thread spinning. The sums are taken in a fixed order, so a
- * given T always gives the same result. */
+ * Determinism: a batch of m rows is split into nn_row_blocks(cfg, m) row
+ * blocks, a function of the network and m only. Each block's forward and
+ * backward pass runs with single-threaded BLAS into the block's own gradient
+ * buffer; the blocks' gradients, losses and counts are then summed in block
+ * order, each thread summing one slice of the parameter vector and applying
+ * the penalty and the optimizer to it. Threads only decide who computes
+ * which block, so the same inputs give the same bits on any thread count and
+ * whatever else runs beside. Forward passes work in chunks of a fixed row
+ * count, chunk c on thread c % T, and their loss sums are added in chunk
+ * order.
+ *
+ * Interruption: the calling thread calls the caller's hook (nn_hook) between
+ * batches; a non-zero return stops the call before the next batch's update,
+ * so the parameters are always those after a completed batch. */
 #include <string.h>
 #include "real.h"
 #include "parallel.h"
 
 typedef struct {
-    real *grads, *xbuf, *ybuf, *acts[NN_MAX_LAYERS], *delta[2];
+    real *xbuf, *ybuf, *acts[NN_MAX_LAYERS], *delta[2];
     int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
 } scratch;
 
-static void carve(const nn_config *cfg, real *work, int max_rows, int gather, scratch *s) {
+/* One thread's rows: see nn_row_width. */
+static void carve(const nn_config *cfg, real *work, int64_t max_rows, int gather, scratch *s) {
     int L = cfg->n_layers, widest = 0;
     real *at = work;
-    s->grads = at;
-    at += nn_param_count(cfg);
     s->xbuf = s->ybuf = NULL;
     if (gather) {
         s->xbuf = at;
@@ -134,13 +139,13 @@ static int64_t count_correct(const nn_config *cfg, const real *a, const real *y,
 }
 
 /* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
- * the batch-mean loss from these rows (overwriting s->grads). Rows come from
+ * the batch-mean loss from these rows (overwriting grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
- * rows' loss sum, taken before any update, and adds their correct
- * predictions to *hits. */
-static double slice_gradients(const nn_config *cfg, const scratch *s, const real *params,
-                              const real *x, const real *y, const int64_t *perm,
-                              int64_t r0, int mt, int m, int64_t *hits) {
+ * rows' loss sum, taken before any update, and sets *hits to their correct
+ * predictions. */
+static double block_gradients(const nn_config *cfg, const scratch *s, real *grads,
+                              const real *params, const real *x, const real *y,
+                              const int64_t *perm, int64_t r0, int mt, int m, int64_t *hits) {
     const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
     const real *xb = x + r0 * F, *yb = y + r0 * K;
     if (perm) {
@@ -155,7 +160,7 @@ static double slice_gradients(const nn_config *cfg, const scratch *s, const real
     forward_layers(cfg, params, s, xb, mt);
     real *a_out = s->acts[L - 1];
     double loss = output_layer(cfg, a_out, yb, mt);
-    *hits += count_correct(cfg, a_out, yb, mt, K);
+    *hits = count_correct(cfg, a_out, yb, mt, K);
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
     real *delta = s->delta[0], *spare = s->delta[1];
@@ -173,7 +178,7 @@ static double slice_gradients(const nn_config *cfg, const scratch *s, const real
     for (int l = L - 1; l >= 0; l--) {
         const real *inp = l ? s->acts[l - 1] : xb;
         real *dinp = l ? spare : NULL;
-        NNF(dense_backward)(dinp, s->grads + s->w_off[l], BIAS(s->grads, s, l), delta, inp,
+        NNF(dense_backward)(dinp, grads + s->w_off[l], BIAS(grads, s, l), delta, inp,
                             params + s->w_off[l], mt, cfg->sizes[l], cfg->sizes[l + 1]);
         if (l) {
             NNF(activation_backward)(dinp, dinp, s->acts[l - 1], mt, cfg->sizes[l],
@@ -185,21 +190,19 @@ static double slice_gradients(const nn_config *cfg, const scratch *s, const real
     return loss;
 }
 
-/* Forward over n rows in chunks of max_rows on one scratch; see network_forward. */
-static double forward_rows(const nn_config *cfg, const scratch *s, const real *params,
-                           int max_rows, const real *x, int64_t n, real *out, int logits,
-                           const real *y) {
-    const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
-    double total = 0;
-    for (int64_t start = 0; start < n; start += max_rows) {
-        int m = (int)(n - start < max_rows ? n - start : max_rows);
-        forward_layers(cfg, params, s, x + start * F, m);
-        real *a_out = s->acts[L - 1];
-        if (out && logits) memcpy(out + start * K, a_out, sizeof(real) * (size_t)m * K);
-        total += output_layer(cfg, a_out, y ? y + start * K : NULL, m);
-        if (out && !logits) memcpy(out + start * K, a_out, sizeof(real) * (size_t)m * K);
-    }
-    return total;
+/* The forward pass of m rows (one chunk) on one scratch: outputs (logits or
+ * activations) into out when not NULL, and the chunk's loss sum against y
+ * (0 without y). Prediction, evaluation and the validation pass of training
+ * all come through here. */
+static double forward_chunk(const nn_config *cfg, const scratch *s, const real *params,
+                            const real *x, int m, real *out, int logits, const real *y) {
+    const int L = cfg->n_layers, K = cfg->sizes[L];
+    forward_layers(cfg, params, s, x, m);
+    real *a_out = s->acts[L - 1];
+    if (out && logits) memcpy(out, a_out, sizeof(real) * (size_t)m * K);
+    double loss = output_layer(cfg, a_out, y, m);
+    if (out && !logits) memcpy(out, a_out, sizeof(real) * (size_t)m * K);
+    return loss;
 }
 
 /* The penalty l1*sum|W| + l2/2*sum W^2 over every layer's weights. */
@@ -220,59 +223,91 @@ double NNF(network_penalty)(const nn_config *cfg, const real *params) {
 typedef struct {
     const nn_config *cfg;
     real *params, *opt_state;
-    int T, rows;                      /* threads; rows each thread's scratch holds */
+    int T;                            /* threads */
     scratch s[NN_MAX_THREADS];
+    real *grads[NN_ROW_BLOCKS];       /* one gradient buffer per row block */
     nn_barrier barrier;
+    const nn_hook *hook;
+    atomic_int stop;                  /* set by the hook's caller, thread 0 */
     /* training */
     const real *x, *y;
     int64_t n;
     const int64_t *perms;
-    int n_epochs, batch_size;
+    int n_epochs, batch_size, epochs_done;
     int64_t step;
+    double block_loss[NN_ROW_BLOCKS];
+    int64_t block_hits[NN_ROW_BLOCKS];
+    double *loss_sums, *penalties, *val_sums;
+    int64_t *correct;
     /* a forward pass (validation, prediction) */
     const real *xf, *yf;
     int64_t nf;
+    int chunk_rows;
     real *out;
     int logits;
-    /* results */
-    double part[NN_MAX_THREADS], val_part[NN_MAX_THREADS];
-    int64_t hits_part[NN_MAX_THREADS];
-    double *loss_sums, *penalties, *val_sums;
-    int64_t *correct;
+    double *chunk_loss;
 } job;
 
-/* Splits the workspace into one scratch per thread. */
-static void plan(job *j, const nn_config *cfg, real *work, int max_rows, int T, int gather) {
+/* Carves the workspace: `blocks` gradient buffers, then one scratch region
+ * of `rows` rows per thread. */
+static void plan(job *j, const nn_config *cfg, real *work, int blocks, int64_t rows, int T,
+                 int gather) {
+    const int64_t P = nn_param_count(cfg);
     j->cfg = cfg;
     j->T = T;
-    j->rows = (max_rows + T - 1) / T;
-    int64_t region = nn_param_count(cfg) + (int64_t)j->rows * nn_row_width(cfg, gather);
-    for (int t = 0; t < T; t++) carve(cfg, work + t * region, j->rows, gather, &j->s[t]);
+    for (int k = 0; k < blocks; k++) j->grads[k] = work + k * P;
+    real *regions = work + (int64_t)blocks * P;
+    int64_t region = rows * nn_row_width(cfg, gather);
+    for (int t = 0; t < T; t++) carve(cfg, regions + t * region, rows, gather, &j->s[t]);
     nn_barrier_init(&j->barrier, T);
+    atomic_init(&j->stop, 0);
 }
 
-/* How many threads a batch of `rows` rows is worth: the BLAS's thread count
- * (what nnbook.set_num_threads and threadpoolctl set), capped by the
- * workspace, and 1 below cfg->parallel_min_flops of forward work. */
-static int threads_for(const nn_config *cfg, int64_t rows, int cap) {
-    double flops = 0;
-    for (int l = 0; l < cfg->n_layers; l++)
-        flops += 2.0 * cfg->sizes[l] * cfg->sizes[l + 1];
-    if (flops * rows < cfg->parallel_min_flops) return 1;
-    int T = nn_get_num_threads();
-    if (T > cap) T = cap;
-    if (T > NN_MAX_THREADS) T = NN_MAX_THREADS;
-    if (T > rows) T = (int)rows;
-    return T < 1 ? 1 : T;
+static int clamp_threads(int threads, int64_t work_items) {
+    int T = threads < 1 ? 1 : threads > NN_MAX_THREADS ? NN_MAX_THREADS : threads;
+    return work_items < T ? (int)(work_items < 1 ? 1 : work_items) : T;
 }
 
-static double forward_slice(job *j, int t) {
-    int64_t r0 = j->nf * t / j->T, r1 = j->nf * (t + 1) / j->T;
-    const int F = j->cfg->sizes[0], K = j->cfg->sizes[j->cfg->n_layers];
-    if (r1 <= r0) return 0.0;
-    return forward_rows(j->cfg, &j->s[t], j->params, j->rows, j->xf + r0 * F, r1 - r0,
-                        j->out ? j->out + r0 * K : NULL, j->logits,
-                        j->yf ? j->yf + r0 * K : NULL);
+/* Thread 0, between batches: calls the hook when its interval has passed. */
+static void maybe_call_hook(job *j, double *last, const nn_progress *p) {
+    const nn_hook *h = j->hook;
+    if (!h || !h->fn) return;
+    if (h->interval > 0) {
+        double now = nn_seconds();
+        if (now - *last < h->interval) return;
+        *last = now;
+    }
+    if (h->fn(h->ctx, p)) atomic_store_explicit(&j->stop, 1, memory_order_relaxed);
+}
+
+static int stopped(job *j) { return atomic_load_explicit(&j->stop, memory_order_relaxed); }
+
+/* Thread t's share of a forward pass: chunks t, t+T, ...; each chunk's loss
+ * into chunk_loss[c]. Stops between chunks once the stop flag is set. */
+static void forward_part(job *j, int t, int epoch) {
+    const int L = j->cfg->n_layers, F = j->cfg->sizes[0], K = j->cfg->sizes[L];
+    const int64_t chunks = (j->nf + j->chunk_rows - 1) / j->chunk_rows;
+    double last = t == 0 && j->hook ? nn_seconds() : 0;
+    for (int64_t c = t; c < chunks && !stopped(j); c += j->T) {
+        int64_t r0 = c * j->chunk_rows;
+        int m = (int)(j->nf - r0 < j->chunk_rows ? j->nf - r0 : j->chunk_rows);
+        double loss = forward_chunk(j->cfg, &j->s[t], j->params, j->xf + r0 * F, m,
+                                    j->out ? j->out + r0 * K : NULL, j->logits,
+                                    j->yf ? j->yf + r0 * K : NULL);
+        if (j->chunk_loss) j->chunk_loss[c] = loss;
+        if (t == 0) {
+            nn_progress p = {epoch, c + 1, chunks, r0 + m, 0.0, 0};
+            maybe_call_hook(j, &last, &p);
+        }
+    }
+}
+
+static double chunk_total(const job *j) {
+    double total = 0;
+    if (!j->chunk_loss) return 0;
+    for (int64_t c = 0; c < (j->nf + j->chunk_rows - 1) / j->chunk_rows; c++)
+        total += j->chunk_loss[c];
+    return total;
 }
 
 static void train_thread(void *arg, int t) {
@@ -280,143 +315,177 @@ static void train_thread(void *arg, int t) {
     const nn_config *cfg = j->cfg;
     const int T = j->T;
     const int64_t P = nn_param_count(cfg), lo = P * t / T, hi = P * (t + 1) / T;
+    const int64_t batches = (j->n + j->batch_size - 1) / j->batch_size;
     const scratch *s = &j->s[t];
-    real *grads = j->s[0].grads; /* the slices are summed into thread 0's buffer */
+    real *grads = j->grads[0]; /* the blocks are summed into block 0's buffer */
     int64_t step = j->step;
+    double last = t == 0 && j->hook ? nn_seconds() : 0;
 
     for (int e = 0; e < j->n_epochs; e++) {
         const int64_t *perm = j->perms ? j->perms + (int64_t)e * j->n : NULL;
         double loss = 0;
-        int64_t hits = 0;
-        for (int64_t start = 0; start < j->n; start += j->batch_size) {
+        int64_t hits = 0, b = 0;
+        for (int64_t start = 0; start < j->n; start += j->batch_size, b++) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
-            int64_t r0 = start + (int64_t)m * t / T, r1 = start + (int64_t)m * (t + 1) / T;
-            if (r1 > r0)
-                loss += slice_gradients(cfg, s, j->params, j->x, j->y, perm, r0,
-                                        (int)(r1 - r0), m, &hits);
-            else
-                memset(s->grads, 0, sizeof(real) * (size_t)P);
+            int blocks = nn_row_blocks(cfg, m);
+            for (int k = t; k < blocks; k += T) {
+                int64_t r0 = start + (int64_t)m * k / blocks;
+                int64_t r1 = start + (int64_t)m * (k + 1) / blocks;
+                j->block_loss[k] = block_gradients(cfg, s, j->grads[k], j->params, j->x, j->y,
+                                                   perm, r0, (int)(r1 - r0), m,
+                                                   &j->block_hits[k]);
+            }
             nn_barrier_wait(&j->barrier);
-            for (int u = 1; u < T; u++) {
-                const real *g = j->s[u].grads;
+            /* thread 0 set the flag (if at all) before this barrier */
+            if (stopped(j)) goto out;
+            for (int k = 1; k < blocks; k++) {
+                const real *g = j->grads[k];
                 for (int64_t i = lo; i < hi; i++) grads[i] += g[i];
             }
             penalty_step(cfg, s, grads, j->params, lo, hi, m);
             step += 1;
             optimizer_step(cfg, j->params, j->opt_state, grads, P, lo, hi, step);
+            if (t == 0)
+                for (int k = 0; k < blocks; k++) {
+                    loss += j->block_loss[k];
+                    hits += j->block_hits[k];
+                }
             nn_barrier_wait(&j->barrier);
-        }
-        j->part[t] = loss;
-        j->hits_part[t] = hits;
-        if (j->xf) j->val_part[t] = forward_slice(j, t);
-        nn_barrier_wait(&j->barrier);
-        if (t == 0) {
-            double total = 0, val = 0;
-            int64_t right = 0;
-            for (int u = 0; u < T; u++) {
-                total += j->part[u];
-                val += j->val_part[u];
-                right += j->hits_part[u];
+            if (t == 0) {
+                nn_progress p = {e, b + 1, batches, start + m, loss, hits};
+                maybe_call_hook(j, &last, &p);
             }
-            j->loss_sums[e] = total;
-            if (j->correct) j->correct[e] = right;
+        }
+        if (j->xf) forward_part(j, t, e);
+        nn_barrier_wait(&j->barrier);
+        if (stopped(j)) goto out;
+        if (t == 0) {
+            j->loss_sums[e] = loss;
+            if (j->correct) j->correct[e] = hits;
             j->penalties[e] = NNF(network_penalty)(cfg, j->params);
-            if (j->xf) j->val_sums[e] = val;
+            if (j->xf) j->val_sums[e] = chunk_total(j);
+            j->epochs_done = e + 1;
         }
     }
+out:
     if (t == 0) j->step = step;
 }
 
 static void forward_thread(void *arg, int t) {
-    job *j = arg;
-    j->part[t] = forward_slice(j, t);
+    forward_part((job *)arg, t, -1);
 }
 
 /* n_epochs epochs in one call, so small networks do not pay Python's
  * per-epoch overhead. x (n, s0), y (n, sL); perms: n_epochs rows of n
  * indices (epoch e uses row e), or NULL for the rows in order. For each
- * epoch e: loss_sums[e] = the sum of its batches' loss terms (each taken
- * before that batch's update), penalties[e] = the penalty after the epoch
- * and, when x_val is not NULL, val_loss_sums[e] = the loss sum over x_val
- * (n_val rows) after it; correct[e] (when not NULL) = the rows predicted
- * right, each before its batch's update (see count_correct). *step counts
- * updates (Adam's t). The workspace must hold nn_workspace_len(cfg,
- * max_rows, threads, perms != NULL). */
+ * completed epoch e: loss_sums[e] = the sum of its batches' loss terms (each
+ * taken before that batch's update), penalties[e] = the penalty after the
+ * epoch and, when x_val is not NULL, val_loss_sums[e] = the loss sum over
+ * x_val (n_val rows, in chunks of fwd_rows, val_chunk_loss holding one entry
+ * per chunk) after it; correct[e] (when not NULL) = the rows predicted right,
+ * each before its batch's update (see count_correct). *step counts updates
+ * (Adam's t); *epochs_done the epochs completed. Returns NN_STOPPED when the
+ * hook stopped the call: then *epochs_done < n_epochs and the parameters are
+ * those after the last completed batch. The workspace must hold
+ * nn_train_workspace_len(cfg, batch_size, threads, perms != NULL,
+ * x_val ? min(fwd_rows, n_val) : 0). */
 int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_state, real *work,
-                              int max_rows, int threads, const real *x, const real *y,
-                              int64_t n, const int64_t *perms, int n_epochs, int batch_size,
+                              int threads, const real *x, const real *y, int64_t n,
+                              const int64_t *perms, int n_epochs, int batch_size,
                               const real *x_val, const real *y_val, int64_t n_val,
-                              int64_t *step, double *loss_sums, double *penalties,
-                              double *val_loss_sums, int64_t *correct) {
-    if (nn_check_config(cfg) != NN_OK || n < 1 || batch_size < 1 || batch_size > max_rows ||
-        n_epochs < 0 || threads < 1 || (x_val && n_val < 1))
+                              int fwd_rows, double *val_chunk_loss, const nn_hook *hook,
+                              int64_t *step, int *epochs_done, double *loss_sums,
+                              double *penalties, double *val_loss_sums, int64_t *correct) {
+    if (nn_check_config(cfg) != NN_OK || n < 1 || batch_size < 1 || n_epochs < 0 ||
+        threads < 1 || (x_val && (n_val < 1 || fwd_rows < 1 || !val_chunk_loss)))
         return NN_EINVAL;
     job j;
-    int T = threads_for(cfg, batch_size, threads);
-    plan(&j, cfg, work, max_rows, T, perms != NULL);
+    int blocks = nn_row_blocks(cfg, batch_size);
+    int T = clamp_threads(threads, blocks);
+    int64_t rows = 1;
+    for (int64_t m = 1; m <= batch_size; m++) { /* the largest block of any batch */
+        int nb = nn_row_blocks(cfg, m);
+        if ((m + nb - 1) / nb > rows) rows = (m + nb - 1) / nb;
+    }
+    /* the validation pass's chunks (no more rows than x_val has) */
+    if (x_val && (fwd_rows < n_val ? fwd_rows : n_val) > rows) rows = fwd_rows < n_val ? fwd_rows : n_val;
+    plan(&j, cfg, work, blocks, rows, T, perms != NULL);
     j.params = params;
     j.opt_state = opt_state;
+    j.hook = hook;
     j.x = x;
     j.y = y;
     j.n = n;
     j.perms = perms;
     j.n_epochs = n_epochs;
     j.batch_size = batch_size;
+    j.epochs_done = 0;
     j.step = *step;
     j.xf = x_val;
     j.yf = y_val;
     j.nf = n_val;
+    j.chunk_rows = fwd_rows;
     j.out = NULL;
     j.logits = 0;
+    j.chunk_loss = val_chunk_loss;
     j.loss_sums = loss_sums;
     j.penalties = penalties;
     j.val_sums = val_loss_sums;
     j.correct = correct;
-    for (int t = 0; t < T; t++) j.val_part[t] = 0;
     if (nn_run_parallel(T, train_thread, &j) != NN_OK) { /* no threads: run on one */
-        plan(&j, cfg, work, max_rows, 1, perms != NULL);
+        plan(&j, cfg, work, blocks, rows, 1, perms != NULL);
         nn_run_parallel(1, train_thread, &j);
     }
     *step = j.step;
-    return NN_OK;
+    *epochs_done = j.epochs_done;
+    return j.epochs_done < n_epochs ? NN_STOPPED : NN_OK;
 }
 
-/* One epoch; see network_train_epochs. *loss_sum = the sum of its batches'
- * loss terms; *correct (when not NULL) = the rows predicted right. */
-int NNF(network_train_epoch)(const nn_config *cfg, real *params, real *opt_state,
-                             real *work, int max_rows, int threads, const real *x,
-                             const real *y, int64_t n, const int64_t *perm, int batch_size,
-                             int64_t *step, double *loss_sum, int64_t *correct) {
+/* One epoch without validation or hook; see network_train_epochs. */
+int NNF(network_train_epoch)(const nn_config *cfg, real *params, real *opt_state, real *work,
+                             int threads, const real *x, const real *y, int64_t n,
+                             const int64_t *perm, int batch_size, int64_t *step,
+                             double *loss_sum, int64_t *correct) {
     double penalty;
-    return NNF(network_train_epochs)(cfg, params, opt_state, work, max_rows, threads, x, y, n,
-                                     perm, 1, batch_size, NULL, NULL, 0, step, loss_sum,
-                                     &penalty, NULL, correct);
+    int done;
+    return NNF(network_train_epochs)(cfg, params, opt_state, work, threads, x, y, n, perm, 1,
+                                     batch_size, NULL, NULL, 0, 0, NULL, NULL, step, &done,
+                                     loss_sum, &penalty, NULL, correct);
 }
 
-/* Forward over n rows in chunks of at most max_rows per thread. out (n, sL),
- * when not NULL, receives the logits (logits != 0) or the output
- * activations. When y is not NULL, *loss_sum = the sum of the loss terms. */
-int NNF(network_forward)(const nn_config *cfg, const real *params, real *work, int max_rows,
+/* Forward over n rows in chunks of chunk_rows. out (n, sL), when not NULL,
+ * receives the logits (logits != 0) or the output activations. When y is not
+ * NULL, chunk_loss (one entry per chunk) receives each chunk's loss sum and
+ * *loss_sum their sum in chunk order. Returns NN_STOPPED if the hook stopped
+ * it (out then holds only some chunks). The workspace must hold
+ * nn_forward_workspace_len(cfg, min(chunk_rows, n), threads). */
+int NNF(network_forward)(const nn_config *cfg, const real *params, real *work, int chunk_rows,
                          int threads, const real *x, int64_t n, real *out, int logits,
-                         const real *y, double *loss_sum) {
-    if (nn_check_config(cfg) != NN_OK || n < 1 || max_rows < 1 || threads < 1)
+                         const real *y, double *chunk_loss, const nn_hook *hook,
+                         double *loss_sum) {
+    if (nn_check_config(cfg) != NN_OK || n < 1 || chunk_rows < 1 || threads < 1 ||
+        (y && !chunk_loss))
         return NN_EINVAL;
     job j;
-    int64_t rows = n < max_rows ? n : max_rows;
-    int T = threads_for(cfg, rows, threads);
-    plan(&j, cfg, work, max_rows, T, 0);
+    int64_t chunks = (n + chunk_rows - 1) / chunk_rows;
+    int T = clamp_threads(threads, chunks);
+    if (nn_row_blocks(cfg, n) == 1) T = 1; /* too little work for threads */
+    int64_t rows = chunk_rows < n ? chunk_rows : n;
+    plan(&j, cfg, work, 0, rows, T, 0);
     j.params = (real *)params; /* only read on this path */
+    j.hook = hook;
     j.xf = x;
     j.yf = y;
     j.nf = n;
+    j.chunk_rows = chunk_rows;
     j.out = out;
     j.logits = logits;
+    j.chunk_loss = y ? chunk_loss : NULL;
     if (nn_run_parallel(T, forward_thread, &j) != NN_OK) {
-        plan(&j, cfg, work, max_rows, 1, 0);
+        plan(&j, cfg, work, 0, rows, 1, 0);
         nn_run_parallel(1, forward_thread, &j);
     }
-    double total = 0;
-    for (int t = 0; t < j.T; t++) total += j.part[t];
-    if (loss_sum) *loss_sum = total;
+    if (stopped(&j)) return NN_STOPPED;
+    if (loss_sum) *loss_sum = chunk_total(&j);
     return NN_OK;
 }

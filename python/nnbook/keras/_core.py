@@ -27,10 +27,11 @@ class KerasCore(CoreNetwork):
 
     def set_training(self, loss, optimizer_settings, reset=True):
         """Switch loss and optimizer; `reset` zeroes the optimizer state (a new optimizer)."""
-        self.loss = loss
-        self.settings.update(optimizer_settings)
-        self.config = self._make_config()
-        slots = self.config.optimizer_slots() * self.params.size
-        if reset or self.opt_state.size != slots:
-            self.opt_state = np.zeros(slots, self.dtype)
-            self.step = 0
+        with self.lock.write():
+            self.loss = loss
+            self.settings.update(optimizer_settings)
+            self.config = self._make_config()
+            slots = self.config.optimizer_slots() * self.params.size
+            if reset or self.opt_state.size != slots:
+                self.opt_state = np.zeros(slots, self.dtype)
+                self.step = 0

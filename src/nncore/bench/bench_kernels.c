@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nncore.h"
 #include "../tests/fixed_stream.h"
@@ -84,12 +85,16 @@ static double time_call(bench_fn fn, void *arg) {
     return runs[2];
 }
 
-/* The thread cap the Python layer passes: the BLAS's thread count (which
- * nnbook.set_num_threads, threadpoolctl and --threads set). */
+/* The thread count passed to the core (--threads; default: the online
+ * cores, as nnbook's default). The floor's bare GEMMs get the BLAS with as
+ * many threads (the core pins its BLAS to one thread, see blas_threads.c,
+ * so the floor sets it back before each run). */
+static int bench_threads_setting = 0;
 static int core_threads(void) {
-    int t = nn_get_num_threads();
+    int t = bench_threads_setting > 0 ? bench_threads_setting : (int)sysconf(_SC_NPROCESSORS_ONLN);
     return t < 1 ? 1 : (t > NN_MAX_THREADS ? NN_MAX_THREADS : t);
 }
+static void floor_blas_threads(void) { NN_BLAS(openblas_set_num_threads)(core_threads()); }
 
 static void report(const char *prec, const char *what, double seconds, double flops,
                    double gemm_seconds) {
@@ -127,13 +132,13 @@ int main(int argc, char **argv) {
             quick = 1;
             min_seconds = 0.03;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            nn_set_num_threads(atoi(argv[++i]));
+            bench_threads_setting = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: %s [--quick] [--threads N]\n", argv[0]);
             return 2;
         }
     }
-    printf("nncore kernels, OpenBLAS threads: %d\n", nn_get_num_threads());
+    printf("nncore kernels, threads: %d\n", core_threads());
 
     /* every check first; nothing is timed unless all of them pass */
     check_all_f32();
@@ -284,7 +289,7 @@ static nn_config S(book_config)(int s0, int s1, int s2) {
 static void S(check_epoch)(int m, int s0, int s1, int s2) {
     nn_config cfg = S(book_config)(s0, s1, s2);
     int T = core_threads();
-    int64_t P = nn_param_count(&cfg), W = nn_workspace_len(&cfg, m, T, 1);
+    int64_t P = nn_param_count(&cfg), W = nn_train_workspace_len(&cfg, m, T, 1, 0);
     uint64_t rng = 17;
     real *params = S(alloc)(P), *work = S(alloc)(W), *x = S(alloc)((int64_t)m * s0);
     real *y = S(alloc)((int64_t)m * s2);
@@ -339,7 +344,7 @@ static void S(check_epoch)(int m, int s0, int s1, int s2) {
 
     int64_t step = 0;
     double loss = 0;
-    int rc = S(network_train_epoch)(&cfg, params, NULL, work, m, T, x, y, m, NULL, m, &step, &loss, NULL);
+    int rc = S(network_train_epoch)(&cfg, params, NULL, work, T, x, y, m, NULL, m, &step, &loss, NULL);
     if (rc != NN_OK) {
         printf("MISMATCH network_train_epoch [%s]: status %d\n", PREC, rc);
         n_failures++;
@@ -469,7 +474,7 @@ typedef struct {
 static void S(e_train)(void *p) {
     S(epoch) *E = p;
     double loss;
-    S(network_train_epoch)(&E->cfg, E->params, NULL, E->work, E->batch, core_threads(), E->x,
+    S(network_train_epoch)(&E->cfg, E->params, NULL, E->work, core_threads(), E->x,
                            E->y, E->n,
                            E->perm, E->batch, &E->step, &loss, NULL);
 }
@@ -478,6 +483,7 @@ static void S(e_floor)(void *p) {
     S(epoch) *E = p;
     S(layer) *a = &E->l1, *b = &E->l2;
     int s0 = E->cfg.sizes[0];
+    floor_blas_threads();
     for (int64_t start = 0; start < E->n; start += E->batch) {
         int m = (int)(E->n - start < E->batch ? E->n - start : E->batch);
         const real *xb = E->x + start * s0;
@@ -504,7 +510,7 @@ static void S(bench_epoch)(const char *name, int64_t n, int s0, int s1, int s2, 
     E.n = n;
     E.step = 0;
     E.params = S(alloc)(nn_param_count(&E.cfg));
-    E.work = S(alloc)(nn_workspace_len(&E.cfg, batch, core_threads(), 1));
+    E.work = S(alloc)(nn_train_workspace_len(&E.cfg, batch, core_threads(), 1, 0));
     E.x = S(alloc)(n * s0);
     E.y = S(alloc)(n * s2);
     E.perm = malloc(sizeof(int64_t) * (size_t)n);

@@ -96,7 +96,8 @@ static nn_config fd_network(void) {
 static double objective(const nn_config *cfg, const double *params, double *work,
                         const double *x, const double *y) {
     double loss_sum = 0, penalty = 0;
-    network_forward_f64(cfg, params, work, ROWS, 1, x, ROWS, NULL, 0, y, &loss_sum);
+    double chunk_loss[1];
+    network_forward_f64(cfg, params, work, ROWS, 1, x, ROWS, NULL, 0, y, chunk_loss, NULL, &loss_sum);
     int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
     nn_param_offsets(cfg, w_off, b_off);
     for (int l = 0; l < cfg->n_layers; l++)
@@ -112,7 +113,7 @@ static void check_train_step_against_finite_differences(void) {
     const int64_t P = nn_param_count(&cfg);
     double *params = malloc(sizeof(double) * P), *stepped = malloc(sizeof(double) * P);
     double *grad = malloc(sizeof(double) * P);
-    double *work = malloc(sizeof(double) * nn_workspace_len(&cfg, ROWS, 1, 1));
+    double *work = malloc(sizeof(double) * nn_train_workspace_len(&cfg, ROWS, 1, 1, 0));
     double x[ROWS * FEATURES], y[ROWS] = {0, 1, 1, 0, 1};
     uint64_t rng = 2024;
     for (int i = 0; i < ROWS * FEATURES; i++) x[i] = 2 * uniform(&rng);
@@ -133,13 +134,14 @@ static void check_train_step_against_finite_differences(void) {
         grad[i] = (up - down) / (2 * h);
     }
     double loss_before = 0;
-    network_forward_f64(&cfg, params, work, ROWS, 1, x, ROWS, NULL, 0, y, &loss_before);
+    double chunk_loss[1];
+    network_forward_f64(&cfg, params, work, ROWS, 1, x, ROWS, NULL, 0, y, chunk_loss, NULL, &loss_before);
 
     /* one step of the core: stepped = params - lr * its gradient */
     memcpy(stepped, params, sizeof(double) * P);
     int64_t step = 0;
     double loss_sum = 0;
-    int rc = network_train_epoch_f64(&cfg, stepped, NULL, work, ROWS, 1, x, y, ROWS, NULL, ROWS,
+    int rc = network_train_epoch_f64(&cfg, stepped, NULL, work, 1, x, y, ROWS, NULL, ROWS,
                                      &step, &loss_sum, NULL);
     check_true("network_train_epoch_f64 returns NN_OK", rc == NN_OK);
     check_true("one batch is one step", step == 1);
@@ -158,13 +160,13 @@ static void check_train_step_against_finite_differences(void) {
 
     /* the float32 core takes the same step, to float32 accuracy */
     float *params32 = malloc(sizeof(float) * P);
-    float *work32 = malloc(sizeof(float) * nn_workspace_len(&cfg, ROWS, 1, 1));
+    float *work32 = malloc(sizeof(float) * nn_train_workspace_len(&cfg, ROWS, 1, 1, 0));
     float x32[ROWS * FEATURES], y32[ROWS];
     for (int64_t i = 0; i < P; i++) params32[i] = (float)params[i];
     for (int i = 0; i < ROWS * FEATURES; i++) x32[i] = (float)x[i];
     for (int i = 0; i < ROWS; i++) y32[i] = (float)y[i];
     step = 0;
-    rc = network_train_epoch_f32(&cfg, params32, NULL, work32, ROWS, 1, x32, y32, ROWS, NULL,
+    rc = network_train_epoch_f32(&cfg, params32, NULL, work32, 1, x32, y32, ROWS, NULL,
                                  ROWS, &step, &loss_sum, NULL);
     check_true("network_train_epoch_f32 returns NN_OK", rc == NN_OK);
     for (int64_t i = 0; i < P; i++)
