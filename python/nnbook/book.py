@@ -184,6 +184,13 @@ class _BookNetwork:
                           f"{epoch}; training diverged (try a smaller learning_rate)",
                           RuntimeWarning, stacklevel=3)
 
+    def _record_chunk(self, first_epoch, loss_sums, penalties, val_sums, n, val):
+        """_record for each epoch of a chunk the core completed."""
+        for e in range(len(loss_sums)):
+            self._record(first_epoch + e, loss_sums[e], penalties[e], n,
+                         None if val is None else val_sums[e],
+                         None if val is None else val[0].shape[0])
+
     def _notify(self, callback, epoch):
         # Python loops over epochs only (the epoch itself runs in C), so a
         # per-epoch hook costs one call; progress bars live in the caller.
@@ -464,12 +471,18 @@ class DualLayer(SingleLayer):
             batch_size, perms = self._epoch_orders(n, chunk)
             if callback is not None:
                 before = net.snapshot()
-            loss_sums, penalties, val_sums = net.train_epochs(xs, ys, batch_size, chunk,
-                                                              perms, val)
+            try:
+                loss_sums, penalties, val_sums = net.train_epochs(xs, ys, batch_size, chunk,
+                                                                  perms, val)
+            except BaseException as stop:
+                # Ctrl-C (or a signal handler's error) between two batches: keep
+                # the epochs of this chunk that completed, then let it propagate
+                self._record_chunk(done, *getattr(stop, "nnbook_completed", ((), (), None)),
+                                   n, val)
+                raise
             for e in range(chunk):
-                self._record(done + e, loss_sums[e], penalties[e], n,
-                             None if val is None else val_sums[e],
-                             None if val is None else val[0].shape[0])
+                self._record_chunk(done + e, loss_sums[e:e + 1], penalties[e:e + 1],
+                                   None if val is None else val_sums[e:e + 1], n, val)
                 if callback is not None and self._notify(callback, done + e):
                     if e + 1 < chunk:
                         # the chunk ran past the stop: redo only the epochs up to it

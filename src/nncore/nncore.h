@@ -27,7 +27,9 @@ enum nn_status { NN_OK = 0, NN_STOPPED = 1, NN_EINVAL = -1 };
  * batch and the network only, never on the thread count: threads only decide
  * who computes which block, and the blocks' gradient and loss sums are
  * combined in block order, so every thread count gives the same bits. */
+#ifndef NN_ROW_BLOCKS
 #define NN_ROW_BLOCKS 4
+#endif
 #define NN_MIN_BLOCK_ROWS 16
 
 /* A dense network: layer l maps sizes[l] inputs to sizes[l+1] units through
