@@ -264,12 +264,13 @@ def as_array(a, name, dtype, hint="clean or impute the data first"):
     return _converted(_as_numeric_array(a, name), name, dtype, hint)
 
 
-def as_parameter(value, name, shape, dtype):
+def as_parameter(value, name, shape, dtype, exact=False):
     """A new value for a weight or bias of `shape`: numbers, finite, in range for `dtype`.
 
     Accepts the exact shape, a scalar (set every entry), or the same values
     with length-1 axes added or dropped ((3,) for a (3, 1) column); refuses a
-    transposed matrix or any other shape of the same size.
+    transposed matrix or any other shape of the same size. exact: only the
+    exact shape (Keras's set_weights).
 
     Example
     -------
@@ -280,7 +281,8 @@ def as_parameter(value, name, shape, dtype):
     shape = tuple(shape)
     scalar = arr.ndim == 0
     squeezed = tuple(d for d in arr.shape if d != 1)
-    if arr.shape != shape and not scalar and squeezed != tuple(d for d in shape if d != 1):
+    if arr.shape != shape and (exact or (not scalar
+                                         and squeezed != tuple(d for d in shape if d != 1))):
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     arr = _converted(arr, name, dtype, "weights must be finite numbers")
     return np.broadcast_to(arr.reshape(() if scalar else shape), shape)
