@@ -239,15 +239,16 @@ def _converted(arr, name, dtype, hint="clean or impute the data first"):
 
     A narrowing cast (float64 -> float32) is checked on its result, which
     costs one pass and catches exactly the values that would become inf;
-    other casts cannot overflow and are checked on the input.
+    other casts cannot overflow and are checked on the input. A 0-d input
+    stays 0-d (np.ascontiguousarray would make it 1-d).
     """
     dtype = np.dtype(dtype)
     narrowing = arr.dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize
     if not narrowing:
         _check_finite(arr, name, hint)
-        return np.ascontiguousarray(arr, dtype=dtype)
+        return np.asarray(arr, dtype=dtype, order="C")
     with np.errstate(over="ignore", invalid="ignore"):
-        out = np.ascontiguousarray(arr, dtype=dtype)
+        out = np.asarray(arr, dtype=dtype, order="C")
     if not np.isfinite(out).all():
         _check_finite(arr, name, hint)
         bad = tuple(np.argwhere(~np.isfinite(out))[0])
