@@ -250,7 +250,11 @@ class _BookNetwork:
         return self._require_fitted().forward(self._x(x), logits=True)
 
     def predict(self, x):
-        """Boolean column: True where the output logit z > 0 (a > 0.5)."""
+        """Boolean column: True where the output logit z > 0 (a > 0.5).
+
+        x : (samples, features) array of real numbers: finite, the fitted
+        feature count, and within the range of the network's dtype.
+        """
         return self._logits(x) > 0
 
     def score(self, x, y):
@@ -306,7 +310,10 @@ class SingleLayer(_BookNetwork):
         net.weight(0)[...] = 1.0
 
     def forpass(self, x):
-        """z = x . w + b, shape (m, 1)."""
+        """z = x . w + b, shape (m, 1).
+
+        x : (m, features) array of real numbers, finite, fitting the network's dtype
+        """
         net = self._require_fitted()
         xs = self._x(x)
         z = np.empty((xs.shape[0], 1), self.dtype)
@@ -314,7 +321,11 @@ class SingleLayer(_BookNetwork):
         return z
 
     def backprop(self, x, err):
-        """(w_grad, b_grad) = (x^T err / m, sum(err) / m)."""
+        """(w_grad, b_grad) = (x^T err / m, sum(err) / m).
+
+        x : (m, features) numbers; err : the error terms a - y, (m, 1) or
+        (m,) finite numbers (None, NaN or Inf raise, naming err)
+        """
         net = self._require_fitted()
         xs = self._x(x)
         dout = self._scaled_error(err, xs.shape[0], 1)
@@ -427,6 +438,8 @@ class DualLayer(SingleLayer):
 
         Returns (w1_grad, b1_grad, w2_grad, b2_grad); the hidden error is
         (err . w2^T) * a1 * (1 - a1), with w2 as it was in the forward pass.
+        err must be finite numbers of shape (m, outputs) ((m,) for one
+        output); None, NaN or Inf raise, naming err.
         """
         net = self._require_fitted()
         xs = self._x(x)
@@ -448,7 +461,11 @@ class DualLayer(SingleLayer):
         return self.activation(z)
 
     def training(self, x, y, m):
-        """One gradient step on (x, y), penalty divided by m; returns a before the step."""
+        """One gradient step on (x, y), penalty divided by m; returns a before the step.
+
+        x : (m, features) numbers; y : (m,) or (m, 1) 0/1 targets (finite,
+        not None); m : integer in [1, 2**31 - 1]
+        """
         net = self._require_fitted()
         xs = self._x(x)
         ys = self._targets(y, "y", xs.shape[0], self._fitted_classes())
@@ -521,6 +538,17 @@ class DualLayer(SingleLayer):
 
 class RandomInitNetwork(DualLayer):
     """DualLayer whose w1 then w2 are drawn from N(0, 1) by RandomState(random_state).
+
+    Parameters
+    ----------
+    units, learning_rate, l1, l2, dtype : as DualLayer
+    random_state : None, int in [0, 2**32 - 1] or numpy.random.RandomState, default 42
+        What scikit-learn's check_random_state accepts (bools excepted).
+        Unlike scikit-learn, which checks it at fit, a bad value raises here
+        in __init__ (and again at fit if it was changed since). An int gives
+        the book's draws; a RandomState is drawn from directly, advancing its
+        stream; None seeds from the operating system (NumPy's global state is
+        never used).
 
     Example
     -------
@@ -632,7 +660,7 @@ class MultiClassNetwork(MinibatchNetwork):
     -------
     >>> import numpy as np
     >>> rng = np.random.RandomState(0)
-    >>> x = rng.normal(size=(90, 2)); labels = (x[:, 0] > 0) + (x[:, 1] > 0)
+    >>> x = rng.normal(size=(90, 2)); labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
     >>> y = np.eye(3)[labels]
     >>> net = MultiClassNetwork(units=8, batch_size=16).fit(x, y, epochs=100)
     >>> net.score(x, y) > 0.8
