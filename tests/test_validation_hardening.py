@@ -242,6 +242,12 @@ def test_epochs_beyond_int32_and_not_integers(name):
     refused(TypeError, "epochs", lambda: make(name).fit(x, y, epochs=None), x, y)
 
 
+@pytest.mark.parametrize("name", BOOK_CLASSES)
+def test_book_callback_must_be_callable(name):
+    x, y = data(name)
+    refused(TypeError, "callback", lambda: make(name).fit(x, y, epochs=1, callback="print"), x, y)
+
+
 @pytest.mark.parametrize("name", BOOK_CLASSES[1:])
 def test_init_weights_sizes(name):
     multi = name == "MultiClassNetwork"
@@ -347,6 +353,9 @@ def test_sgd_fraction_trains_like_the_float():
     (lambda: callbacks.EarlyStopping(patience="3"), "patience", TypeError),
     (lambda: callbacks.EarlyStopping(min_delta=1j), "min_delta", TypeError),
     (lambda: callbacks.EarlyStopping(baseline="low"), "baseline", TypeError),
+    (lambda: Sequential(name=3), "name", TypeError),
+    (lambda: keras_model().evaluate(*keras_data(), verbose=0, return_dict=np.ones(2)),
+     "return_dict", TypeError),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_keras_constructor_arguments(call, argument, error):
     refused(error, argument, call)

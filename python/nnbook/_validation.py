@@ -136,6 +136,13 @@ def check_real(value, name, minimum=None, strictly_positive=False, below=None,
     return number
 
 
+def check_callable(value, name):
+    """`value` if it is None or callable (a hook such as fit's callback)."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a function (or None), got {_shown(value)}")
+    return value
+
+
 def check_bool(value, name, keras_style=False):
     """`value` as a bool: True/False (NumPy bools too), nothing else."""
     if not isinstance(value, (bool, np.bool_)):

@@ -43,7 +43,8 @@ from . import _nncore
 from ._network import BOOK_EPS, BOOK_ZMIN, CoreNetwork
 from ._validation import (NotFittedError, _as_numeric_array, as_array, as_binary_targets,
                           as_matrix, as_one_hot, as_parameter, check_dtype, check_pair,
-                          check_positive_int, check_random_state, check_real, check_seed)
+                          check_callable, check_positive_int, check_random_state, check_real,
+                          check_seed)
 
 __all__ = ["SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork",
            "MultiClassNetwork", "NotFittedError"]
@@ -351,6 +352,7 @@ class SingleLayer(_BookNetwork):
             x_val); returning True stops training after that epoch.
         """
         epochs = check_positive_int(epochs, "epochs", minimum=0)
+        check_callable(callback, "callback")
         xs = as_matrix(x, "x", self.dtype)
         ys = self._targets(y, "y", xs.shape[0])
         val = self._validation_pair(x_val, y_val, xs.shape[1])
@@ -502,6 +504,7 @@ class DualLayer(SingleLayer):
             effect at the end of the current chunk.
         """
         epochs = check_positive_int(epochs, "epochs", minimum=0)
+        check_callable(callback, "callback")
         xs = as_matrix(x, "x", self.dtype)
         n, n_features = xs.shape
         ys = self._targets(y, "y", n)

@@ -105,6 +105,8 @@ class Sequential:
     """
 
     def __init__(self, layers=None, name=None, dtype=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a string. Received: name={name!r}")
         self.name = name or backend.unique_name("sequential")
         self.dtype = check_dtype(dtype or backend.floatx())
         self._layers = []
@@ -489,6 +491,7 @@ class Sequential:
         self._require_compiled("evaluation")
         batch_size = _batch_size(batch_size)
         verbose = _verbosity(verbose)
+        return_dict = check_bool(return_dict, "return_dict", keras_style=True)
         xs, targets = self._xy(x, y)
         line = progress.ProgressLine(math.ceil(xs.shape[0] / batch_size), verbose)
         line.begin()
