@@ -1,6 +1,6 @@
 """The textbook's networks (chapters 6-7), on the compiled core.
 
-Names, signatures, attributes and numbers follow the book (see DESIGN.md §4):
+Names, signatures, attributes and numbers follow the book:
 SingleLayer -> DualLayer -> RandomInitNetwork -> MinibatchNetwork, and
 MultiClassNetwork. `fit` runs the epochs in C, as many per call as take
 about CHUNK_SECONDS (SingleLayer: one, for its w_history); the book's
@@ -15,6 +15,24 @@ Differences from the printed code, all deliberate:
 - MultiClassNetwork's output-bias gradient is taken per class (the printed
   np.sum(err) sums over the classes too, which is always 0, so b2 never
   learned there).
+
+What the arguments accept (checked at the call, each error naming the
+argument; inputs are never modified):
+- learning_rate > 0, l1 >= 0, l2 >= 0: real numbers (fractions.Fraction and
+  NumPy scalars too), finite;
+- units, batch_size, epochs, m, n_features, n_classes: integers (not bools)
+  up to 2**31 - 1, the core's int;
+- random_state: None (seeded by the OS), an integer in [0, 2**32 - 1] or a
+  numpy.random.RandomState (whose stream is then used and advanced), as
+  scikit-learn's check_random_state; checked in __init__ and again when
+  the network draws from it;
+- x, x_val, z, err: arrays of real numbers (NaN/Inf refused), 2-D where
+  the method needs rows; float64 values too large for a float32 network
+  are refused, not turned into inf;
+- assigned weights (w, b, w1, b1, w2, b2): finite numbers of the
+  attribute's shape.
+Hyper-parameters set as attributes after __init__ are checked again when
+the network is (re)built, at fit or init_weights.
 """
 import time
 import warnings
@@ -23,8 +41,10 @@ import numpy as np
 
 from . import _nncore
 from ._network import BOOK_EPS, BOOK_ZMIN, CoreNetwork
-from ._validation import (NotFittedError, as_binary_targets, as_matrix, as_one_hot,
-                          check_dtype, check_pair, check_positive_int, check_real)
+from ._validation import (NotFittedError, _as_numeric_array, as_array, as_binary_targets,
+                          as_matrix, as_one_hot, as_parameter, check_dtype, check_pair,
+                          check_callable, check_positive_int, check_random_state, check_real,
+                          check_seed)
 
 __all__ = ["SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork",
            "MultiClassNetwork", "NotFittedError"]
@@ -60,7 +80,9 @@ def _parameter(layer, kind, name):
 
     A single output bias is shown 0-d, like the book's scalar b2 = 0.
     Assigning copies the values in, so `net.w1 = ...` and `net.w1 -= ...`
-    both reach the core.
+    both reach the core. An assigned value must have the attribute's shape
+    (or be a scalar, or the same vector with length-1 axes added or
+    dropped) and hold finite numbers that fit the network's dtype.
     """
     def view(self):
         net = self._net
@@ -74,10 +96,7 @@ def _parameter(layer, kind, name):
     def assign(self, value):
         self._require_fitted()
         current = view(self)
-        arr = np.asarray(value, dtype=self.dtype)
-        if arr.size != current.size:
-            raise ValueError(f"{name} must have shape {current.shape}, got {arr.shape}")
-        current[...] = arr.reshape(current.shape)
+        current[...] = as_parameter(value, name, current.shape, self.dtype)
 
     return property(view, assign, doc=f"The book's {name}, a view of the core's parameters.")
 
@@ -97,8 +116,16 @@ class _BookNetwork:
         self.val_losses = []
         self._net = None
 
+    def _check_hyperparameters(self):
+        """Check (again) what may have been set as attributes since __init__."""
+        self.lr = check_real(self.lr, "learning_rate", strictly_positive=True)
+        self.l1 = check_real(self.l1, "l1", minimum=0)
+        self.l2 = check_real(self.l2, "l2", minimum=0)
+        self.dtype = check_dtype(self.dtype)
+
     # -- construction ------------------------------------------------------
     def _build(self, sizes):
+        self._check_hyperparameters()
         activations = ["sigmoid"] * (len(sizes) - 2) + [self._output_activation]
         self._net = CoreNetwork(sizes, activations, self._loss, self.dtype,
                                 zmin=BOOK_ZMIN, eps=BOOK_EPS, l1=self.l1, l2=self.l2,
@@ -143,13 +170,16 @@ class _BookNetwork:
 
     # -- the book's methods ------------------------------------------------
     def activation(self, z):
-        """Sigmoid, with z clipped below at -100 as in the book."""
-        z = np.asarray(z)
-        flat = np.ascontiguousarray(z, dtype=self.dtype).reshape(1, -1)
+        """Sigmoid, with z clipped below at -100 as in the book.
+
+        z : array of real numbers, any shape (NaN/Inf refused)
+        """
+        zs = _as_numeric_array(z, "z")
+        flat = as_array(zs, "z", self.dtype).reshape(1, -1)
         out = np.empty_like(flat)
         if flat.size:
             _nncore.activation_forward(out, flat, "sigmoid", BOOK_ZMIN)
-        return out.reshape(z.shape)
+        return out.reshape(zs.shape)
 
     sigmoid = activation
 
@@ -228,7 +258,11 @@ class _BookNetwork:
         return self._require_fitted().forward(self._x(x), logits=True)
 
     def predict(self, x):
-        """Boolean column: True where the output logit z > 0 (a > 0.5)."""
+        """Boolean column: True where the output logit z > 0 (a > 0.5).
+
+        x : (samples, features) array of real numbers: finite, the fitted
+        feature count, and within the range of the network's dtype.
+        """
         return self._logits(x) > 0
 
     def score(self, x, y):
@@ -284,7 +318,10 @@ class SingleLayer(_BookNetwork):
         net.weight(0)[...] = 1.0
 
     def forpass(self, x):
-        """z = x . w + b, shape (m, 1)."""
+        """z = x . w + b, shape (m, 1).
+
+        x : (m, features) array of real numbers, finite, fitting the network's dtype
+        """
         net = self._require_fitted()
         xs = self._x(x)
         z = np.empty((xs.shape[0], 1), self.dtype)
@@ -292,7 +329,11 @@ class SingleLayer(_BookNetwork):
         return z
 
     def backprop(self, x, err):
-        """(w_grad, b_grad) = (x^T err / m, sum(err) / m)."""
+        """(w_grad, b_grad) = (x^T err / m, sum(err) / m).
+
+        x : (m, features) numbers; err : the error terms a - y, (m, 1) or
+        (m,) finite numbers (None, NaN or Inf raise, naming err)
+        """
         net = self._require_fitted()
         xs = self._x(x)
         dout = self._scaled_error(err, xs.shape[0], 1)
@@ -302,8 +343,10 @@ class SingleLayer(_BookNetwork):
         return w_grad, float(b_grad[0])
 
     def _scaled_error(self, err, m, units):
-        e = np.asarray(err, dtype=self.dtype)
-        if e.size != m * units:
+        """err / m as an (m, units) array; err must be finite numbers of that shape
+        ((m,) too for one output unit)."""
+        e = as_array(err, "err", self.dtype, hint="err = a - y must be finite")
+        if e.shape != (m, units) and not (units == 1 and e.shape == (m,)):
             raise ValueError(f"err must have shape ({m}, {units}), got {e.shape}")
         return np.ascontiguousarray(e.reshape(m, units) / m)
 
@@ -316,6 +359,7 @@ class SingleLayer(_BookNetwork):
             x_val); returning True stops training after that epoch.
         """
         epochs = check_positive_int(epochs, "epochs", minimum=0)
+        check_callable(callback, "callback")
         xs = as_matrix(x, "x", self.dtype)
         ys = self._targets(y, "y", xs.shape[0])
         val = self._validation_pair(x_val, y_val, xs.shape[1])
@@ -363,6 +407,10 @@ class DualLayer(SingleLayer):
         self.units = check_positive_int(units, "units")
         self.a1 = None
 
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        self.units = check_positive_int(self.units, "units")
+
     def _repr_args(self):
         return [("units", self.units)] + super()._repr_args()
 
@@ -399,6 +447,8 @@ class DualLayer(SingleLayer):
 
         Returns (w1_grad, b1_grad, w2_grad, b2_grad); the hidden error is
         (err . w2^T) * a1 * (1 - a1), with w2 as it was in the forward pass.
+        err must be finite numbers of shape (m, outputs) ((m,) for one
+        output); None, NaN or Inf raise, naming err.
         """
         net = self._require_fitted()
         xs = self._x(x)
@@ -420,7 +470,11 @@ class DualLayer(SingleLayer):
         return self.activation(z)
 
     def training(self, x, y, m):
-        """One gradient step on (x, y), penalty divided by m; returns a before the step."""
+        """One gradient step on (x, y), penalty divided by m; returns a before the step.
+
+        x : (m, features) numbers; y : (m,) or (m, 1) 0/1 targets (finite,
+        not None); m : integer in [1, 2**31 - 1]
+        """
         net = self._require_fitted()
         xs = self._x(x)
         ys = self._targets(y, "y", xs.shape[0], self._fitted_classes())
@@ -457,6 +511,7 @@ class DualLayer(SingleLayer):
             effect at the end of the current chunk.
         """
         epochs = check_positive_int(epochs, "epochs", minimum=0)
+        check_callable(callback, "callback")
         xs = as_matrix(x, "x", self.dtype)
         n, n_features = xs.shape
         ys = self._targets(y, "y", n)
@@ -500,6 +555,17 @@ class DualLayer(SingleLayer):
 class RandomInitNetwork(DualLayer):
     """DualLayer whose w1 then w2 are drawn from N(0, 1) by RandomState(random_state).
 
+    Parameters
+    ----------
+    units, learning_rate, l1, l2, dtype : as DualLayer
+    random_state : None, int in [0, 2**32 - 1] or numpy.random.RandomState, default 42
+        What scikit-learn's check_random_state accepts (bools excepted).
+        Unlike scikit-learn, which checks it at fit, a bad value raises here
+        in __init__ (and again at fit if it was changed since). An int gives
+        the book's draws; a RandomState is drawn from directly, advancing its
+        stream; None seeds from the operating system (NumPy's global state is
+        never used).
+
     Example
     -------
     >>> net = RandomInitNetwork(units=3)
@@ -511,7 +577,11 @@ class RandomInitNetwork(DualLayer):
     def __init__(self, units=10, learning_rate=0.1, l1=0, l2=0, dtype=np.float64,
                  random_state=42):
         super().__init__(units, learning_rate, l1, l2, dtype)
-        self.random_state = random_state
+        self.random_state = check_seed(random_state, "random_state")
+
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        self.random_state = check_seed(self.random_state, "random_state")
 
     def _repr_args(self):
         return super()._repr_args() + [("random_state", self.random_state)]
@@ -524,7 +594,7 @@ class RandomInitNetwork(DualLayer):
     def init_weights(self, n_features):
         """w1 ~ N(0,1) (n_features, units), then w2 ~ N(0,1); biases zero."""
         n_features = check_positive_int(n_features, "n_features")
-        self._draw_weights(np.random.RandomState(self.random_state), n_features)
+        self._draw_weights(check_random_state(self.random_state), n_features)
 
 
 class MinibatchNetwork(RandomInitNetwork):
@@ -550,6 +620,10 @@ class MinibatchNetwork(RandomInitNetwork):
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self._rng = None
 
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        self.batch_size = check_positive_int(self.batch_size, "batch_size")
+
     def _repr_args(self):
         args = super()._repr_args()
         return args[:1] + [("batch_size", self.batch_size)] + args[1:]
@@ -559,7 +633,7 @@ class MinibatchNetwork(RandomInitNetwork):
 
     def _batch_rng(self):
         if self._rng is None:
-            self._rng = np.random.RandomState(self.random_state)
+            self._rng = check_random_state(self.random_state)
         return self._rng
 
     def _epoch_orders(self, n, n_epochs):
@@ -567,11 +641,24 @@ class MinibatchNetwork(RandomInitNetwork):
         return self.batch_size, _nncore.legacy_permutations(self._batch_rng(), n, n_epochs)
 
     def gen_batch(self, x, y):
-        """Yield (x_batch, y_batch) slices of one random permutation of the rows."""
-        x = np.asarray(x)
-        y = np.asarray(y)
-        if len(x) != len(y):
-            raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+        """Yield (x_batch, y_batch) slices of one random permutation of the rows.
+
+        x : (samples, features) array of real numbers (the fitted feature
+            count once fitted); y : (samples,) or (samples, k) numbers.
+        Both are checked here, at the call; the permutation is drawn when
+        the first batch is asked for, as in the book's generator.
+        """
+        n_features = self._net.sizes[0] if self._net is not None else None
+        xs = as_matrix(x, "x", self.dtype, n_features=n_features, fitted_with=True)
+        ys = as_array(y, "y", self.dtype)
+        if ys.ndim not in (1, 2):
+            raise ValueError(f"y must be a 1-D or 2-D array (one row per sample), got shape "
+                             f"{ys.shape}")
+        if ys.shape[0] != xs.shape[0]:
+            raise ValueError(f"x has {xs.shape[0]} samples but y has {ys.shape[0]}")
+        return self._batches(xs, ys)
+
+    def _batches(self, x, y):
         indexes = self._batch_rng().permutation(len(x))
         x, y = x[indexes], y[indexes]
         for start in range(0, len(x), self.batch_size):
@@ -589,7 +676,7 @@ class MultiClassNetwork(MinibatchNetwork):
     -------
     >>> import numpy as np
     >>> rng = np.random.RandomState(0)
-    >>> x = rng.normal(size=(90, 2)); labels = (x[:, 0] > 0) + (x[:, 1] > 0)
+    >>> x = rng.normal(size=(90, 2)); labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
     >>> y = np.eye(3)[labels]
     >>> net = MultiClassNetwork(units=8, batch_size=16).fit(x, y, epochs=100)
     >>> net.score(x, y) > 0.8
@@ -614,8 +701,11 @@ class MultiClassNetwork(MinibatchNetwork):
         return self._n_classes
 
     def softmax(self, z):
-        """Row-wise softmax of z clipped below at -100 (stable: the row max is subtracted)."""
-        zs = np.ascontiguousarray(z, dtype=self.dtype)
+        """Row-wise softmax of z clipped below at -100 (stable: the row max is subtracted).
+
+        z : (samples, classes) array of real numbers (NaN/Inf refused)
+        """
+        zs = as_array(z, "z", self.dtype)
         if zs.ndim != 2:
             raise ValueError(f"z must be 2-D (samples, classes), got shape {zs.shape}")
         out = np.empty_like(zs)
@@ -636,8 +726,13 @@ class MultiClassNetwork(MinibatchNetwork):
         self.init_weights(n_features, n_outputs)
 
     def training(self, x, y):
-        """One gradient step on the batch (x, y); returns softmax(z) before the step."""
-        return super().training(x, y, len(x))
+        """One gradient step on the batch (x, y); returns softmax(z) before the step.
+
+        x : (m, features) numbers; y : (m, classes) one-hot rows. The
+        penalty's gradient is divided by m, the batch's rows.
+        """
+        xs = self._x(x)
+        return super().training(xs, y, xs.shape[0])
 
     def predict(self, x):
         """Class index per row: argmax of the output logits."""

@@ -17,6 +17,8 @@ import warnings
 
 import numpy as np
 
+from .._validation import check_bool, check_positive_int, check_real
+
 
 class Callback:
     """Base class: override the hooks you need; ``self.model`` is the model being trained."""
@@ -80,8 +82,8 @@ class EarlyStopping(Callback):
     ----------
     monitor : str, default 'val_loss'
     min_delta : float, default 0
-        A change smaller than this is not an improvement.
-    patience : int, default 0
+        A change smaller than this is not an improvement (its sign is ignored).
+    patience : int >= 0, default 0
         Epochs without improvement before stopping.
     verbose : int, default 0
     mode : {'auto', 'min', 'max'}, default 'auto'
@@ -105,16 +107,22 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__()
-        if mode not in ("auto", "min", "max"):
+        if not isinstance(monitor, str):
+            raise TypeError(f"`monitor` must be the name of a logged value, e.g. 'val_loss'. "
+                            f"Received: monitor={monitor!r}")
+        if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
             raise ValueError(f"EarlyStopping mode must be 'auto', 'min' or 'max'. "
                              f"Received: mode={mode!r}")
         self.monitor = monitor
-        self.min_delta = abs(float(min_delta))
-        self.patience = int(patience)
-        self.verbose = verbose
-        self.baseline = baseline
-        self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = int(start_from_epoch)
+        self.min_delta = abs(check_real(min_delta, "min_delta", keras_style=True))
+        self.patience = check_positive_int(patience, "patience", minimum=0, keras_style=True)
+        self.verbose = check_positive_int(verbose, "verbose", minimum=0, keras_style=True)
+        self.baseline = (None if baseline is None
+                         else check_real(baseline, "baseline", keras_style=True))
+        self.restore_best_weights = check_bool(restore_best_weights, "restore_best_weights",
+                                               keras_style=True)
+        self.start_from_epoch = check_positive_int(start_from_epoch, "start_from_epoch",
+                                                   minimum=0, keras_style=True)
         if mode == "auto":
             mode = "max" if "acc" in monitor else "min"
         self.mode = mode

@@ -3,6 +3,8 @@
 Values are drawn in float64 from nnbook.keras's generator (or from
 ``default_rng(seed)`` when an initializer has its own seed) and then cast,
 so a float32 and a float64 model seeded alike start from the same weights.
+A ``seed`` is checked at construction as ``utils.set_random_seed`` checks
+it: None, an integer in [0, 2**32 - 1] or a numpy.random.RandomState.
 
 Example
 -------
@@ -13,6 +15,7 @@ True
 """
 import numpy as np
 
+from .._validation import check_seed
 from . import utils
 
 # Keras divides a truncated normal's stddev by this, the stddev of a
@@ -28,10 +31,15 @@ class Initializer:
 
     def _rng(self):
         seed = getattr(self, "seed", None)
-        return utils.generator() if seed is None else np.random.default_rng(seed)
+        return utils.generator() if seed is None else utils.generator_for(seed)
 
     def get_config(self):
         return {}
+
+    def _config_seed(self):
+        # a RandomState is live state, not configuration: saved as None
+        seed = getattr(self, "seed", None)
+        return None if isinstance(seed, np.random.RandomState) else seed
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -72,33 +80,35 @@ class RandomNormal(Initializer):
     """N(mean, stddev^2); Keras's defaults mean=0, stddev=0.05."""
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean, self.stddev, self.seed = float(mean), float(stddev), seed
+        self.mean, self.stddev = float(mean), float(stddev)
+        self.seed = check_seed(seed, "seed", keras_style=True)
 
     def _draw(self, shape):
         return self._rng().normal(self.mean, self.stddev, shape)
 
     def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self._config_seed()}
 
 
 class RandomUniform(Initializer):
     """U(minval, maxval); Keras's defaults -0.05, 0.05."""
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self.minval, self.maxval, self.seed = float(minval), float(maxval), seed
+        self.minval, self.maxval = float(minval), float(maxval)
+        self.seed = check_seed(seed, "seed", keras_style=True)
 
     def _draw(self, shape):
         return self._rng().uniform(self.minval, self.maxval, shape)
 
     def get_config(self):
-        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self._config_seed()}
 
 
 class GlorotUniform(Initializer):
     """U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)): Keras's default kernel."""
 
     def __init__(self, seed=None):
-        self.seed = seed
+        self.seed = check_seed(seed, "seed", keras_style=True)
 
     def _draw(self, shape):
         fan_in, fan_out = _fans(shape)
@@ -106,7 +116,7 @@ class GlorotUniform(Initializer):
         return self._rng().uniform(-limit, limit, shape)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self._config_seed()}
 
 
 class GlorotNormal(GlorotUniform):

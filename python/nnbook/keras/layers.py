@@ -5,6 +5,11 @@ A Dense layer checks its arguments in ``__init__``, draws its weights in
 compiled network: ``kernel`` and ``bias`` are views of the core's flat
 parameter vector, so training moves them in place.
 
+Arguments are checked where they are given, each error naming the argument:
+``units`` and the input size are integers from 1 to 2**31 - 1 (the core's
+int), ``use_bias`` is True or False, and weights passed to ``set_weights``
+must have the layer's shapes and hold finite numbers that fit its dtype.
+
 Example
 -------
 >>> from nnbook.keras.layers import Dense
@@ -17,13 +22,14 @@ import numbers
 import numpy as np
 
 from .. import _nncore
+from .._validation import INT32_MAX, as_parameter, check_bool, check_positive_int
 from . import backend, initializers
 
 ACTIVATIONS = tuple(_nncore.ACTIVATIONS)   # linear, sigmoid, tanh, relu, softmax
 
 
 def _check_shape(shape, argument):
-    """A 1-D feature shape like (784,) -> 784."""
+    """A 1-D feature shape like (784,) -> 784 (at most 2**31 - 1 features)."""
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         shape = (shape,)
     try:
@@ -33,9 +39,9 @@ def _check_shape(shape, argument):
     if dims and len(dims) == 2 and dims[0] is None:
         dims = dims[1:]             # a full shape with the batch axis, (None, 784)
     if not dims or len(dims) != 1 or not isinstance(dims[0], numbers.Integral) \
-            or isinstance(dims[0], bool) or dims[0] < 1:
-        raise ValueError(f"`{argument}` must be a tuple of one positive integer, the number "
-                         f"of input features, e.g. (784,) (Dense layers take flat vectors: "
+            or isinstance(dims[0], (bool, np.bool_)) or not 1 <= dims[0] <= INT32_MAX:
+        raise ValueError(f"`{argument}` must be a tuple of one positive integer (at most "
+                         f"{INT32_MAX}), the number of input features, e.g. (784,) (Dense layers take flat vectors: "
                          f"flatten images with x.reshape(len(x), -1)). Received: "
                          f"{argument}={shape!r}")
     return int(dims[0])
@@ -106,19 +112,13 @@ class Dense:
                             f"nnbook.keras.layers.Dense supports units, activation, use_bias, "
                             f"kernel_initializer, bias_initializer, input_shape, input_dim "
                             f"and name")
-        if isinstance(units, (bool, np.bool_)) or not isinstance(units, numbers.Integral) \
-                or units <= 0:
-            raise ValueError(f"Received an invalid value for `units`, expected a positive "
-                             f"integer. Received: units={units!r}")
-        self.units = int(units)
+        self.units = check_positive_int(units, "units", keras_style=True)
         act = "linear" if activation is None else activation
         if not isinstance(act, str) or act.lower() not in ACTIVATIONS:
             raise ValueError(f"Unknown activation: expected None or one of {list(ACTIVATIONS)}. "
                              f"Received: activation={activation!r}")
         self.activation = act.lower()
-        if not isinstance(use_bias, (bool, np.bool_)):
-            raise TypeError(f"`use_bias` must be True or False. Received: use_bias={use_bias!r}")
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(use_bias, "use_bias", keras_style=True)
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
         if input_shape is not None and input_dim is not None:
@@ -177,7 +177,12 @@ class Dense:
         return [w.copy() for w in self.weights]
 
     def set_weights(self, weights):
-        """Copy [kernel, bias] into the layer (shapes must match)."""
+        """Copy [kernel, bias] into the layer.
+
+        Each array must have the shape of the weight it replaces and hold
+        finite numbers that fit the layer's dtype; nothing is copied unless
+        all of them do.
+        """
         if not self.built:
             raise ValueError(f"Layer '{self.name}' has no weights yet: build the model first")
         current = self.weights
@@ -186,12 +191,11 @@ class Dense:
             raise ValueError(f"You called `set_weights(weights)` on layer '{self.name}' with a "
                              f"weight list of length {len(weights)}, but the layer was "
                              f"expecting {len(current)} weights.")
+        checked = []
         for i, (cur, new) in enumerate(zip(current, weights)):
-            new = np.asarray(new)
-            if new.shape != cur.shape:
-                raise ValueError(f"Layer '{self.name}' weight {i} has shape {cur.shape}, "
-                                 f"but the value given has shape {new.shape}")
-        for cur, new in zip(current, weights):
+            what = f"weights[{i}] ({'kernel' if i == 0 else 'bias'}) of layer '{self.name}'"
+            checked.append(as_parameter(new, what, cur.shape, cur.dtype, exact=True))
+        for cur, new in zip(current, checked):
             cur[...] = new
 
     def count_params(self):

@@ -8,6 +8,11 @@ logit), so those losses require that output activation. With
 applies the softmax/sigmoid inside the loss, and ``predict`` returns logits,
 as in Keras.
 
+Labels are checked when a model prepares them, naming the argument (``y``,
+``y_val``): arrays of real numbers, finite, of the shape the loss needs,
+and for ``mse`` within the range of the model's dtype. ``from_logits`` is
+True or False.
+
 Example
 -------
 >>> from nnbook.keras import losses
@@ -16,7 +21,7 @@ Example
 """
 import numpy as np
 
-from .._validation import _as_numeric_array, _check_finite
+from .._validation import _as_numeric_array, _check_finite, _converted, check_bool
 from .utils import class_labels
 
 
@@ -42,7 +47,9 @@ class Loss:
     accuracy = "categorical"
 
     def __init__(self, from_logits=False, name=None):
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool(from_logits, "from_logits", keras_style=True)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a string. Received: name={name!r}")
         if name:
             self.name = name
 
@@ -85,8 +92,7 @@ def _output_shaped(arr, argument, n_rows, units, dtype, x_argument):
                          f"model's output (None, {units}). Received: "
                          f"{argument}.shape={arr.shape}")
     _rows(arr, argument, n_rows, x_argument)
-    _check_finite(arr, argument)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _converted(arr, argument, dtype)
 
 
 class MeanSquaredError(Loss):
@@ -173,7 +179,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     name, accuracy = "sparse_categorical_crossentropy", "sparse"
 
     def prepare(self, y, argument, n_rows, units, dtype, x_argument="x"):
-        arr = np.asarray(y)
+        arr = _as_numeric_array(y, argument)
         if arr.ndim == 2 and arr.shape[1] == units and units > 1:
             raise ValueError(f"sparse_categorical_crossentropy expects integer class labels "
                              f"of shape (samples,), but `{argument}` has shape {arr.shape}, "

@@ -18,6 +18,15 @@ Differences from Keras, all documented here:
   multi-label targets) or softmax (or ``from_logits=True`` with a linear
   output).
 
+Arguments are checked before any work, each error naming the argument:
+``x``, ``y`` and ``validation_data`` must be rectangular arrays of real
+numbers (lists, strings, dicts, sets, None or ragged rows are refused with
+a TypeError/ValueError, not NumPy's conversion message), finite, and within
+the range of the model's dtype (float64 values above 3.4e38 do not fit a
+float32 model); ``batch_size``, ``epochs`` and ``initial_epoch`` are
+integers up to 2**31 - 1; ``validation_split`` a real number in [0, 1);
+``shuffle`` True or False. Inputs are never modified.
+
 Example
 -------
 >>> import numpy as np
@@ -37,7 +46,8 @@ import warnings
 
 import numpy as np
 
-from .._validation import _as_numeric_array, as_matrix, check_dtype
+from .._validation import (INT32_MAX, _as_numeric_array, as_matrix, check_bool, check_dtype,
+                           check_positive_int, check_real)
 from . import backend, callbacks as callbacks_module, losses, metrics as metrics_module
 from . import optimizers, progress, saving, utils
 from ._core import KerasCore
@@ -52,9 +62,9 @@ class NotCompiledError(RuntimeError, ValueError):
 
 
 def _verbosity(verbose):
-    if verbose == "auto":
+    if isinstance(verbose, str) and verbose == "auto":
         return 1
-    if isinstance(verbose, (bool, np.bool_)) or verbose in (0, 1, 2):
+    if isinstance(verbose, (bool, np.bool_, int, np.integer)) and verbose in (0, 1, 2):
         return int(verbose)
     raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
 
@@ -62,11 +72,7 @@ def _verbosity(verbose):
 def _batch_size(batch_size):
     if batch_size is None:
         return 32
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer. "
-                         f"Received: batch_size={batch_size!r}")
-    return int(batch_size)
+    return check_positive_int(batch_size, "batch_size", keras_style=True)
 
 
 class Sequential:
@@ -99,6 +105,8 @@ class Sequential:
     """
 
     def __init__(self, layers=None, name=None, dtype=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a string. Received: name={name!r}")
         self.name = name or backend.unique_name("sequential")
         self.dtype = check_dtype(dtype or backend.floatx())
         self._layers = []
@@ -163,7 +171,8 @@ class Sequential:
             if self._input_dim is not None and dim != self._input_dim:
                 raise ValueError(f"build() got input_shape={input_shape!r}, but the model "
                                  f"takes {self._input_dim} features")
-            if not isinstance(dim, (int, np.integer)) or dim < 1:
+            if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)) \
+                    or not 1 <= dim <= INT32_MAX:
                 raise ValueError(f"`input_shape` must end with the number of features, e.g. "
                                  f"(None, 784). Received: input_shape={input_shape!r}")
             self._input_dim = int(dim)
@@ -398,17 +407,12 @@ class Sequential:
         self._require_compiled("training")
         batch_size = _batch_size(batch_size)
         verbose = _verbosity(verbose)
-        for value, argument in ((epochs, "epochs"), (initial_epoch, "initial_epoch")):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-                    or value < 0:
-                raise ValueError(f"`{argument}` must be a non-negative integer. "
-                                 f"Received: {argument}={value!r}")
-        if shuffle not in (True, False):
-            raise ValueError(f"`shuffle` must be True or False. Received: shuffle={shuffle!r}")
-        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
-                or not 0 <= validation_split < 1:
-            raise ValueError(f"`validation_split` must be a number in [0, 1). "
-                             f"Received: validation_split={validation_split!r}")
+        epochs = check_positive_int(epochs, "epochs", minimum=0, keras_style=True)
+        initial_epoch = check_positive_int(initial_epoch, "initial_epoch", minimum=0,
+                                           keras_style=True)
+        shuffle = check_bool(shuffle, "shuffle", keras_style=True)
+        validation_split = check_real(validation_split, "validation_split", minimum=0, below=1,
+                                      keras_style=True)
 
         xs, targets = self._xy(x, y)
         val = None
@@ -487,6 +491,7 @@ class Sequential:
         self._require_compiled("evaluation")
         batch_size = _batch_size(batch_size)
         verbose = _verbosity(verbose)
+        return_dict = check_bool(return_dict, "return_dict", keras_style=True)
         xs, targets = self._xy(x, y)
         line = progress.ProgressLine(math.ceil(xs.shape[0] / batch_size), verbose)
         line.begin()

@@ -2,34 +2,45 @@
 formulas and defaults. The update itself runs in the core; an optimizer here
 only holds hyperparameters and says which core update to use.
 
+Every hyperparameter is checked in ``__init__``, naming it: rates, decays
+and epsilons are real numbers (``fractions.Fraction`` and NumPy scalars are
+converted with ``float()``), finite and in range; ``nesterov``, ``amsgrad``
+and ``centered`` are True or False. A wrong kind of value is a TypeError, a
+value out of range a ValueError.
+
 Example
 -------
 >>> from nnbook.keras import optimizers
 >>> optimizers.get('sgd').learning_rate
 0.01
 """
-import numbers
-
-import numpy as np
+from .._validation import check_bool, check_real
 
 
 def _real(value, name, positive=True, below_one=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-            or not np.isfinite(value):
-        raise ValueError(f"`{name}` must be a finite number. Received: {name}={value!r}")
-    value = float(value)
-    if (positive and value <= 0) or (not positive and value < 0) or (below_one and value >= 1):
-        bound = "in [0, 1)" if below_one else ("> 0" if positive else ">= 0")
-        raise ValueError(f"`{name}` must be {bound}. Received: {name}={value}")
-    return value
+    """A hyperparameter: > 0 (positive), else >= 0; below_one: also < 1."""
+    if positive:
+        return check_real(value, name, strictly_positive=True, keras_style=True)
+    return check_real(value, name, minimum=0, below=1 if below_one else None, keras_style=True)
 
 
 class Optimizer:
-    """Base class. ``learning_rate`` may be changed between epochs (e.g. by a callback)."""
+    """Base class. ``learning_rate`` (> 0 here) may be changed between epochs,
+    e.g. by a callback, to any real number >= 0 (0 freezes the weights)."""
 
     def __init__(self, learning_rate, name):
         self.learning_rate = _real(learning_rate, "learning_rate")
+        if not isinstance(name, str):
+            raise TypeError(f"`name` must be a string. Received: name={name!r}")
         self.name = name
+
+    @property
+    def learning_rate(self):
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = _real(value, "learning_rate", positive=False)
 
     def core_settings(self):
         """The keyword settings of CoreNetwork for this optimizer."""
@@ -64,7 +75,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD"):
         super().__init__(learning_rate, name)
         self.momentum = _real(momentum, "momentum", positive=False, below_one=True)
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool(nesterov, "nesterov", keras_style=True)
 
     def core_settings(self):
         if self.momentum == 0 and not self.nesterov:
@@ -96,7 +107,7 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, name="Adam"):
         super().__init__(learning_rate, name)
-        if amsgrad:
+        if check_bool(amsgrad, "amsgrad", keras_style=True):
             raise ValueError("nnbook's Adam does not implement amsgrad. Received: amsgrad=True")
         self.beta_1 = _real(beta_1, "beta_1", positive=False, below_one=True)
         self.beta_2 = _real(beta_2, "beta_2", positive=False, below_one=True)
@@ -129,7 +140,8 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, momentum=0.0,
                  centered=False, name="RMSprop"):
         super().__init__(learning_rate, name)
-        if momentum or centered:
+        if _real(momentum, "momentum", positive=False, below_one=True) \
+                or check_bool(centered, "centered", keras_style=True):
             raise ValueError("nnbook's RMSprop supports momentum=0.0 and centered=False only. "
                              f"Received: momentum={momentum!r}, centered={centered!r}")
         self.rho = _real(rho, "rho", positive=False, below_one=True)
