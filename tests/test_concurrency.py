@@ -139,3 +139,24 @@ def test_the_thread_setting_is_what_the_user_set_even_during_a_fit():
         assert set(seen) == {2}
     finally:
         nnbook.set_num_threads(before)
+
+
+@pytest.mark.parametrize("api", ["book", "keras"])
+def test_two_fits_of_one_model_take_turns(api):
+    x, y = _data(n=1500)
+    if api == "book":
+        model = nnbook.MultiClassNetwork(units=20, batch_size=64)
+        fit = lambda: model.fit(x, y, epochs=4)
+        alone = nnbook.MultiClassNetwork(units=20, batch_size=64).fit(x, y, epochs=4)
+        _run_threads([fit, fit])
+        np.testing.assert_array_equal(model.losses, alone.losses)
+        np.testing.assert_array_equal(model.w1, alone.w1)
+    else:
+        model = _keras_model(3)
+        fit = lambda: model.fit(x, y, epochs=3, batch_size=64, verbose=0, shuffle=False)
+        _run_threads([fit, fit])
+        serial = _keras_model(3)
+        for _ in range(2):
+            serial.fit(x, y, epochs=3, batch_size=64, verbose=0, shuffle=False)
+        for a, b in zip(model.get_weights(), serial.get_weights()):
+            np.testing.assert_array_equal(a, b)

@@ -34,6 +34,8 @@ argument; inputs are never modified):
 Hyper-parameters set as attributes after __init__ are checked again when
 the network is (re)built, at fit or init_weights.
 """
+import functools
+import threading
 import time
 import warnings
 
@@ -101,6 +103,15 @@ def _parameter(layer, kind, name):
     return property(view, assign, doc=f"The book's {name}, a view of the core's parameters.")
 
 
+def _serialised(fit):
+    """fit runs under the model's lock: two threads fitting one model take turns."""
+    @functools.wraps(fit)
+    def locked(self, *args, **kwargs):
+        with self._fit_lock:
+            return fit(self, *args, **kwargs)
+    return locked
+
+
 class _BookNetwork:
     """What every book class shares: the core network, views, bookkeeping."""
 
@@ -115,6 +126,19 @@ class _BookNetwork:
         self.losses = []
         self.val_losses = []
         self._net = None
+        self._fit_lock = threading.RLock()
+
+    # fits of one model from several threads run one after the other (each
+    # rebuilds the network and its losses); predictions need no lock here:
+    # the network they read is consistent by itself (see _network.py)
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_fit_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._fit_lock = threading.RLock()
 
     def _check_hyperparameters(self):
         """Check (again) what may have been set as attributes since __init__."""
@@ -350,6 +374,7 @@ class SingleLayer(_BookNetwork):
             raise ValueError(f"err must have shape ({m}, {units}), got {e.shape}")
         return np.ascontiguousarray(e.reshape(m, units) / m)
 
+    @_serialised
     def fit(self, x, y, epochs=100, x_val=None, y_val=None, *, callback=None):
         """Full-batch gradient descent for `epochs` epochs; returns self.
 
@@ -501,6 +526,7 @@ class DualLayer(SingleLayer):
     def _prepare_rng(self):
         pass
 
+    @_serialised
     def fit(self, x, y, epochs=100, x_val=None, y_val=None, *, callback=None):
         """Train for `epochs` epochs, run in the core in chunks. Returns self.
 

@@ -41,7 +41,9 @@ Example
 >>> sorted(history.history)
 ['accuracy', 'loss']
 """
+import functools
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -73,6 +75,15 @@ def _batch_size(batch_size):
     if batch_size is None:
         return 32
     return check_positive_int(batch_size, "batch_size", keras_style=True)
+
+
+def _serialised(fit):
+    """fit runs under the model's lock."""
+    @functools.wraps(fit)
+    def locked(self, *args, **kwargs):
+        with self._fit_lock:
+            return fit(self, *args, **kwargs)
+    return locked
 
 
 class Sequential:
@@ -119,8 +130,20 @@ class Sequential:
         self._applied_optimizer = None
         self.stop_training = False
         self.history = None
+        self._fit_lock = threading.RLock()
         for layer in layers or []:
             self.add(layer)
+
+    # two threads fitting one model take turns (a fit's epochs never interleave
+    # with another's); predictions read the core, which is consistent by itself
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_fit_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._fit_lock = threading.RLock()
 
     # -- structure -----------------------------------------------------------
     @property
@@ -357,6 +380,7 @@ class Sequential:
         return logs
 
     # -- training --------------------------------------------------------------
+    @_serialised
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
             **kwargs):
