@@ -160,7 +160,7 @@ class NpzReader:
     def _open(self):
         name = self.path
         if not os.path.exists(name):
-            raise FileNotFoundError(errno.ENOENT, f"{self.what} not found: {name}", name)
+            raise _os_error(FileNotFoundError, errno.ENOENT, f"{self.what} not found: {name}")
         if os.path.isdir(name):
             self.fail(f"cannot read the {self.what}: it is a directory")
         try:
@@ -170,7 +170,8 @@ class NpzReader:
             self.fail(f"cannot read the {self.what} ({exc.strerror or exc})")
         if magic.startswith(b"\x93NUMPY"):
             self.fail(f"{self.foreign} (a single .npy array, not an .npz archive of arrays)")
-        if not magic.startswith(b"PK\x03\x04"):
+        # a zip starts with a local file header, or (no members) with its end record
+        if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
             kind = "empty" if not magic else f"starts with {magic[:4]!r}"
             self.fail(f"{self.foreign} (not an .npz archive: {kind})")
         try:
@@ -403,11 +404,11 @@ def write_npz(path, arrays, compress=True):
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
     if os.path.isdir(target):
-        raise IsADirectoryError(errno.EISDIR, f"cannot save to {target}: it is a directory; "
-                                f"give a file name, e.g. {os.path.join(target, 'model.npz')}")
+        raise _os_error(IsADirectoryError, errno.EISDIR, f"cannot save to {target}: it is a "
+                        f"directory; give a file name, e.g. {os.path.join(target, 'model.npz')}")
     if not os.path.isdir(folder):
-        raise FileNotFoundError(errno.ENOENT, f"cannot save {target}: the folder {folder} does "
-                                f"not exist; create it first")
+        raise _os_error(FileNotFoundError, errno.ENOENT, f"cannot save {target}: the folder "
+                        f"{folder} does not exist; create it first")
     arrays = {key: np.asanyarray(value) for key, value in arrays.items()}
     for key, value in arrays.items():
         if value.dtype.hasobject:
@@ -457,7 +458,11 @@ def _save_error(exc, target, folder):
         reason = "it is a directory; give a file name"
     else:
         reason = exc.strerror or str(exc)
-    # one argument, so str(error) is the message alone; errno stays available
-    error = type(exc)(f"cannot save {target}: {reason}")
-    error.errno = exc.errno
+    return _os_error(type(exc), exc.errno, f"cannot save {target}: {reason}")
+
+
+def _os_error(cls, number, message):
+    """``cls(message)`` with ``errno`` set: str() is the message alone, no "[Errno n]"."""
+    error = cls(message)
+    error.errno = number
     return error
