@@ -198,6 +198,10 @@ def load(path):
 
 def _load_book(reader, expected=None):
     if "nnbook_format" not in reader:
+        if expected is not None and "config" in reader:
+            other = registry.class_name_of(reader)  # e.g. an nnbook.keras model
+            reader.fail(f"holds a {other} (nnbook.keras), not a {expected.__name__}; load it "
+                        f"with nnbook.load or nnbook.keras.models.load_model")
         reader.fail("not a book network saved by nnbook (no 'nnbook_format' entry)")
     _check_version(reader)
     class_name = reader.text("class_name")
