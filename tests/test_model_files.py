@@ -5,6 +5,7 @@ Book files and nnbook.keras files are both mutated (truncated, bytes flipped, me
 dropped, headers rewritten, huge shapes declared, NaN weights) and must either load or
 raise ``nnbook.ModelFileError`` whose message starts with the path.
 """
+import copy
 import io
 import json
 import os
@@ -379,6 +380,60 @@ def test_keras_config_errors(config_change, match, tmp_path):
     config_change(config)
     _rewrite(path, config=_config_bytes(config))
     _refused(path, keras.models.load_model, match=match)
+
+
+def _json_paths(node, prefix=()):
+    """The path (keys and indices) of every value inside a JSON document."""
+    if prefix:
+        yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _json_paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _json_paths(value, prefix + (i,))
+
+
+ODD_JSON_VALUES = [None, -1, 0, 2 ** 70, 1.5, float("nan"), "x", "", [], {}, [1], {"a": 1}, True]
+
+
+def _with_value(document, path, value):
+    changed = copy.deepcopy(document)
+    node = changed
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return changed
+
+
+def test_every_keras_config_value_replaced_loads_or_is_a_model_file_error(tmp_path):
+    """Each value of the config in turn becomes null, a huge int, a string, a list, ...:
+    load_model must then work or raise ModelFileError (no KeyError, AttributeError, ...)."""
+    _, path = _keras_file(tmp_path)
+    config = _keras_config(path)
+    tried = 0
+    for where in list(_json_paths(config)):
+        for value in ODD_JSON_VALUES:
+            _rewrite(path, config=_config_bytes(_with_value(config, where, value)))
+            tried += 1
+            try:
+                keras.models.load_model(path)
+            except nnbook.ModelFileError as exc:
+                assert str(exc).startswith(str(path)), (where, value, str(exc))
+    assert tried > 300
+
+
+def test_every_hyperparameter_replaced_loads_or_is_a_model_file_error(tmp_path):
+    _, path = _book_file(tmp_path, cls=book.MultiClassNetwork)
+    with np.load(path, allow_pickle=False) as f:
+        hyper = json.loads(str(f["hyperparameters"]))
+    for where in list(_json_paths(hyper)):
+        for value in ODD_JSON_VALUES:
+            _rewrite(path, hyperparameters=np.array(json.dumps(_with_value(hyper, where, value))))
+            try:
+                nnbook.load(path)
+            except nnbook.ModelFileError as exc:
+                assert str(exc).startswith(str(path)), (where, value, str(exc))
 
 
 @pytest.mark.parametrize("raw, match", [
