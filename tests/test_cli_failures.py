@@ -316,3 +316,23 @@ def test_success_still_exits_0(files, tmp_path, capsys):
     code, out, err = run(capsys, "predict", target)
     assert code == 0, err
     assert json.loads(json.dumps(nnbook.persistence.read_extra(target)))["model"] == "single"
+
+
+def test_reproduce_out_must_be_a_writable_folder(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("x")
+    code, _, err = run(capsys, "reproduce", "--quick", "--only", "single_layer", "--out", a_file)
+    assert code == 2 and "--out" in error_line(err) and "is a file" in err
+
+
+def test_features_beyond_float32_are_refused(tmp_path, capsys):
+    data = tmp_path / "wide_range.npz"
+    x = X.copy()
+    x[2, 0] = 1e300
+    np.savez(data, x_train=x[:40], y_train=LABELS[:40], x_val=X[40:], y_val=LABELS[40:])
+    code, _, err = run(capsys, *TRAIN, "--data", data, "--dtype", "float32")
+    assert code == 2
+    assert "x_train has values beyond the range of float32" in error_line(err)
+    code, _, err = run(capsys, *TRAIN, "--data", data)  # float64 holds them
+    assert code in (0, 1), err

@@ -10,6 +10,14 @@ A user's ``.npz`` data file holds the arrays
 Write one with ``numpy.savez("mydata.npz", x_train=..., y_train=..., x_val=...,
 y_val=...)``. Labels are kept as integers here; :meth:`Data.targets` makes
 the form a model wants (a 0/1 column or one-hot rows).
+
+The file is read by :mod:`nnbook.io.npz` (never unpickled; sizes checked
+before anything is allocated) and refused with a :class:`DataError` naming
+it when: it is a folder or not an .npz archive; ``x_train``/``y_train`` are
+missing or empty; features hold NaN or infinity, or overflow the chosen
+dtype; ``x_val``/``x_test`` have another width than ``x_train``; labels are
+not whole numbers >= 0, exceed :data:`MAX_LABEL`, or would make more
+classes than there are training rows (without ``class_names``).
 """
 import math
 import os
