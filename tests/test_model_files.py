@@ -648,3 +648,50 @@ def test_keras_overwrite_false_keeps_the_file(tmp_path):
     with pytest.raises(FileExistsError):
         model.save(path, overwrite=False)
     assert path.read_bytes() == before
+
+
+# --------------------------------------------------------------------------
+# the reader itself
+# --------------------------------------------------------------------------
+
+def test_reader_handles_byte_order_memory_order_and_text(tmp_path):
+    path = tmp_path / "arrays.npz"
+    big_endian = np.arange(6, dtype=">f8").reshape(2, 3)
+    fortran = np.asfortranarray(np.arange(12, dtype=np.int32).reshape(3, 4))
+    np.savez(path, big=big_endian, fortran=fortran, text=np.array("héllo"),
+             raw=np.frombuffer("{\"a\": 1}".encode(), np.uint8), empty=np.zeros((0, 3)))
+    with npz_io.NpzReader(path) as f:
+        big = f.array("big", kinds="f")
+        assert big.dtype == np.float64 and big.dtype.isnative
+        np.testing.assert_array_equal(big, big_endian)
+        np.testing.assert_array_equal(f.array("fortran"), fortran)
+        assert f.text("text") == "héllo" and f.json("raw") == {"a": 1}
+        assert f.array("empty").shape == (0, 3)
+        into = np.empty((2, 3))
+        assert f.array("big", out=into) is into
+        np.testing.assert_array_equal(into, big_endian)
+        with pytest.raises(nnbook.ModelFileError, match="expected"):
+            f.array("big", out=np.empty(6))  # the wrong shape is refused, not reshaped
+        with pytest.raises(nnbook.ModelFileError, match="'fortran' has dtype int32, expected floats"):
+            f.array("fortran", kinds="f")
+
+
+@pytest.mark.parametrize("version, readable", [((1, 0), True), ((2, 0), True), ((3, 0), False)])
+def test_npy_header_versions(version, readable, tmp_path):
+    array = np.arange(4.0)
+    buffer = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": (4,)}
+    if version == (3, 0):
+        buffer.write(np.lib.format.magic(3, 0) + (16).to_bytes(4, "little") +
+                     b"{'descr': '<f8'}")
+    else:
+        getattr(np.lib.format, f"write_array_header_{version[0]}_0")(buffer, header)
+    buffer.write(array.tobytes())
+    path = tmp_path / "v.npz"
+    _write_members(path, {"w.npy": buffer.getvalue()})
+    if readable and version in npz_io._HEADER_READERS:
+        with npz_io.NpzReader(path) as f:
+            np.testing.assert_array_equal(f.array("w"), array)
+    else:
+        with pytest.raises(nnbook.ModelFileError, match="version"):
+            npz_io.NpzReader(path)

@@ -46,6 +46,7 @@ Example
 ((3,), array([0., 1., 2.]))
 """
 import errno
+import inspect
 import json
 import math
 import os
@@ -88,6 +89,14 @@ LARGE_MEMBER_BYTES = 64 << 20
 MAX_MEMBERS = 1024
 # NumPy's own limit on a .npy header (numpy.lib.format, max_header_size).
 MAX_HEADER_BYTES = 10000
+# NumPy >= 1.24 bounds the header it parses; older ones read any length the
+# header claims, which version 1.0 caps at 64 KiB but 2.0 does not, so 2.0
+# (only needed for huge record dtypes, which nnbook never writes) is then refused.
+_HEADER_LIMIT = ({"max_header_size": MAX_HEADER_BYTES} if "max_header_size" in
+                 inspect.signature(np.lib.format.read_array_header_1_0).parameters else {})
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0}
+if _HEADER_LIMIT:
+    _HEADER_READERS[(2, 0)] = np.lib.format.read_array_header_2_0
 # Plain dtypes: bool, signed/unsigned integers, floats, str, bytes.
 PLAIN_KINDS = "biufUS"
 _CHUNK = 1 << 20
@@ -205,15 +214,11 @@ class NpzReader:
         try:
             with self._zip.open(info) as f:
                 version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(
-                        f, max_header_size=MAX_HEADER_BYTES)
-                elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(
-                        f, max_header_size=MAX_HEADER_BYTES)
-                else:
+                read_header = _HEADER_READERS.get(version)
+                if read_header is None:
                     self.fail(f"member '{key}' is a .npy of version {version}, which nnbook "
                               f"does not read")
+                shape, fortran, dtype = read_header(f, **_HEADER_LIMIT)
                 header_bytes = f.tell()
         except self.error:
             raise
