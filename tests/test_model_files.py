@@ -695,3 +695,14 @@ def test_npy_header_versions(version, readable, tmp_path):
     else:
         with pytest.raises(nnbook.ModelFileError, match="version"):
             npz_io.NpzReader(path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_saved_file_gets_ordinary_permissions(tmp_path):
+    model, path = _book_file(tmp_path, "m.npz")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    path.chmod(0o640)
+    model.save(path)
+    assert path.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its permissions

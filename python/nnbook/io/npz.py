@@ -426,6 +426,7 @@ def write_npz(path, arrays, compress=True):
         raise _save_error(exc, target, folder) from exc
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _file_mode(target))  # mkstemp's 0600 would hide the model
             _write_archive(f, arrays, compress)
             f.flush()
             os.fsync(f.fileno())
@@ -439,6 +440,25 @@ def write_npz(path, arrays, compress=True):
         if isinstance(exc, OSError):
             raise _save_error(exc, target, folder) from exc
         raise
+
+
+def _file_mode(target):
+    """The permissions ``target`` should get: those it has, else what open() would give."""
+    try:
+        return os.stat(target).st_mode & 0o777
+    except OSError:
+        pass
+    # the umask can only be set, not read, without changing it process-wide for a
+    # moment (which another thread could see); Linux reports it in /proc
+    umask = 0o022
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o666 & ~umask
 
 
 def _write_archive(f, arrays, compress):
