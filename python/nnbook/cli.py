@@ -82,6 +82,7 @@ def _check_png(path, option):
         plots.require_matplotlib()  # fail before training, not after
         if not path.lower().endswith(".png"):
             raise DataError(f"{option} writes a PNG: give a file name ending in .png, got {path}")
+        _check_output(path, option, creates_folder=True)
 
 
 def _check_output(path, option, creates_folder=False):
@@ -223,7 +224,6 @@ def _train_model_settings(args, data):
 
 def _cmd_train(args):
     _check_png(args.plot, "--plot")
-    _check_output(args.plot, "--plot", creates_folder=True)
     _check_output(args.save, "--save")
     dtype = np.dtype(args.dtype)
     _say(f"loading {args.data} ...")
@@ -295,7 +295,6 @@ def format_confusion(matrix, names):
 
 def _cmd_predict(args):
     _check_png(args.plot, "--plot")
-    _check_output(args.plot, "--plot", creates_folder=True)
     model = load_model(args.model_file)
     extra = read_extra(args.model_file)
     data_spec = args.data or extra.get("data")
@@ -352,7 +351,6 @@ def _class_names(lang):
 
 def _cmd_show_data(args):
     _check_png(args.plot, "--plot")
-    _check_output(args.plot, "--plot", creates_folder=True)
     start = time.perf_counter()
     try:
         (x_train, y_train), (x_test, y_test) = datasets.load_fashion_mnist(args.data_dir)
