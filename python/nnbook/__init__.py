@@ -7,7 +7,9 @@ The book's classes (chapters 6-7) with the book's names and numbers:
 from ._threads import get_num_threads, set_num_threads
 from ._validation import NotFittedError
 from .book import DualLayer, MinibatchNetwork, MultiClassNetwork, RandomInitNetwork, SingleLayer
-from .persistence import ModelFileError, load
+from .io import ModelFileError, load, register_provider as _register_provider
+
+_register_provider("Sequential", "nnbook.keras")  # nnbook.load imports nnbook.keras on demand
 
 __version__ = "0.1.0"
 __all__ = ["SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork",

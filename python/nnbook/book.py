@@ -770,3 +770,8 @@ class MultiClassNetwork(MinibatchNetwork):
         ys = self._targets(y, "y", xs.shape[0], self._fitted_classes())
         pred = np.argmax(self._net.forward(xs, logits=True), axis=1)
         return float(np.mean(pred == np.argmax(ys, axis=1)))
+
+
+# nnbook.load finds these classes through nnbook.io's registry
+from . import persistence as _persistence  # noqa: E402  (needs the classes above)
+_persistence.register(SingleLayer, DualLayer, RandomInitNetwork, MinibatchNetwork, MultiClassNetwork)

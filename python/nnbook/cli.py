@@ -7,9 +7,17 @@ Run ``nnbook --help`` (or ``python -m nnbook --help``). Commands:
 * ``nnbook predict MODEL.npz --data ...``: accuracy and confusion matrix;
 * ``nnbook show-data fashion-mnist [--plot FILE.png]``: sample images.
 
-Exit codes: 0 success; 1 a run diverged (or the Keras run failed); 2 a problem
-the user can fix: bad arguments, missing or unreadable data, an unreadable
-model file, matplotlib missing for a figure.
+Exit codes:
+
+* 0: success;
+* 1: a run diverged: its training loss became NaN/infinite, or grew more than
+  a million times over its first epoch's value (or the Keras run failed);
+* 2: something for the user to fix: bad arguments, missing or malformed data,
+  an unreadable model file, an output path that cannot be written,
+  matplotlib missing for a figure. One line on stderr names the file or
+  option and what to do; no traceback;
+* 3: an unexpected internal error (a bug in nnbook): one line on stderr;
+  ``--debug`` shows the traceback.
 
 Example
 -------
@@ -22,6 +30,7 @@ import dataclasses
 import os
 import sys
 import time
+import traceback
 
 import numpy as np
 
@@ -33,14 +42,23 @@ from .progress import format_number
 
 __all__ = ["main", "build_parser"]
 
-EXIT_OK, EXIT_DIVERGED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+# Problems in what the user gave (arguments, files, data), reported in one
+# line with exit 2. The book classes raise ValueError/TypeError for bad data
+# (NaN features, a wrong width), the file layer OSError naming the path.
+USER_ERRORS = (DataError, ModelFileError, PlotUnavailable, OSError, ValueError, TypeError)
+
+# Layer sizes and batch sizes are C ints in the core.
+MAX_SIZE = 2 ** 31 - 1
 
 _DATA_HELP = ("fashion-mnist, breast-cancer, or PATH.npz: an .npz with arrays x_train, y_train "
               "and x_val, y_val (optionally x_test, y_test, class_names); labels are integers "
               "0..k-1 or one-hot rows")
 
 _EPILOG = ("exit codes: 0 success, 1 a run diverged, 2 bad arguments / missing data / "
-           "unreadable model file / matplotlib missing. Fashion-MNIST is read from --data-dir, "
+           "unreadable model file / unwritable output / matplotlib missing, 3 an internal "
+           "error (--debug shows the traceback). Fashion-MNIST is read from --data-dir, "
            "$NNBOOK_DATA, Debian's dataset-fashion-mnist package (sudo apt-get install "
            "dataset-fashion-mnist) or ~/.keras/datasets/fashion-mnist.")
 
@@ -64,6 +82,28 @@ def _check_png(path, option):
         plots.require_matplotlib()  # fail before training, not after
         if not path.lower().endswith(".png"):
             raise DataError(f"{option} writes a PNG: give a file name ending in .png, got {path}")
+        _check_output(path, option, creates_folder=True)
+
+
+def _check_output(path, option, creates_folder=False):
+    """Fail before training, not after, if ``path`` cannot be written.
+
+    creates_folder: the writer makes missing folders (figures do), so the
+    nearest existing one must be writable.
+    """
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise DataError(f"{option} {path} is a directory: give a file name, e.g. "
+                        f"{os.path.join(path, 'model.npz' if option == '--save' else 'out.png')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    while creates_folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise DataError(f"{option} {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise DataError(f"{option} {path}: cannot write in {folder} (read-only or no "
+                        f"permission); choose another folder")
 
 
 def _loss_title(label, data, epochs):
@@ -77,7 +117,13 @@ def _loss_title(label, data, epochs):
 def _cmd_reproduce(args):
     if args.out:
         plots.require_matplotlib()
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise DataError(f"--out {args.out} is a file; give a folder for the figures and "
+                            f"results")
         os.makedirs(args.out, exist_ok=True)
+        if not os.access(args.out, os.W_OK):
+            raise DataError(f"--out {args.out}: cannot write in it (read-only or no "
+                            f"permission); choose another folder")
     chosen = [e for e in experiments.EXPERIMENTS if not args.only or e.key in args.only]
     loaded, missing = {}, {}
     for name in ("breast-cancer", "fashion-mnist"):
@@ -178,6 +224,7 @@ def _train_model_settings(args, data):
 
 def _cmd_train(args):
     _check_png(args.plot, "--plot")
+    _check_output(args.save, "--save")
     dtype = np.dtype(args.dtype)
     _say(f"loading {args.data} ...")
     data = load_data(args.data, dtype, args.data_dir)
@@ -340,6 +387,9 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    if value > MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"expected a positive integer up to {MAX_SIZE}, "
+                                         f"got {value}")
     return value
 
 
@@ -361,13 +411,27 @@ def _add_progress(parser):
                        help="never show progress")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), like every other error."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_debug(parser, default):
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="on an error, show the Python traceback too")
+
+
 def build_parser():
     """The argparse parser of ``nnbook`` (one sub-parser per command)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nnbook", epilog=_EPILOG,
         description="The textbook's dense networks (chapters 6-7) on a compiled core.")
     parser.add_argument("--version", action="version", version=f"nnbook {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_debug(parser, False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_Parser)
 
     p = commands.add_parser("reproduce", epilog=_EPILOG,
                             help="run every experiment of chapters 6-7 and print the table",
@@ -381,6 +445,7 @@ def build_parser():
                    choices=[e.key for e in experiments.EXPERIMENTS],
                    help="run only these: " + ", ".join(e.key for e in experiments.EXPERIMENTS))
     _add_progress(p)
+    _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_reproduce)
 
     p = commands.add_parser("train", epilog=_EPILOG, help="train one model",
@@ -401,6 +466,7 @@ def build_parser():
     p.add_argument("--plot", metavar="FILE.png", help="draw the loss curves")
     p.add_argument("--save", metavar="MODEL.npz", help="save the trained model")
     _add_progress(p)
+    _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_train)
 
     p = commands.add_parser("predict", epilog=_EPILOG,
@@ -411,6 +477,7 @@ def build_parser():
     p.add_argument("--data-dir", metavar="DIR", help="folder with the Fashion-MNIST files")
     p.add_argument("--split", choices=["val", "test", "train"], default="val")
     p.add_argument("--plot", metavar="FILE.png", help="draw the confusion matrix")
+    _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_predict)
 
     p = commands.add_parser("show-data", epilog=_EPILOG, help="look at Fashion-MNIST images")
@@ -421,6 +488,7 @@ def build_parser():
     p.add_argument("--lang", choices=["auto", "en", "ko"], default="auto",
                    help="class names: Korean needs a font with Hangul (auto: use it if found)")
     p.add_argument("--plot", metavar="FILE.png", help="draw a grid of the images")
+    _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_show_data)
     return parser
 
@@ -441,12 +509,31 @@ def main(argv=None):
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return args.func(args)
-    except (DataError, ModelFileError, PlotUnavailable, FileNotFoundError) as exc:
-        print(f"nnbook {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("nnbook: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as exc:
+        _report(args, f"not enough memory ({_one_line(exc) or 'MemoryError'}): use a smaller "
+                      f"network (--units, --batch-size) or less data")
+        return EXIT_USAGE
+    except USER_ERRORS as exc:
+        _report(args, _one_line(exc))
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on --debug
+        _report(args, f"internal error {type(exc).__name__}: {_one_line(exc)} (a bug in "
+                      f"nnbook; rerun with --debug for the traceback and report it)")
+        return EXIT_INTERNAL
+
+
+def _one_line(exc):
+    """The exception's message on one line (hints after a newline are kept)."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def _report(args, message):
+    if args.debug:
+        traceback.print_exc(file=sys.stderr)
+    print(f"nnbook {args.command}: error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

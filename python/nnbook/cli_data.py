@@ -10,21 +10,33 @@ A user's ``.npz`` data file holds the arrays
 Write one with ``numpy.savez("mydata.npz", x_train=..., y_train=..., x_val=...,
 y_val=...)``. Labels are kept as integers here; :meth:`Data.targets` makes
 the form a model wants (a 0/1 column or one-hot rows).
+
+The file is read by :mod:`nnbook.io.npz` (never unpickled; sizes checked
+before anything is allocated) and refused with a :class:`DataError` naming
+it when: it is a folder or not an .npz archive; ``x_train``/``y_train`` are
+missing or empty; features hold NaN or infinity, or overflow the chosen
+dtype; ``x_val``/``x_test`` have another width than ``x_train``; labels are
+not whole numbers >= 0, exceed :data:`MAX_LABEL`, or would make more
+classes than there are training rows (without ``class_names``).
 """
+import math
 import os
 import time
-import zipfile
-import zlib
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from . import datasets
+from .io.npz import NpzReader
 
 __all__ = ["DataError", "Data", "load_data", "BOOK_DATA"]
 
 BOOK_DATA = ("fashion-mnist", "breast-cancer")
+
+# Labels are class numbers; a label this large is a mistake (one-hot rows for
+# it would not fit in memory), not a class.
+MAX_LABEL = 2 ** 20
 
 # scikit-learn's coding of the breast-cancer targets
 BREAST_CANCER_CLASSES = ("malignant", "benign")
@@ -130,58 +142,92 @@ def _breast_cancer(dtype):
 
 
 def _npz(path, dtype):
-    if not os.path.isfile(path):
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a directory; --data takes fashion-mnist, breast-cancer or an "
+                        f".npz data file (a folder of Fashion-MNIST files goes to --data-dir)")
+    if not os.path.exists(path):
         raise DataError(f"data file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if not isinstance(f, np.lib.npyio.NpzFile):
-                raise DataError(f"{path}: expected an .npz archive of arrays, got a single array")
-            arrays = {k: f[k] for k in f.files}
-    except DataError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise DataError(f"{path}: unreadable .npz data file ({exc})") from exc
-    missing = [k for k in ("x_train", "y_train") if k not in arrays]
-    if missing:
-        raise DataError(f"{path} lacks {', '.join(missing)}; a data file holds x_train, "
-                        f"y_train and usually x_val, y_val (see `nnbook train --help`)")
-    parts = {}
-    for which in ("train", "val", "test"):
-        x, y = arrays.get(f"x_{which}"), arrays.get(f"y_{which}")
-        if (x is None) != (y is None):
-            raise DataError(f"{path} has only one of x_{which}, y_{which}")
-        if x is not None:
-            parts[which] = (_features(x, f"x_{which}", path, dtype), _labels(y, f"y_{which}", path))
-            if len(parts[which][0]) != len(parts[which][1]):
-                raise DataError(f"{path}: x_{which} has {len(x)} rows but y_{which} has {len(y)}")
-    k = int(max(labels.max() for _, labels in parts.values())) + 1
-    names = arrays.get("class_names")
-    if names is not None:
-        names = tuple(str(n) for n in np.asarray(names).reshape(-1))
-        if len(names) < k:
-            raise DataError(f"{path}: class_names has {len(names)} names but labels go up to {k - 1}")
-    else:
+    with NpzReader(path, error=DataError, what="data file",
+                   foreign="not an .npz data file of arrays") as f:
+        missing = [k for k in ("x_train", "y_train") if k not in f]
+        if missing:
+            f.fail(f"lacks {', '.join(missing)}; a data file holds x_train, y_train and usually "
+                   f"x_val, y_val (see `nnbook train --help`)")
+        parts = {}
+        for which in ("train", "val", "test"):
+            x_key, y_key = f"x_{which}", f"y_{which}"
+            if (x_key in f) != (y_key in f):
+                f.fail(f"has only one of {x_key}, {y_key}")
+            if x_key in f:
+                parts[which] = (_features(f, x_key, dtype), _labels(f, y_key))
+                if len(parts[which][0]) != len(parts[which][1]):
+                    f.fail(f"{x_key} has {len(parts[which][0])} rows but {y_key} has "
+                           f"{len(parts[which][1])}")
+        _check_widths(f, parts)
+        names = tuple(str(n) for n in f.array("class_names", kinds="US").reshape(-1)) \
+            if "class_names" in f else None
+        k = _class_count(f, parts, names)
+    if names is None:
         names = tuple(str(i) for i in range(max(k, 2)))
     train, val, test = (parts.get(w, (None, None)) for w in ("train", "val", "test"))
     return Data(os.path.basename(path), *train, *val, *test, names)
 
 
-def _features(x, key, path, dtype):
-    if x.ndim > 2:  # images: flatten each to one row
-        x = x.reshape(len(x), -1)
-    if x.ndim != 2 or x.dtype.kind not in "biuf":
-        raise DataError(f"{path}: {key} must be a numeric (samples, features) array, "
-                        f"got {x.dtype} with shape {x.shape}")
-    return np.ascontiguousarray(x, dtype=dtype)
+def _features(f, key, dtype):
+    shape = f.shape(key)
+    if len(shape) < 2 or shape[0] == 0 or math.prod(shape[1:]) == 0:
+        f.fail(f"{key} must be a (samples, features) array with at least one row and one "
+               f"feature, got shape {shape}")
+    x = f.array(key, kinds="biuf")
+    x = x.reshape(len(x), -1)  # images: flatten each to one row
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        row = int(np.argwhere(~np.isfinite(x))[0][0])
+        f.fail(f"{key} holds NaN or infinite values (first in row {row}); clean or impute "
+               f"the data first")
+    with np.errstate(over="ignore"):
+        cast = np.ascontiguousarray(x, dtype=dtype)
+    if not np.isfinite(cast).all():
+        f.fail(f"{key} has values beyond the range of {np.dtype(dtype).name}; use --dtype "
+               f"float64 or rescale the features")
+    return cast
 
 
-def _labels(y, key, path):
+def _labels(f, key):
+    y = f.array(key, kinds="biuf")
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows -> class indices
         if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
-            raise DataError(f"{path}: {key} is 2-D but not one-hot")
+            f.fail(f"{key} is 2-D but not one-hot rows")
         return np.argmax(y, axis=1).astype(np.int64)
     y = y.reshape(-1)
+    if y.size and y.dtype.kind == "f" and not np.isfinite(y).all():
+        f.fail(f"{key} holds NaN or infinite labels; labels are 0, 1, 2, ...")
     if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(y == np.round(y))) \
             or (y.size and y.min() < 0):
-        raise DataError(f"{path}: {key} must hold class labels 0, 1, 2, ... (or one-hot rows)")
+        f.fail(f"{key} must hold class labels 0, 1, 2, ... (or one-hot rows)")
+    if y.size and y.max() > MAX_LABEL:
+        f.fail(f"{key} holds the label {y.max():.0f}; labels are class numbers 0 .. k-1, at "
+               f"most {MAX_LABEL}")
     return y.astype(np.int64)
+
+
+def _check_widths(f, parts):
+    width = parts["train"][0].shape[1]
+    for which in ("val", "test"):
+        if which in parts and parts[which][0].shape[1] != width:
+            f.fail(f"x_{which} has {parts[which][0].shape[1]} features per row but x_train "
+                   f"has {width}")
+
+
+def _class_count(f, parts, names):
+    """k, the number of classes: the highest label + 1, no more than the training rows."""
+    highest = max(((int(labels.max()), f"y_{w}") for w, (_, labels) in parts.items()),
+                  key=lambda t: t[0])
+    k = highest[0] + 1
+    if names is not None and len(names) < k:
+        f.fail(f"class_names has {len(names)} names but {highest[1]} has labels up to "
+               f"{k - 1}")
+    n_train = len(parts["train"][1])
+    if names is None and k > max(2, n_train):
+        f.fail(f"{highest[1]} holds the label {k - 1}, which would make {k} classes from "
+               f"{n_train} training rows; labels must be class numbers 0 .. k-1")
+    return k

@@ -17,7 +17,12 @@ from . import book
 from .progress import ProgressBar
 
 __all__ = ["Experiment", "Result", "EXPERIMENTS", "MODEL_CLASSES", "run_book", "run_keras",
-           "keras_missing_reason", "progress_callback"]
+           "keras_missing_reason", "progress_callback", "divergence", "DIVERGENCE_GROWTH"]
+
+#: A run counts as diverged once its training loss is not finite, or has
+#: grown this many times over its first epoch's value: a finite loss that
+#: large means the weights have blown up, and further epochs only cost time.
+DIVERGENCE_GROWTH = 1e6
 
 #: Model names of the command line -> book classes.
 MODEL_CLASSES = {
@@ -114,6 +119,29 @@ def judge(result, quick, tolerance=0.01):
     return result
 
 
+def divergence(losses):
+    """Why the run with these per-epoch losses diverged, or None if it has not.
+
+    Example
+    -------
+    >>> divergence([0.7, 0.5]) is None
+    True
+    >>> divergence([0.7, 0.5, 7e6])
+    'the training loss grew from 0.7 to 7e+06 (more than 1e+06 times its first value)'
+    >>> divergence([0.7, float("nan")])
+    'the training loss became nan'
+    """
+    for value in losses:
+        if not math.isfinite(value):
+            return f"the training loss became {value}"
+    if losses and losses[0] > 0:
+        worst = max(losses)
+        if worst > DIVERGENCE_GROWTH * losses[0]:
+            return (f"the training loss grew from {losses[0]:.3g} to {worst:.3g} (more than "
+                    f"{DIVERGENCE_GROWTH:.0e} times its first value)")
+    return None
+
+
 def progress_callback(bar, score=None):
     """A book-fit callback that feeds ``bar`` and stops a run whose loss is no longer finite.
 
@@ -127,8 +155,11 @@ def progress_callback(bar, score=None):
         if score is not None:
             values["val_acc"] = score
         bar.update(epoch + 1, **values)
-        # Once the loss is nan/inf it stays so: further epochs only cost time.
-        return not math.isfinite(logs["loss"])
+        # Once the loss is nan/inf (or huge) it stays so: further epochs only cost time.
+        if not first:
+            first.append(logs["loss"])
+        return divergence([first[0], logs["loss"]]) is not None
+    first = []  # the first epoch's loss, the yardstick of divergence
     return callback
 
 
@@ -165,9 +196,10 @@ def run_book(model, x, y, x_val, y_val, epochs, title, progress=None):
     result = Result(key=title, label=title, data="", epochs=len(model.losses), seconds=seconds,
                     losses=list(model.losses), val_losses=list(model.val_losses))
     diverged = [str(w.message) for w in caught if "diverged" in str(w.message)]
-    if diverged or not all(math.isfinite(v) for v in model.losses):
+    reason = divergence(model.losses)
+    if diverged or reason:
         result.status = "diverged"
-        result.note = (diverged[0] if diverged else "the training loss became nan/inf") + \
+        result.note = (diverged[0] if diverged else reason) + \
             f"; stopped after epoch {len(model.losses)}"
         bar.close(note="diverged")
     else:
@@ -223,8 +255,9 @@ def run_keras(x, y, x_val, y_val, epochs, title, progress=None):
     val_losses = [float(v) for v in history.history.get("val_loss", [])]
     result = Result(key=title, label=title, data="", epochs=len(losses), seconds=seconds,
                     losses=losses, val_losses=val_losses)
-    if not all(math.isfinite(v) for v in losses):
-        result.status, result.note = "diverged", "the training loss became nan/inf"
+    reason = divergence(losses)
+    if reason:
+        result.status, result.note = "diverged", reason
         bar.close(note="diverged")
         return result
     result.accuracy = float(model.evaluate(x_val, y_val, verbose=0)[1])

@@ -50,9 +50,15 @@ def _figure(**kwargs):
 
 
 def _save(fig, path):
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    os.makedirs(folder, exist_ok=True)
-    fig.savefig(os.fspath(path), format="png", dpi=100)
+    path = os.fspath(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fig.savefig(path, format="png", dpi=100)
+    except OSError as exc:
+        # matplotlib's message may not say which file; the command line shows this one
+        error = type(exc)(f"cannot write the figure {path}: {exc.strerror or exc}")
+        error.errno = exc.errno
+        raise error from exc
 
 
 def hangul_font():
