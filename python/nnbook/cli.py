@@ -36,6 +36,7 @@ import numpy as np
 
 from . import __version__, datasets, experiments, plots, report
 from .cli_data import BOOK_DATA, FASHION_DIR_HINT, DataError, load_data
+from ._validation import INT32_MAX
 from .persistence import ModelFileError, load_model, read_extra, save_model
 from .plots import PlotUnavailable
 from .progress import format_number
@@ -50,7 +51,7 @@ EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 USER_ERRORS = (DataError, ModelFileError, PlotUnavailable, OSError, ValueError, TypeError)
 
 # Layer sizes and batch sizes are C ints in the core.
-MAX_SIZE = 2 ** 31 - 1
+MAX_SIZE = INT32_MAX
 
 _DATA_HELP = ("fashion-mnist, breast-cancer, or PATH.npz: an .npz with arrays x_train, y_train "
               "and x_val, y_val (optionally x_test, y_test, class_names); labels are integers "

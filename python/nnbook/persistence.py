@@ -44,6 +44,7 @@ import json
 import numpy as np
 
 from .io import registry
+from ._validation import INT32_MAX
 from .io.npz import ModelFileError, NpzReader, write_npz
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "save_model", "load_model", "load", "read_extra",
@@ -61,7 +62,7 @@ _OPTIONAL_HYPER = ("units", "batch_size", "random_state")
 _HYPER = ("learning_rate", "l1", "l2") + _OPTIONAL_HYPER
 
 # Layer sizes are C ints in the core.
-_MAX_SIZE = 2 ** 31 - 1
+_MAX_SIZE = INT32_MAX
 
 
 def register(*classes):

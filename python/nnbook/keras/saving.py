@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 from ..io import registry
+from .._validation import INT32_MAX
 from ..io.npz import ModelFileError, NpzReader, write_npz
 
 __all__ = ["save_model", "load_model", "ModelFileError"]
@@ -36,7 +37,7 @@ FORMAT = registry.KERAS_FORMAT
 VERSION = 1
 
 # The core's limits: layer sizes are C ints, at most 32 layers.
-_MAX_SIZE = 2 ** 31 - 1
+_MAX_SIZE = INT32_MAX
 _MAX_LAYERS = 32
 
 
