@@ -706,3 +706,13 @@ def test_saved_file_gets_ordinary_permissions(tmp_path):
     path.chmod(0o640)
     model.save(path)
     assert path.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its permissions
+
+
+def test_a_model_seeded_with_a_random_state_object_saves(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40)
+    net = nnbook.MinibatchNetwork(random_state=np.random.RandomState(3)).fit(x, y, epochs=2)
+    net.save(tmp_path / "m.npz")
+    back = nnbook.load(tmp_path / "m.npz")
+    assert back.random_state is None
+    np.testing.assert_array_equal(back.predict(x), net.predict(x))

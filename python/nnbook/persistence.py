@@ -77,6 +77,10 @@ def _hyperparameters(model):
     for name in _OPTIONAL_HYPER:
         if hasattr(model, name):
             hyper[name] = getattr(model, name)
+    # a RandomState object is not data a file can hold (it would need
+    # pickle); the loaded model's draws come from a fresh seed, None
+    if isinstance(hyper.get("random_state"), np.random.RandomState):
+        hyper["random_state"] = None
     return hyper
 
 
