@@ -200,7 +200,7 @@ class CoreNetwork:
         return loss_sums[0]
 
     def train_epochs(self, x, y, batch_size, n_epochs, perms=None, val=None, callback=None,
-                     threads=None):
+                     threads=None, sample_weight=None):
         """n_epochs epochs in one C call (no Python between epochs).
 
         perms: (n_epochs, n) int64 row orders, or None for the rows in order;
@@ -216,6 +216,11 @@ class CoreNetwork:
         carrying ``nnbook_completed`` = the three arrays of the completed
         epochs; `last_correct` and `step` follow the parameters, which are
         those after the last completed batch.
+
+        sample_weight (n values in self.dtype, or None): each batch's loss is
+        the weighted mean of its rows' losses (the penalty's gradient divided
+        by the batch's weight sum), and loss_sums/penalties hold that mean
+        times the batch's rows.
         """
         n = x.shape[0]
         rows = min(batch_size, n)
@@ -238,7 +243,7 @@ class CoreNetwork:
             self.step, done = _nncore.train_epochs(
                 self.config, self.params, self.opt_state, work, threads, x, y, orders, n_epochs,
                 rows, x_val, y_val, self.step, loss_sums, penalties, val_sums, correct, hook,
-                FORWARD_CHUNK)
+                FORWARD_CHUNK, sample_weight)
         if done:
             self.last_correct = int(correct[done - 1])
         completed = (loss_sums[:done], penalties[:done],

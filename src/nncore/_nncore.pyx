@@ -27,6 +27,7 @@ cdef extern from "nncore.h" nogil:
         double learning_rate, momentum, beta1, beta2, epsilon, rho
         int nesterov
         double parallel_min_flops
+        int penalty_each_batch
 
     int nn_check_config(const nn_config *cfg)
     int64_t nn_param_count(const nn_config *cfg)
@@ -82,8 +83,8 @@ cdef extern from "nncore.h" nogil:
     void rmsprop_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double rho, double epsilon)
     int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
     int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
-    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
-    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
+    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const float *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
+    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const double *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
     double network_penalty_f32(const nn_config *cfg, const float *params)
     double network_penalty_f64(const nn_config *cfg, const double *params)
     int network_forward_f32(const nn_config *cfg, const float *params, float *work, int chunk_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, double *chunk_loss, const nn_hook *hook, double *loss_sum)
@@ -209,7 +210,8 @@ cdef class CoreConfig:
                  double zmin=-HUGE_VAL, double eps=0.0, double l1=0.0, double l2=0.0,
                  optimizer="sgd", double learning_rate=0.1, double momentum=0.0,
                  double beta1=0.9, double beta2=0.999, double epsilon=1e-7, double rho=0.9,
-                 bint nesterov=False, double parallel_min_flops=PARALLEL_MIN_FLOPS):
+                 bint nesterov=False, double parallel_min_flops=PARALLEL_MIN_FLOPS,
+                 bint penalty_each_batch=False):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -237,6 +239,7 @@ cdef class CoreConfig:
         self.cfg.rho = rho
         self.cfg.nesterov = nesterov
         self.cfg.parallel_min_flops = parallel_min_flops
+        self.cfg.penalty_each_batch = penalty_each_batch
         if nn_check_config(&self.cfg) != 0:
             raise ValueError("inconsistent network configuration (sizes must be >= 1, "
                              "binary_crossentropy needs a sigmoid output and "
@@ -358,7 +361,8 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
                  const int64_t[:, ::1] perms, int n_epochs, int batch_size,
                  const real[:, ::1] x_val, const real[:, ::1] y_val, int64_t step,
                  double[::1] loss_sums, double[::1] penalties, double[::1] val_loss_sums,
-                 int64_t[::1] correct, BatchHook hook=None, int fwd_rows=1024):
+                 int64_t[::1] correct, BatchHook hook=None, int fwd_rows=1024,
+                 const real[::1] sample_weight=None):
     """n_epochs epochs in one C call; returns (step, epochs_done).
 
     perms: (n_epochs, n) row orders, or empty for the rows in order.
@@ -367,7 +371,9 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     writes loss_sums[e], penalties[e] (after the epoch), val_loss_sums[e] and
     correct[e] (rows predicted right during the epoch). epochs_done <
     n_epochs only when the hook stopped the call (see BatchHook); the
-    parameters are then those after the last completed batch.
+    parameters are then those after the last completed batch. sample_weight
+    (n values, or None): each batch's loss is the weighted mean of its rows'
+    losses, and loss_sums/penalties hold that mean times the batch's rows.
     """
     cdef nn_config *cfg = &config.cfg
     cdef int64_t n = x.shape[0], n_val = x_val.shape[0]
@@ -389,6 +395,8 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
             raise ValueError("val_loss_sums needs one entry per epoch")
         if fwd_rows < 1:
             raise ValueError(f"fwd_rows must be >= 1, got {fwd_rows}")
+    if sample_weight is not None and sample_weight.shape[0] != n:
+        raise ValueError(f"sample_weight must have {n} entries (one per row), got {sample_weight.shape[0]}")
     if n_epochs == 0:
         return step, 0
     if perms.shape[0]:
@@ -401,11 +409,12 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     cdef const real *pyv = &y_val[0, 0] if n_val else NULL
     cdef double *pvl = &val_loss_sums[0] if n_val else NULL
     cdef const nn_hook *ph = _hook_ptr(hook)
+    cdef const real *psw = NULL if sample_weight is None else &sample_weight[0]
     with nogil:
         if real is float:
-            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
+            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
         else:
-            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
+            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
     _need(rc == 0 or rc == NN_STOPPED, "the core rejected the training call")
     return step, done
 

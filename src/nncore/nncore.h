@@ -52,6 +52,10 @@ typedef struct {
     double parallel_min_flops; /* split batches across threads only when one
                                   batch's forward pass has at least this many
                                   flops (small networks: threads cost more) */
+    int penalty_each_batch; /* 1: an epoch's penalty is the sum over its batches
+                               of the penalty before the batch's update, scaled
+                               as the batch's loss (scikit-learn's loss_); 0:
+                               the penalty after the epoch (the book's) */
 } nn_config;
 
 /* Where a long call stands, for its hook. */
@@ -150,6 +154,7 @@ int nn_blas_threads(void);
                                 int64_t n, const int64_t *perms, int n_epochs,              \
                                 int batch_size, const real *x_val, const real *y_val,       \
                                 int64_t n_val, int fwd_rows, double *val_chunk_loss,        \
+                                const real *sample_weight,                                  \
                                 const nn_hook *hook, int64_t *step, int *epochs_done,       \
                                 double *loss_sums, double *penalties,                       \
                                 double *val_loss_sums, int64_t *correct);                   \

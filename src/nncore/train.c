@@ -99,9 +99,10 @@ static void optimizer_step(const nn_config *cfg, real *params, real *opt_state,
 }
 
 /* The book's penalty gradient, (l1 sign W + l2 W)/m, on the weights that fall
- * in [lo, hi) (biases are not penalised). */
+ * in [lo, hi) (biases are not penalised); m is the batch's row count, or its
+ * weight sum when rows are weighted. */
 static void penalty_step(const nn_config *cfg, const scratch *s, real *grads,
-                         const real *params, int64_t lo, int64_t hi, int m) {
+                         const real *params, int64_t lo, int64_t hi, double m) {
     if (cfg->l1 == 0 && cfg->l2 == 0) return;
     for (int l = 0; l < cfg->n_layers; l++) {
         int64_t a = s->w_off[l], b = a + (int64_t)cfg->sizes[l] * cfg->sizes[l + 1];
@@ -142,10 +143,16 @@ static int64_t count_correct(const nn_config *cfg, const real *a, const real *y,
  * the batch-mean loss from these rows (overwriting grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
  * rows' loss sum, taken before any update, and sets *hits to their correct
- * predictions. */
+ * predictions.
+ * With sample weights sw (NULL: none) the batch's loss is the weighted mean
+ * sum_i w_i l_i / wsum (wsum: the whole batch's weight sum): row i's error is
+ * scaled by w_i m / wsum, and the returned sum is m / wsum times the rows'
+ * weighted loss sum, so an epoch's total stays "rows times mean loss" per
+ * batch (scikit-learn's sample_weight). */
 static double block_gradients(const nn_config *cfg, const scratch *s, real *grads,
                               const real *params, const real *x, const real *y,
-                              const int64_t *perm, int64_t r0, int mt, int m, int64_t *hits) {
+                              const int64_t *perm, int64_t r0, int mt, int m, int64_t *hits,
+                              const real *sw, double wsum) {
     const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
     const real *xb = x + r0 * F, *yb = y + r0 * K;
     if (perm) {
@@ -159,7 +166,15 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
     }
     forward_layers(cfg, params, s, xb, mt);
     real *a_out = s->acts[L - 1];
-    double loss = output_layer(cfg, a_out, yb, mt);
+    double loss = 0;
+    if (sw) { /* row by row, to weigh each row's loss */
+        for (int i = 0; i < mt; i++)
+            loss += (double)sw[perm ? perm[r0 + i] : r0 + i] *
+                    output_layer(cfg, a_out + (int64_t)i * K, yb + (int64_t)i * K, 1);
+        loss *= m / wsum;
+    } else {
+        loss = output_layer(cfg, a_out, yb, mt);
+    }
     *hits = count_correct(cfg, a_out, yb, mt, K);
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
@@ -173,6 +188,11 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
         double per = cfg->loss == NN_LOSS_BCE ? (double)m * K : (double)m;
         NNF(cross_entropy_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / per));
     }
+    if (sw)
+        for (int i = 0; i < mt; i++) {
+            real f = (real)(sw[perm ? perm[r0 + i] : r0 + i] * (m / wsum));
+            for (int k = 0; k < K; k++) delta[(int64_t)i * K + k] *= f;
+        }
     /* all gradients are formed before any weight moves, so the hidden error
      * uses each W as it was in the forward pass */
     for (int l = L - 1; l >= 0; l--) {
@@ -230,7 +250,7 @@ typedef struct {
     const nn_hook *hook;
     atomic_int stop;                  /* set by the hook's caller, thread 0 */
     /* training */
-    const real *x, *y;
+    const real *x, *y, *sw;           /* sw: sample weights, or NULL */
     int64_t n;
     const int64_t *perms;
     int n_epochs, batch_size, epochs_done;
@@ -323,17 +343,25 @@ static void train_thread(void *arg, int t) {
 
     for (int e = 0; e < j->n_epochs; e++) {
         const int64_t *perm = j->perms ? j->perms + (int64_t)e * j->n : NULL;
-        double loss = 0;
+        double loss = 0, batch_penalties = 0;
         int64_t hits = 0, b = 0;
         for (int64_t start = 0; start < j->n; start += j->batch_size, b++) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
             int blocks = nn_row_blocks(cfg, m);
+            double wsum = m; /* the batch's weight sum, in row order on every thread */
+            if (j->sw) {
+                wsum = 0;
+                for (int i = 0; i < m; i++) wsum += j->sw[perm ? perm[start + i] : start + i];
+            }
+            /* nobody updates the parameters before the barrier below */
+            if (t == 0 && cfg->penalty_each_batch)
+                batch_penalties += NNF(network_penalty)(cfg, j->params) * (m / wsum);
             for (int k = t; k < blocks; k += T) {
                 int64_t r0 = start + (int64_t)m * k / blocks;
                 int64_t r1 = start + (int64_t)m * (k + 1) / blocks;
                 j->block_loss[k] = block_gradients(cfg, s, j->grads[k], j->params, j->x, j->y,
                                                    perm, r0, (int)(r1 - r0), m,
-                                                   &j->block_hits[k]);
+                                                   &j->block_hits[k], j->sw, wsum);
             }
             nn_barrier_wait(&j->barrier);
             /* thread 0 set the flag (if at all) before this barrier */
@@ -342,7 +370,7 @@ static void train_thread(void *arg, int t) {
                 const real *g = j->grads[k];
                 for (int64_t i = lo; i < hi; i++) grads[i] += g[i];
             }
-            penalty_step(cfg, s, grads, j->params, lo, hi, m);
+            penalty_step(cfg, s, grads, j->params, lo, hi, wsum);
             step += 1;
             optimizer_step(cfg, j->params, j->opt_state, grads, P, lo, hi, step);
             if (t == 0)
@@ -362,7 +390,8 @@ static void train_thread(void *arg, int t) {
         if (t == 0) {
             j->loss_sums[e] = loss;
             if (j->correct) j->correct[e] = hits;
-            j->penalties[e] = NNF(network_penalty)(cfg, j->params);
+            j->penalties[e] = cfg->penalty_each_batch ? batch_penalties
+                                                      : NNF(network_penalty)(cfg, j->params);
             if (j->xf) j->val_sums[e] = chunk_total(j);
             j->epochs_done = e + 1;
         }
@@ -384,7 +413,8 @@ static void forward_thread(void *arg, int t) {
  * x_val (n_val rows, in chunks of fwd_rows, val_chunk_loss holding one entry
  * per chunk) after it; correct[e] (when not NULL) = the rows predicted right,
  * each before its batch's update (see count_correct). *step counts updates
- * (Adam's t); *epochs_done the epochs completed. Returns NN_STOPPED when the
+ * (Adam's t); *epochs_done the epochs completed. sample_weight (n values,
+ * or NULL for none) weighs each row as block_gradients says. Returns NN_STOPPED when the
  * hook stopped the call: then *epochs_done < n_epochs and the parameters are
  * those after the last completed batch. The workspace must hold
  * nn_train_workspace_len(cfg, batch_size, threads, perms != NULL,
@@ -393,7 +423,8 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
                               int threads, const real *x, const real *y, int64_t n,
                               const int64_t *perms, int n_epochs, int batch_size,
                               const real *x_val, const real *y_val, int64_t n_val,
-                              int fwd_rows, double *val_chunk_loss, const nn_hook *hook,
+                              int fwd_rows, double *val_chunk_loss,
+                              const real *sample_weight, const nn_hook *hook,
                               int64_t *step, int *epochs_done, double *loss_sums,
                               double *penalties, double *val_loss_sums, int64_t *correct) {
     if (nn_check_config(cfg) != NN_OK || n < 1 || batch_size < 1 || n_epochs < 0 ||
@@ -415,6 +446,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
     j.hook = hook;
     j.x = x;
     j.y = y;
+    j.sw = sample_weight;
     j.n = n;
     j.perms = perms;
     j.n_epochs = n_epochs;
@@ -449,7 +481,7 @@ int NNF(network_train_epoch)(const nn_config *cfg, real *params, real *opt_state
     double penalty;
     int done;
     return NNF(network_train_epochs)(cfg, params, opt_state, work, threads, x, y, n, perm, 1,
-                                     batch_size, NULL, NULL, 0, 0, NULL, NULL, step, &done,
+                                     batch_size, NULL, NULL, 0, 0, NULL, NULL, NULL, step, &done,
                                      loss_sum, &penalty, NULL, correct);
 }
 
