@@ -97,8 +97,12 @@ class _ParamsLock:
                     self._cond.notify_all()
 
 
-def _hook(callback, every_batch):
-    return _nncore.BatchHook(callback, 0.0 if every_batch else CHECK_SECONDS)
+def _hook(callback, interval=None):
+    """The core's hook: every batch with a callback (unless an interval is
+    given), else every CHECK_SECONDS for signals alone."""
+    if interval is None:
+        interval = 0.0 if callback is not None else CHECK_SECONDS
+    return _nncore.BatchHook(callback, interval)
 
 
 class CoreNetwork:
@@ -183,7 +187,8 @@ class CoreNetwork:
             self._work = np.empty(need, self.dtype)
         return self._work
 
-    def train_epoch(self, x, y, batch_size, perm=None, callback=None, threads=None):
+    def train_epoch(self, x, y, batch_size, perm=None, callback=None, threads=None,
+                    callback_interval=None):
         """One epoch in C; returns the sum of the batches' loss terms.
 
         x (n, sizes[0]) and y (n, sizes[-1]) in self.dtype, C-contiguous;
@@ -194,13 +199,14 @@ class CoreNetwork:
         raised.
         """
         perms = None if perm is None else np.asarray(perm, np.int64).reshape(1, -1)
-        loss_sums, _, _ = self.train_epochs(x, y, batch_size, 1, perms, None, callback, threads)
+        loss_sums, _, _ = self.train_epochs(x, y, batch_size, 1, perms, None, callback, threads,
+                                            callback_interval=callback_interval)
         if not len(loss_sums):
             raise StopIteration("a batch callback stopped the epoch")
         return loss_sums[0]
 
     def train_epochs(self, x, y, batch_size, n_epochs, perms=None, val=None, callback=None,
-                     threads=None, sample_weight=None):
+                     threads=None, sample_weight=None, callback_interval=None):
         """n_epochs epochs in one C call (no Python between epochs).
 
         perms: (n_epochs, n) int64 row orders, or None for the rows in order;
@@ -210,8 +216,9 @@ class CoreNetwork:
 
         callback(progress), if given, runs after every batch with progress =
         (epoch, batch, batches, rows, loss_sum, correct) of the current
-        epoch; a truthy return stops training after that batch, and the
-        arrays then hold only the completed epochs. KeyboardInterrupt (or an
+        epoch (or every callback_interval seconds, when given); a truthy
+        return stops training after that batch, and the arrays then hold
+        only the completed epochs. KeyboardInterrupt (or an
         exception from the callback) stops it likewise and is re-raised
         carrying ``nnbook_completed`` = the three arrays of the completed
         epochs; `last_correct` and `step` follow the parameters, which are
@@ -236,7 +243,7 @@ class CoreNetwork:
         penalties = np.empty(n_epochs)
         val_sums = np.empty(n_epochs if val is not None else 0)
         correct = np.zeros(n_epochs, np.int64)
-        hook = _hook(callback, callback is not None)
+        hook = _hook(callback, callback_interval)
         with self.lock.write():
             work = self._train_scratch(rows, threads, perms is not None,
                                        min(FORWARD_CHUNK, x_val.shape[0]))
@@ -303,7 +310,7 @@ class CoreNetwork:
         with self.lock.read():
             return _nncore.forward(self.config, self.params, work, FORWARD_CHUNK, threads, x,
                                    none if out is None else out, logits,
-                                   none if y is None else y, _hook(None, False))
+                                   none if y is None else y, _hook(None))
 
     def penalty(self):
         """l1 * sum|W| + l2/2 * sum W^2 over the weight matrices."""

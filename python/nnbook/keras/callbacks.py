@@ -1,9 +1,15 @@
 """Callbacks (``keras.callbacks``): hooks called by ``fit`` at the start and
-end of training and of every epoch.
+end of training, of every epoch and of every batch.
 
-A whole epoch is one call into the compiled core, so the batch-level hooks
-(``on_train_batch_begin``/``end``) exist for compatibility but are never
-called.
+An epoch is one call into the compiled core. When some callback overrides a
+batch-level hook (``on_train_batch_begin``/``end``, or the older
+``on_batch_begin``/``end``), the core calls back into Python after every
+batch; ``on_train_batch_end(b, logs)`` gets Keras's running ``loss`` and
+accuracy over the epoch's batches so far, and ``on_train_batch_begin(b + 1)``
+follows at once, between the same two batches. Setting
+``self.model.stop_training = True`` in a batch hook ends the epoch after
+that batch (``on_epoch_end`` still runs, with the logs so far). Code that
+overrides no batch hook keeps the one-call epoch.
 
 Example
 -------
@@ -37,12 +43,38 @@ class Callback:
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+    # Keras's older names: the train_batch hooks call them, so overriding
+    # either name works
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): pass
     def on_test_end(self, logs=None): pass
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
     def on_predict_begin(self, logs=None): pass
     def on_predict_end(self, logs=None): pass
+    def on_predict_batch_begin(self, batch, logs=None): pass
+    def on_predict_batch_end(self, batch, logs=None): pass
+
+
+# What a batch-level hook of fit may be overridden as (see overrides()).
+_TRAIN_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin",
+                      "on_batch_end")
+
+
+def overrides(callback, hook):
+    """Whether `callback` does something in `hook` (a method other than
+    Callback's, or a function set on the instance as LambdaCallback does)."""
+    if hook in vars(callback):
+        return True
+    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
 
 
 class History(Callback):
@@ -173,14 +205,35 @@ class EarlyStopping(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=f)``."""
+    """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=f)``.
+
+    Takes any of Callback's hooks by name (``on_epoch_begin(epoch, logs)``,
+    ``on_epoch_end``, ``on_train_begin(logs)``, ``on_train_end``,
+    ``on_train_batch_begin(batch, logs)``, ``on_train_batch_end``, and the
+    older ``on_batch_begin``/``on_batch_end``, ...).
+
+    Example
+    -------
+    >>> seen = []
+    >>> cb = LambdaCallback(on_batch_end=lambda batch, logs: seen.append(batch))
+    """
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None):
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs):
         super().__init__()
-        for hook, fn in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
-                         ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
+        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_train_begin=on_train_begin, on_train_end=on_train_end,
+                     on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end, **kwargs)
+        for hook, fn in hooks.items():
+            if not hook.startswith("on_") or not callable(getattr(Callback, hook, None)):
+                known = sorted(n for n in vars(Callback) if n.startswith("on_"))
+                raise ValueError(f"LambdaCallback has no hook {hook!r}; the hooks are "
+                                 f"{', '.join(known)}. Received: {hook}={fn!r}")
             if fn is not None:
+                if not callable(fn):
+                    raise TypeError(f"`{hook}` must be a function. Received: {hook}={fn!r}")
                 setattr(self, hook, fn)
 
 
@@ -195,6 +248,10 @@ class CallbackList:
                                 f"Received: {cb!r}")
             cb.set_model(model)
             cb.set_params(params)
+
+    def wants_batches(self):
+        """Whether any callback does something per training batch."""
+        return any(overrides(cb, hook) for cb in self.callbacks for hook in _TRAIN_BATCH_HOOKS)
 
     def __getattr__(self, hook):
         if not hook.startswith("on_"):

@@ -367,13 +367,19 @@ class Sequential:
         return ((metric.kind == "binary" and binary_core)
                 or (metric.kind in ("categorical", "sparse") and not binary_core))
 
-    def _training_scores(self, xs, targets, metrics, n):
-        logs, out = {}, None
+    def _core_counted_scores(self, metrics, rows, correct):
+        """The metrics the core counts while it trains, over `rows` rows."""
+        logs = {}
         for m in metrics:
             if self._counted_by_core(m):
                 per_row = self._layers[-1].units if m.kind == "binary" else 1
-                logs[m.name] = self._core.last_correct / (n * per_row)
-            else:
+                logs[m.name] = correct / (rows * per_row)
+        return logs
+
+    def _training_scores(self, xs, targets, metrics, rows, correct):
+        logs, out = self._core_counted_scores(metrics, rows, correct), None
+        for m in metrics:
+            if not self._counted_by_core(m):
                 if out is None:
                     out = self._core.forward(xs)
                 logs[m.name] = m(out, targets)
@@ -468,6 +474,7 @@ class Sequential:
         self.stop_training = False
         rng = utils.generator()
         warned = False
+        batch_hooks = cbs.wants_batches()
         cbs.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch, {})
@@ -477,9 +484,34 @@ class Sequential:
             line = progress.ProgressLine(steps, verbose)
             line.begin()
             perm = rng.permutation(n) if shuffle else None
-            logs = {"loss": self._core.train_epoch(xs, targets.core, batch_size, perm) / n}
+            # loss sum, rows and correct predictions of the completed batches
+            running = [0.0, 0, 0]
+
+            def after_batches(progress, line=line, running=running):
+                _, done, _, rows, loss_sum, correct = progress
+                running[:] = [loss_sum, rows, correct]
+                batch_logs = {"loss": loss_sum / rows}
+                batch_logs.update(self._core_counted_scores(metrics, rows, correct))
+                if batch_hooks:
+                    cbs.on_train_batch_end(done - 1, batch_logs)
+                    if not self.stop_training and done < steps:
+                        cbs.on_train_batch_begin(done, {})
+                line.update(done, batch_logs)
+                return self.stop_training
+
+            if batch_hooks:
+                cbs.on_train_batch_begin(0, {})
+            try:
+                loss_sum = self._core.train_epoch(
+                    xs, targets.core, batch_size, perm,
+                    callback=after_batches if batch_hooks or line.live else None,
+                    callback_interval=None if batch_hooks else progress.LIVE_SECONDS)
+                rows, correct = n, self._core.last_correct
+            except StopIteration:      # a batch callback set stop_training
+                loss_sum, rows, correct = running
+            logs = {"loss": loss_sum / rows}
             if metrics:
-                logs.update(self._training_scores(xs, targets, metrics, n))
+                logs.update(self._training_scores(xs, targets, metrics, rows, correct))
             if val is not None:
                 out, loss_sum = self._core.forward_loss(val[0], val[1].core)
                 logs["val_loss"] = loss_sum / val[0].shape[0]

@@ -1,8 +1,10 @@
 """The Keras-style progress line printed by fit/evaluate/predict.
 
-An epoch is a single call into the core, so the bar is printed finished,
-once per epoch. On a terminal (``isatty()``) an empty bar is shown while the
-epoch runs and overwritten at its end.
+On a terminal (``isatty()`` alone decides) the verbose=1 bar is live: the
+core calls back about every ``LIVE_SECONDS`` while an epoch runs, and the
+line is redrawn in place with the step count, an ETA and the running loss
+and accuracy, then overwritten by the finished line. Through a pipe or into a
+file, each epoch is one clean line written at its end.
 
 verbose=1::
 
@@ -26,6 +28,8 @@ import sys
 import time
 
 BAR_WIDTH = 30
+# Seconds between redraws of a live bar (Keras redraws at a bounded rate too).
+LIVE_SECONDS = 0.1
 
 
 def format_value(value):
@@ -61,9 +65,29 @@ class ProgressLine:
         self.width = len(str(steps))
         self._start = None
         self._drawn = False
+        self._last_width = 0
 
     def _counter(self, done):
         return f"{done:>{self.width}}/{self.steps}"
+
+    @property
+    def live(self):
+        """Whether the bar is redrawn while the epoch runs (verbose=1 on a terminal)."""
+        return self._drawn
+
+    def update(self, done, logs):
+        """Redraw a live bar: `done` steps finished, running `logs` (no-op when not live)."""
+        if not self._drawn or not 0 < done < self.steps:
+            return
+        elapsed = time.perf_counter() - self._start
+        eta = elapsed / done * (self.steps - done)
+        filled = BAR_WIDTH * done // self.steps
+        bar = "=" * max(filled - 1, 0) + ">" + "." * (BAR_WIDTH - max(filled, 1))
+        eta_text = f"{eta:.0f}s" if eta < 60 else f"{int(eta // 60)}:{int(eta % 60):02d}"
+        line = f"{self._counter(done)} [{bar}] - ETA: {eta_text}{format_logs(logs)}"
+        self.stream.write("\r" + line.ljust(self._last_width))
+        self.stream.flush()
+        self._last_width = len(line)
 
     def begin(self):
         self._start = time.perf_counter()
@@ -83,7 +107,7 @@ class ProgressLine:
             line = f"{head} [{'=' * BAR_WIDTH}] - {elapsed:.0f}s {per_step}{format_logs(logs)}"
         else:
             line = f"{head} - {elapsed:.0f}s{format_logs(logs)} - {elapsed:.0f}s/epoch - {per_step}"
-        self.stream.write(("\r" if self._drawn else "") + line + "\n")
+        self.stream.write(("\r" if self._drawn else "") + line.ljust(self._last_width) + "\n")
         self.stream.flush()
 
 
