@@ -261,3 +261,338 @@ class CallbackList:
             for cb in self.callbacks:
                 getattr(cb, hook)(*args)
         return call
+
+
+def _monitor_mode(monitor, mode, owner):
+    """'min' or 'max' for a monitored value, as Keras decides 'auto'."""
+    if not isinstance(monitor, str):
+        raise TypeError(f"`monitor` must be the name of a logged value, e.g. 'val_loss'. "
+                        f"Received: monitor={monitor!r}")
+    if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
+        raise ValueError(f"{owner} mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    if mode == "auto":
+        return "max" if "acc" in monitor or monitor.startswith("fmeasure") else "min"
+    return mode
+
+
+def _learning_rate(model, owner):
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not hasattr(optimizer, "learning_rate"):
+        raise ValueError(f"{owner} needs a compiled model whose optimizer has a learning_rate")
+    return float(optimizer.learning_rate)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's running loss is NaN or infinite.
+
+    It watches every batch, so the core calls back after each one.
+
+    Example
+    -------
+    >>> stop = TerminateOnNaN()
+    """
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            sys.stdout.write(f"Batch {batch}: Invalid loss, terminating training\n")
+            self.model.stop_training = True
+
+
+class CSVLogger(Callback):
+    """Write every epoch's logs to a CSV file: ``epoch`` then the logs' keys, sorted.
+
+    Parameters
+    ----------
+    filename : str or os.PathLike
+    separator : str, default ','
+    append : bool, default False
+        Add to an existing file (without repeating its header) instead of replacing it.
+
+    Example
+    -------
+    >>> logger = CSVLogger("training.csv")
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        import os
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(f"`filename` must be a path. Received: filename={filename!r}")
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"`separator` must be one character. Received: separator={separator!r}")
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = check_bool(append, "append", keras_style=True)
+        self.keys = None
+        self._file = None
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        import csv
+        import os
+        header_written = (self.append and os.path.exists(self.filename)
+                          and os.path.getsize(self.filename) > 0)
+        self._file = open(self.filename, "a" if self.append else "w", newline="",
+                          encoding="utf-8")
+        self._writer = None
+        self._header_written = header_written
+        self._csv = csv
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.keys is None:
+            self.keys = sorted(logs)
+        if self._writer is None:
+            self._writer = self._csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys,
+                                                delimiter=self.sep)
+            if not self._header_written:
+                self._writer.writeheader()
+        row = {"epoch": epoch}
+        row.update({k: logs.get(k, "NA") for k in self.keys})
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+        self._file = self._writer = None
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at the start of every epoch.
+
+    Parameters
+    ----------
+    schedule : callable
+        ``schedule(epoch, lr) -> new lr`` (or ``schedule(epoch)``), epoch 0-based.
+    verbose : int, default 0
+
+    The epoch's logs gain ``learning_rate``.
+
+    Example
+    -------
+    >>> halve = LearningRateScheduler(lambda epoch, lr: lr if epoch < 10 else lr * 0.5)
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"`schedule` must be a function of the epoch. "
+                            f"Received: schedule={schedule!r}")
+        self.schedule = schedule
+        self.verbose = check_positive_int(verbose, "verbose", minimum=0, keras_style=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = _learning_rate(self.model, "LearningRateScheduler")
+        try:
+            lr = self.schedule(epoch, lr)
+        except TypeError:          # a schedule of the epoch alone (the older form)
+            lr = self.schedule(epoch)
+        if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (int, float, np.floating,
+                                                                   np.integer)):
+            raise ValueError(f'The output of the "schedule" function should be a float. '
+                             f"Got: {lr!r}")
+        self.model.optimizer.learning_rate = float(lr)
+        if self.verbose > 0:
+            sys.stdout.write(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning "
+                             f"rate to {float(lr)}.\n")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _learning_rate(self.model, "LearningRateScheduler")
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by `factor` when `monitor` stops improving.
+
+    Parameters
+    ----------
+    monitor : str, default 'val_loss'
+    factor : float in (0, 1), default 0.1
+    patience : int, default 10
+        Epochs without improvement before the rate is reduced.
+    verbose : int, default 0
+    mode : {'auto', 'min', 'max'}, default 'auto'
+    min_delta : float, default 1e-4
+        An improvement must beat the best value by more than this.
+    cooldown : int, default 0
+        Epochs to wait after a reduction before counting again.
+    min_lr : float, default 0
+        The rate is never reduced below this.
+
+    The epoch's logs gain ``learning_rate`` (the rate the epoch ran with).
+
+    Example
+    -------
+    >>> reduce = ReduceLROnPlateau(monitor='val_loss', factor=0.5, patience=2)
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+        super().__init__()
+        self.mode = _monitor_mode(monitor, mode, "ReduceLROnPlateau")
+        self.monitor = monitor
+        self.factor = check_real(factor, "factor", keras_style=True)
+        if self.factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. "
+                             f"Received factor={factor}")
+        if self.factor <= 0:
+            raise ValueError(f"`factor` must be in (0, 1). Received: factor={factor}")
+        self.patience = check_positive_int(patience, "patience", minimum=0, keras_style=True)
+        self.verbose = check_positive_int(verbose, "verbose", minimum=0, keras_style=True)
+        self.min_delta = abs(check_real(min_delta, "min_delta", keras_style=True))
+        self.cooldown = check_positive_int(cooldown, "cooldown", minimum=0, keras_style=True)
+        self.min_lr = check_real(min_lr, "min_lr", minimum=0, keras_style=True)
+        self._reset()
+
+    def _reset(self):
+        self.best = np.inf if self.mode == "min" else -np.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _improved(self, current):
+        if self.mode == "min":
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        old_lr = _learning_rate(self.model, "ReduceLROnPlateau")
+        logs["learning_rate"] = old_lr
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` "
+                          f"which is not available. Available metrics are: "
+                          f"{','.join(logs)}.", stacklevel=2)
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience and old_lr > self.min_lr:
+                new_lr = max(old_lr * self.factor, self.min_lr)
+                self.model.optimizer.learning_rate = new_lr
+                if self.verbose > 0:
+                    sys.stdout.write(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing "
+                                     f"learning rate to {new_lr}.\n")
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (or its weights) during training.
+
+    Parameters
+    ----------
+    filepath : str
+        May hold ``{epoch}`` (1-based) and any logged value, formatted as
+        ``str.format`` does, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.npz"``.
+        A whole model is written as ``Sequential.save`` writes it (``.npz``,
+        or ``.keras``); ``save_weights_only=True`` needs ``.weights.h5``.
+    monitor : str, default 'val_loss'
+    verbose : int, default 0
+    save_best_only : bool, default False
+        Save only when `monitor` improves on the best value so far.
+    save_weights_only : bool, default False
+    mode : {'auto', 'min', 'max'}, default 'auto'
+    save_freq : 'epoch' or int, default 'epoch'
+        An int saves every that many batches (then the core calls back after
+        every batch).
+    initial_value_threshold : float, optional
+        The best value to beat at the start (with save_best_only).
+
+    Example
+    -------
+    >>> ckpt = ModelCheckpoint("best.npz", monitor="val_loss", save_best_only=True)
+    """
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch",
+                 initial_value_threshold=None):
+        super().__init__()
+        import os
+        if not isinstance(filepath, (str, os.PathLike)):
+            raise TypeError(f"`filepath` must be a path. Received: filepath={filepath!r}")
+        self.filepath = os.fspath(filepath)
+        self.mode = _monitor_mode(monitor, mode, "ModelCheckpoint")
+        self.monitor = monitor
+        self.verbose = check_positive_int(verbose, "verbose", minimum=0, keras_style=True)
+        self.save_best_only = check_bool(save_best_only, "save_best_only", keras_style=True)
+        self.save_weights_only = check_bool(save_weights_only, "save_weights_only",
+                                            keras_style=True)
+        if self.save_weights_only and not self.filepath.endswith(".weights.h5"):
+            raise ValueError(f"When using `save_weights_only=True` in `ModelCheckpoint`, the "
+                             f"filepath provided must end in `.weights.h5` (Keras weights "
+                             f"format). Received: filepath={self.filepath}")
+        if not self.save_weights_only and not self.filepath.endswith((".keras", ".npz")):
+            raise ValueError(f"The filepath provided must end in `.keras` (Keras model format) "
+                             f"or `.npz` (nnbook's). Received: filepath={self.filepath}")
+        if save_freq != "epoch":
+            save_freq = check_positive_int(save_freq, "save_freq", keras_style=True)
+            # only then does this callback watch batches (see overrides())
+            self.on_train_batch_end = self._batch_end
+        self.save_freq = save_freq
+        self.initial_value_threshold = (None if initial_value_threshold is None else
+                                        check_real(initial_value_threshold,
+                                                   "initial_value_threshold", keras_style=True))
+        self._batches = 0
+        self._epoch = 0
+        self.best = None
+
+    def on_train_begin(self, logs=None):
+        if self.initial_value_threshold is not None:
+            self.best = self.initial_value_threshold
+        else:
+            self.best = np.inf if self.mode == "min" else -np.inf
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def _batch_end(self, batch, logs=None):
+        self._batches += 1
+        if self._batches % self.save_freq == 0:
+            self._save(self._epoch, logs, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, logs)
+
+    def _improved(self, current):
+        return current < self.best if self.mode == "min" else current > self.best
+
+    def _save(self, epoch, logs, batch=None):
+        logs = dict(logs or {})
+        try:
+            path = self.filepath.format(epoch=epoch + 1, batch=batch, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". '
+                           f"Reason: {exc!r}") from None
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                warnings.warn(f"Can save best model only with {self.monitor} available, "
+                              f"skipping.", stacklevel=2)
+                return
+            if not self._improved(current):
+                if self.verbose > 0:
+                    sys.stdout.write(f"\nEpoch {epoch + 1}: {self.monitor} did not improve "
+                                     f"from {self.best:.5f}\n")
+                return
+            if self.verbose > 0:
+                sys.stdout.write(f"\nEpoch {epoch + 1}: {self.monitor} improved from "
+                                 f"{self.best:.5f} to {current:.5f}, saving model to {path}\n")
+            self.best = current
+        elif self.verbose > 0:
+            sys.stdout.write(f"\nEpoch {epoch + 1}: saving model to {path}\n")
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)

@@ -150,6 +150,33 @@ class Sequential:
     def layers(self):
         return list(self._layers)
 
+    def get_layer(self, name=None, index=None):
+        """A layer by its name or by its index in ``layers`` (give one of them).
+
+        Example
+        -------
+        >>> model = Sequential([Dense(3, input_shape=(2,), name="hidden"), Dense(1)])
+        >>> model.get_layer("hidden") is model.get_layer(index=0)
+        True
+        """
+        if (name is None) == (index is None):
+            raise ValueError(f"Provide either a layer name or layer index at `get_layer`. "
+                             f"Received: name={name!r}, index={index!r}")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"`index` must be an integer. Received: index={index!r}")
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model "
+                                 f"only has {len(self._layers)} layers.")
+            return self._layers[index]
+        if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
+            return self.get_layer(index=name)
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in self._layers]}.")
+
     def add(self, layer):
         """Append a layer (or, first, an ``Input``); builds at once when the input size is known."""
         if isinstance(layer, InputLayer):
@@ -466,10 +493,14 @@ class Sequential:
         n = xs.shape[0]
         steps = math.ceil(n / batch_size)
         metrics = self._metrics()
-        history = callbacks_module.History()
-        cbs = callbacks_module.CallbackList([history] + list(callbacks or []), self,
-                                            {"verbose": verbose, "epochs": epochs,
-                                             "steps": steps})
+        callbacks = list(callbacks or [])
+        # a History passed in is the one filled and returned; Keras's own comes
+        # last, so it records what other callbacks add to the logs
+        passed = [cb for cb in callbacks if isinstance(cb, callbacks_module.History)]
+        history = passed[0] if passed else callbacks_module.History()
+        cbs = callbacks_module.CallbackList(callbacks + ([] if passed else [history]), self,
+                                              {"verbose": verbose, "epochs": epochs,
+                                               "steps": steps})
         self.history = history
         self.stop_training = False
         rng = utils.generator()
