@@ -21,6 +21,7 @@ cdef extern from "nncore.h" nogil:
         int sizes[33]
         int activations[32]
         int has_bias[32]
+        int frozen[32]
         int loss
         double zmin, eps, l1, l2
         int optimizer
@@ -206,7 +207,7 @@ cdef class CoreConfig:
     """A network's shape, loss and optimizer, as the C core sees it (nn_config)."""
     cdef nn_config cfg
 
-    def __init__(self, sizes, activations, has_bias=None, loss="binary_crossentropy",
+    def __init__(self, sizes, activations, has_bias=None, frozen=None, loss="binary_crossentropy",
                  double zmin=-HUGE_VAL, double eps=0.0, double l1=0.0, double l2=0.0,
                  optimizer="sgd", double learning_rate=0.1, double momentum=0.0,
                  double beta1=0.9, double beta2=0.999, double epsilon=1e-7, double rho=0.9,
@@ -219,12 +220,17 @@ cdef class CoreConfig:
             raise ValueError(f"sizes must have len(activations) + 1 = {L + 1} entries, got {len(sizes)}")
         if has_bias is None:
             has_bias = [True] * L
+        if frozen is None:
+            frozen = [False] * L
+        if len(has_bias) != L or len(frozen) != L:
+            raise ValueError(f"has_bias and frozen need one entry per layer ({L})")
         self.cfg.n_layers = L
         for l in range(L + 1):
             self.cfg.sizes[l] = sizes[l]
         for l in range(L):
             self.cfg.activations[l] = ACTIVATIONS[activations[l]]
             self.cfg.has_bias[l] = 1 if has_bias[l] else 0
+            self.cfg.frozen[l] = 1 if frozen[l] else 0
         self.cfg.loss = LOSSES[loss]
         self.cfg.zmin = zmin
         self.cfg.eps = eps

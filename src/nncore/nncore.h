@@ -40,6 +40,9 @@ typedef struct {
     int sizes[NN_MAX_LAYERS + 1];
     int activations[NN_MAX_LAYERS];
     int has_bias[NN_MAX_LAYERS];
+    int frozen[NN_MAX_LAYERS]; /* 1: layer l's parameters (and their optimizer
+                                  state) are never updated (Keras's
+                                  trainable = False); 0: trained */
     int loss;               /* enum nn_loss, applied to the last layer      */
     double zmin;            /* sigmoid/softmax inputs clipped below at zmin
                                (the book: -100; -HUGE_VAL: no clip)         */

@@ -114,6 +114,25 @@ static void penalty_step(const nn_config *cfg, const scratch *s, real *grads,
     }
 }
 
+/* The penalty's gradient and the optimizer step on the slice [lo, hi) of the
+ * parameter vector, layer by layer, skipping frozen layers (their parameters
+ * and optimizer state stay as they are). m: the batch's rows (or weight sum). */
+static void update_slice(const nn_config *cfg, const scratch *s, real *params,
+                         real *opt_state, real *grads, int64_t P, int64_t lo, int64_t hi,
+                         int64_t step, double m) {
+    for (int l = 0; l < cfg->n_layers; l++) {
+        if (cfg->frozen[l]) continue;
+        int64_t a = s->w_off[l];
+        int64_t b = a + (int64_t)cfg->sizes[l] * cfg->sizes[l + 1] +
+                    (cfg->has_bias[l] ? cfg->sizes[l + 1] : 0);
+        if (a < lo) a = lo;
+        if (b > hi) b = hi;
+        if (a >= b) continue;
+        penalty_step(cfg, s, grads, params, a, b, m);
+        optimizer_step(cfg, params, opt_state, grads, P, a, b, step);
+    }
+}
+
 /* Correct predictions in a (m, K) against y, taken on the batch's
  * activations before its update, so an epoch's count is Keras's running
  * training accuracy: for binary outputs (one unit, or binary cross-entropy
@@ -370,9 +389,8 @@ static void train_thread(void *arg, int t) {
                 const real *g = j->grads[k];
                 for (int64_t i = lo; i < hi; i++) grads[i] += g[i];
             }
-            penalty_step(cfg, s, grads, j->params, lo, hi, wsum);
             step += 1;
-            optimizer_step(cfg, j->params, j->opt_state, grads, P, lo, hi, step);
+            update_slice(cfg, s, j->params, j->opt_state, grads, P, lo, hi, step, wsum);
             if (t == 0)
                 for (int k = 0; k < blocks; k++) {
                     loss += j->block_loss[k];

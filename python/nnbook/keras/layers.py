@@ -106,12 +106,13 @@ class Dense:
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", input_shape=None, input_dim=None, name=None,
-                 **kwargs):
+                 trainable=True, **kwargs):
         if kwargs:
             raise TypeError(f"Dense got unsupported keyword argument(s) {sorted(kwargs)}; "
                             f"nnbook.keras.layers.Dense supports units, activation, use_bias, "
-                            f"kernel_initializer, bias_initializer, input_shape, input_dim "
-                            f"and name")
+                            f"kernel_initializer, bias_initializer, input_shape, input_dim, "
+                            f"name and trainable")
+        self.trainable = trainable
         self.units = check_positive_int(units, "units", keras_style=True)
         act = "linear" if activation is None else activation
         if not isinstance(act, str) or act.lower() not in ACTIVATIONS:
@@ -135,6 +136,24 @@ class Dense:
         self.built = False
         self._kernel = None
         self._bias = None
+
+    @property
+    def trainable(self):
+        """False freezes the layer: fit leaves its weights (and their optimizer
+        state) as they are, and summary() counts them as non-trainable."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = check_bool(value, "trainable", keras_style=True)
+
+    @property
+    def trainable_weights(self):
+        return self.weights if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return [] if self.trainable else self.weights
 
     # -- weights -----------------------------------------------------------
     def build(self, input_dim, dtype=None):
@@ -215,7 +234,7 @@ class Dense:
     # -- serialization -----------------------------------------------------
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation,
-                "use_bias": self.use_bias,
+                "use_bias": self.use_bias, "trainable": self.trainable,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "input_dim": self.input_dim}

@@ -254,7 +254,7 @@ class Sequential:
             core_loss = self.loss.core_loss
             logits = self.loss.from_logits
             acts[-1] = self.loss.core_output_activation(acts[-1])
-        settings = self.optimizer.core_settings() if self.optimizer else {}
+        settings = self._core_settings() if self.optimizer else {"frozen": self._frozen()}
         core = KerasCore(sizes, acts, core_loss, self.dtype,
                          has_bias=[l.use_bias for l in self._layers], **settings)
         for i, layer in enumerate(self._layers):
@@ -323,9 +323,9 @@ class Sequential:
             if self._core_logits != loss_obj.from_logits:
                 self._build_core()        # the core's last activation changes
             else:
-                self._core.set_training(loss_obj.core_loss, opt.core_settings(),
+                self._core.set_training(loss_obj.core_loss, self._core_settings(),
                                         reset=not same_optimizer)
-                self._applied_optimizer = opt.core_settings()
+                self._applied_optimizer = self._core_settings()
 
     @property
     def compiled(self):
@@ -348,9 +348,16 @@ class Sequential:
         units = self._layers[-1].units
         return [metrics_module.get(m, self.loss, units) for m in self._metric_names]
 
+    def _frozen(self):
+        return [not layer.trainable for layer in self._layers]
+
+    def _core_settings(self):
+        return dict(self.optimizer.core_settings(), frozen=self._frozen())
+
     def _sync_optimizer(self):
-        """Pass hyperparameters changed since the last epoch (e.g. learning_rate) to the core."""
-        settings = self.optimizer.core_settings()
+        """Pass what changed since the last epoch (learning_rate, a layer's
+        trainable) to the core."""
+        settings = self._core_settings()
         if settings != self._applied_optimizer:
             self._core.set_training(self.loss.core_loss, settings, reset=False)
             self._applied_optimizer = settings
@@ -646,6 +653,25 @@ class Sequential:
         """Live views of every layer's weights."""
         return [w for layer in self._layers for w in layer.weights]
 
+    @property
+    def trainable_weights(self):
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    @property
+    def trainable(self):
+        """Whether any layer trains; setting it sets every layer's ``trainable``."""
+        return any(layer.trainable for layer in self._layers) if self._layers else True
+
+    @trainable.setter
+    def trainable(self, value):
+        value = check_bool(value, "trainable", keras_style=True)
+        for layer in self._layers:
+            layer.trainable = value
+
     def count_params(self):
         self._require_built("count_params()")
         return sum(layer.count_params() for layer in self._layers)
@@ -694,8 +720,9 @@ class Sequential:
                               layer.count_params()]))
             lines.append("=" * width if i == len(self._layers) - 1 else "_" * width)
         total = self.count_params()
-        lines += [f"Total params: {total:,}", f"Trainable params: {total:,}",
-                  "Non-trainable params: 0", "_" * width]
+        trainable = sum(w.size for w in self.trainable_weights)
+        lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                  f"Non-trainable params: {total - trainable:,}", "_" * width]
         for line in lines:
             print_fn(line)
 
