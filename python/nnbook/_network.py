@@ -188,7 +188,7 @@ class CoreNetwork:
         return self._work
 
     def train_epoch(self, x, y, batch_size, perm=None, callback=None, threads=None,
-                    callback_interval=None):
+                    callback_interval=None, sample_weight=None):
         """One epoch in C; returns the sum of the batches' loss terms.
 
         x (n, sizes[0]) and y (n, sizes[-1]) in self.dtype, C-contiguous;
@@ -200,7 +200,7 @@ class CoreNetwork:
         """
         perms = None if perm is None else np.asarray(perm, np.int64).reshape(1, -1)
         loss_sums, _, _ = self.train_epochs(x, y, batch_size, 1, perms, None, callback, threads,
-                                            callback_interval=callback_interval)
+                                            sample_weight, callback_interval)
         if not len(loss_sums):
             raise StopIteration("a batch callback stopped the epoch")
         return loss_sums[0]
@@ -292,16 +292,17 @@ class CoreNetwork:
         """Sum of the loss terms over all rows (no penalty)."""
         return self._forward(x, None, False, y)
 
-    def forward_loss(self, x, y, logits=False):
+    def forward_loss(self, x, y, logits=False, sample_weight=None):
         """(outputs (n, sizes[-1]), sum of the loss terms against y, or 0.0 without y).
 
         One code path for every forward pass (prediction, evaluation, the
         validation loss in training): the same rows give the same bits.
+        sample_weight (n values in self.dtype): the sum is sum_i w_i l_i.
         """
         out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
-        return out, self._forward(x, out, logits, y)
+        return out, self._forward(x, out, logits, y, sample_weight=sample_weight)
 
-    def _forward(self, x, out, logits, y, threads=None):
+    def _forward(self, x, out, logits, y, threads=None, sample_weight=None):
         rows = min(FORWARD_CHUNK, x.shape[0])
         threads = call_threads() if threads is None else threads
         none = np.empty((0, self.sizes[-1]), self.dtype)
@@ -310,7 +311,7 @@ class CoreNetwork:
         with self.lock.read():
             return _nncore.forward(self.config, self.params, work, FORWARD_CHUNK, threads, x,
                                    none if out is None else out, logits,
-                                   none if y is None else y, _hook(None))
+                                   none if y is None else y, _hook(None), sample_weight)
 
     def penalty(self):
         """l1 * sum|W| + l2/2 * sum W^2 over the weight matrices."""

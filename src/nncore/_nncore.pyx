@@ -29,6 +29,7 @@ cdef extern from "nncore.h" nogil:
         int nesterov
         double parallel_min_flops
         int penalty_each_batch
+        int weight_over_rows
 
     int nn_check_config(const nn_config *cfg)
     int64_t nn_param_count(const nn_config *cfg)
@@ -88,8 +89,8 @@ cdef extern from "nncore.h" nogil:
     int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const double *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
     double network_penalty_f32(const nn_config *cfg, const float *params)
     double network_penalty_f64(const nn_config *cfg, const double *params)
-    int network_forward_f32(const nn_config *cfg, const float *params, float *work, int chunk_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, double *chunk_loss, const nn_hook *hook, double *loss_sum)
-    int network_forward_f64(const nn_config *cfg, const double *params, double *work, int chunk_rows, int threads, const double *x, int64_t n, double *out, int logits, const double *y, double *chunk_loss, const nn_hook *hook, double *loss_sum)
+    int network_forward_f32(const nn_config *cfg, const float *params, float *work, int chunk_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, const float *sample_weight, double *chunk_loss, const nn_hook *hook, double *loss_sum)
+    int network_forward_f64(const nn_config *cfg, const double *params, double *work, int chunk_rows, int threads, const double *x, int64_t n, double *out, int logits, const double *y, const double *sample_weight, double *chunk_loss, const nn_hook *hook, double *loss_sum)
 
 ctypedef fused real:
     float
@@ -212,7 +213,7 @@ cdef class CoreConfig:
                  optimizer="sgd", double learning_rate=0.1, double momentum=0.0,
                  double beta1=0.9, double beta2=0.999, double epsilon=1e-7, double rho=0.9,
                  bint nesterov=False, double parallel_min_flops=PARALLEL_MIN_FLOPS,
-                 bint penalty_each_batch=False):
+                 bint penalty_each_batch=False, bint weight_over_rows=False):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -246,6 +247,7 @@ cdef class CoreConfig:
         self.cfg.nesterov = nesterov
         self.cfg.parallel_min_flops = parallel_min_flops
         self.cfg.penalty_each_batch = penalty_each_batch
+        self.cfg.weight_over_rows = weight_over_rows
         if nn_check_config(&self.cfg) != 0:
             raise ValueError("inconsistent network configuration (sizes must be >= 1, "
                              "binary_crossentropy needs a sigmoid output and "
@@ -439,13 +441,14 @@ def network_penalty(CoreConfig config, const real[::1] params):
 
 def forward(CoreConfig config, const real[::1] params, real[::1] work, int chunk_rows, int threads,
             const real[:, ::1] x, real[:, ::1] out, bint logits, const real[:, ::1] y,
-            BatchHook hook=None):
+            BatchHook hook=None, const real[::1] sample_weight=None):
     """Forward pass over all rows of x in chunks of chunk_rows.
 
     out: (n, units) receives logits or output activations; empty to skip.
     y: targets for the loss sum (returned); empty to skip (returns 0.0).
     The result does not depend on `threads`. If the hook stops the pass, its
     error is raised (StopIteration when its callback asked to stop).
+    sample_weight (n values, or None) weighs each row's loss: sum_i w_i l_i.
     """
     cdef nn_config *cfg = &config.cfg
     cdef int64_t n = x.shape[0]
@@ -459,15 +462,17 @@ def forward(CoreConfig config, const real[::1] params, real[::1] work, int chunk
     _need(chunk_rows >= 1 and work.shape[0] >= nn_forward_workspace_len(cfg, min(chunk_rows, n), threads), "work is too short for chunk_rows and threads")
     _need(out.shape[0] == 0 or (out.shape[0] == n and out.shape[1] == cfg.sizes[L]), "out has the wrong shape")
     _need(y.shape[0] == 0 or (y.shape[0] == n and y.shape[1] == cfg.sizes[L]), "y has the wrong shape")
+    _need(sample_weight is None or sample_weight.shape[0] == n, "sample_weight must have one entry per row")
     cdef double[::1] chunk_loss = np.zeros((n + chunk_rows - 1) // chunk_rows)
+    cdef const real *psw = NULL if sample_weight is None else &sample_weight[0]
     cdef real *po = &out[0, 0] if out.shape[0] else NULL
     cdef const real *py = &y[0, 0] if y.shape[0] else NULL
     cdef const nn_hook *ph = _hook_ptr(hook)
     with nogil:
         if real is float:
-            rc = network_forward_f32(cfg, &params[0], &work[0], chunk_rows, threads, &x[0, 0], n, po, logits, py, &chunk_loss[0], ph, &loss)
+            rc = network_forward_f32(cfg, &params[0], &work[0], chunk_rows, threads, &x[0, 0], n, po, logits, py, psw, &chunk_loss[0], ph, &loss)
         else:
-            rc = network_forward_f64(cfg, &params[0], &work[0], chunk_rows, threads, &x[0, 0], n, po, logits, py, &chunk_loss[0], ph, &loss)
+            rc = network_forward_f64(cfg, &params[0], &work[0], chunk_rows, threads, &x[0, 0], n, po, logits, py, psw, &chunk_loss[0], ph, &loss)
     if rc == NN_STOPPED:
         if hook.error is not None:
             raise hook.error

@@ -59,6 +59,10 @@ typedef struct {
                                of the penalty before the batch's update, scaled
                                as the batch's loss (scikit-learn's loss_); 0:
                                the penalty after the epoch (the book's) */
+    int weight_over_rows;   /* with sample weights, a batch's loss is
+                               1: sum_i w_i l_i / m (Keras's sum over batch
+                               size); 0: sum_i w_i l_i / sum_i w_i
+                               (scikit-learn's weighted mean) */
 } nn_config;
 
 /* Where a long call stands, for its hook. */
@@ -168,8 +172,8 @@ int nn_blas_threads(void);
     double network_penalty##S(const nn_config *cfg, const real *params);                    \
     int network_forward##S(const nn_config *cfg, const real *params, real *work,            \
                            int chunk_rows, int threads, const real *x, int64_t n, real *out,\
-                           int logits, const real *y, double *chunk_loss,                   \
-                           const nn_hook *hook, double *loss_sum);
+                           int logits, const real *y, const real *sample_weight,            \
+                           double *chunk_loss, const nn_hook *hook, double *loss_sum);
 
 NN_DECLARE_KERNELS(float, _f32)
 NN_DECLARE_KERNELS(double, _f64)

@@ -74,6 +74,19 @@ static double output_layer(const nn_config *cfg, real *a, const real *y, int m) 
     return y ? NNF(mse_forward)(a, y, m, K) : 0.0;
 }
 
+/* output_layer over m rows, each row's loss weighted: sum_i w_i l_i, where
+ * row i's weight is sw[perm[r0 + i]] (sw[r0 + i] without perm). Row by row,
+ * so each row's loss is formed as in the unweighted pass. */
+static double weighted_output_layer(const nn_config *cfg, real *a, const real *y, int m,
+                                    const real *sw, const int64_t *perm, int64_t r0) {
+    const int K = cfg->sizes[cfg->n_layers];
+    double loss = 0;
+    for (int i = 0; i < m; i++)
+        loss += (double)sw[perm ? perm[r0 + i] : r0 + i] *
+                output_layer(cfg, a + (int64_t)i * K, y + (int64_t)i * K, 1);
+    return loss;
+}
+
 /* One optimizer step on the slice [lo, hi) of the flat parameter vector. */
 static void optimizer_step(const nn_config *cfg, real *params, real *opt_state,
                            const real *grads, int64_t P, int64_t lo, int64_t hi,
@@ -185,15 +198,8 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
     }
     forward_layers(cfg, params, s, xb, mt);
     real *a_out = s->acts[L - 1];
-    double loss = 0;
-    if (sw) { /* row by row, to weigh each row's loss */
-        for (int i = 0; i < mt; i++)
-            loss += (double)sw[perm ? perm[r0 + i] : r0 + i] *
-                    output_layer(cfg, a_out + (int64_t)i * K, yb + (int64_t)i * K, 1);
-        loss *= m / wsum;
-    } else {
-        loss = output_layer(cfg, a_out, yb, mt);
-    }
+    double loss = sw ? weighted_output_layer(cfg, a_out, yb, mt, sw, perm, r0) * (m / wsum)
+                     : output_layer(cfg, a_out, yb, mt);
     *hits = count_correct(cfg, a_out, yb, mt, K);
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
@@ -234,12 +240,14 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
  * (0 without y). Prediction, evaluation and the validation pass of training
  * all come through here. */
 static double forward_chunk(const nn_config *cfg, const scratch *s, const real *params,
-                            const real *x, int m, real *out, int logits, const real *y) {
+                            const real *x, int m, real *out, int logits, const real *y,
+                            const real *sw) {
     const int L = cfg->n_layers, K = cfg->sizes[L];
     forward_layers(cfg, params, s, x, m);
     real *a_out = s->acts[L - 1];
     if (out && logits) memcpy(out, a_out, sizeof(real) * (size_t)m * K);
-    double loss = output_layer(cfg, a_out, y, m);
+    double loss = y && sw ? weighted_output_layer(cfg, a_out, y, m, sw, NULL, 0)
+                          : output_layer(cfg, a_out, y, m);
     if (out && !logits) memcpy(out, a_out, sizeof(real) * (size_t)m * K);
     return loss;
 }
@@ -278,8 +286,8 @@ typedef struct {
     int64_t block_hits[NN_ROW_BLOCKS];
     double *loss_sums, *penalties, *val_sums;
     int64_t *correct;
-    /* a forward pass (validation, prediction) */
-    const real *xf, *yf;
+    /* a forward pass (validation, prediction); swf: its rows' weights or NULL */
+    const real *xf, *yf, *swf;
     int64_t nf;
     int chunk_rows;
     real *out;
@@ -332,7 +340,8 @@ static void forward_part(job *j, int t, int epoch) {
         int m = (int)(j->nf - r0 < j->chunk_rows ? j->nf - r0 : j->chunk_rows);
         double loss = forward_chunk(j->cfg, &j->s[t], j->params, j->xf + r0 * F, m,
                                     j->out ? j->out + r0 * K : NULL, j->logits,
-                                    j->yf ? j->yf + r0 * K : NULL);
+                                    j->yf ? j->yf + r0 * K : NULL,
+                                    j->swf ? j->swf + r0 : NULL);
         if (j->chunk_loss) j->chunk_loss[c] = loss;
         if (t == 0) {
             nn_progress p = {epoch, c + 1, chunks, r0 + m, 0.0, 0};
@@ -367,8 +376,10 @@ static void train_thread(void *arg, int t) {
         for (int64_t start = 0; start < j->n; start += j->batch_size, b++) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
             int blocks = nn_row_blocks(cfg, m);
-            double wsum = m; /* the batch's weight sum, in row order on every thread */
-            if (j->sw) {
+            /* what the batch's weighted loss is divided by: its rows, or its
+             * weight sum, formed in row order on every thread */
+            double wsum = m;
+            if (j->sw && !cfg->weight_over_rows) {
                 wsum = 0;
                 for (int i = 0; i < m; i++) wsum += j->sw[perm ? perm[start + i] : start + i];
             }
@@ -473,6 +484,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
     j.step = *step;
     j.xf = x_val;
     j.yf = y_val;
+    j.swf = NULL;
     j.nf = n_val;
     j.chunk_rows = fwd_rows;
     j.out = NULL;
@@ -506,13 +518,14 @@ int NNF(network_train_epoch)(const nn_config *cfg, real *params, real *opt_state
 /* Forward over n rows in chunks of chunk_rows. out (n, sL), when not NULL,
  * receives the logits (logits != 0) or the output activations. When y is not
  * NULL, chunk_loss (one entry per chunk) receives each chunk's loss sum and
- * *loss_sum their sum in chunk order. Returns NN_STOPPED if the hook stopped
+ * *loss_sum their sum in chunk order; with sample_weight (n values, or NULL)
+ * each row's loss is weighted: sum_i w_i l_i. Returns NN_STOPPED if the hook stopped
  * it (out then holds only some chunks). The workspace must hold
  * nn_forward_workspace_len(cfg, min(chunk_rows, n), threads). */
 int NNF(network_forward)(const nn_config *cfg, const real *params, real *work, int chunk_rows,
                          int threads, const real *x, int64_t n, real *out, int logits,
-                         const real *y, double *chunk_loss, const nn_hook *hook,
-                         double *loss_sum) {
+                         const real *y, const real *sample_weight, double *chunk_loss,
+                         const nn_hook *hook, double *loss_sum) {
     if (nn_check_config(cfg) != NN_OK || n < 1 || chunk_rows < 1 || threads < 1 ||
         (y && !chunk_loss))
         return NN_EINVAL;
@@ -526,6 +539,7 @@ int NNF(network_forward)(const nn_config *cfg, const real *params, real *work, i
     j.hook = hook;
     j.xf = x;
     j.yf = y;
+    j.swf = sample_weight;
     j.nf = n;
     j.chunk_rows = chunk_rows;
     j.out = out;

@@ -8,7 +8,9 @@ import numpy as np
 from .. import _nncore
 from .._network import CoreNetwork
 
-KERAS_SETTINGS = {"zmin": _nncore.NO_CLIP, "eps": 0.0}
+# Keras's losses: no clipping of the logits, the exact loss from the logits,
+# and a weighted batch's loss sum_i w_i l_i / m (its sum over batch size).
+KERAS_SETTINGS = {"zmin": _nncore.NO_CLIP, "eps": 0.0, "weight_over_rows": True}
 
 
 class KerasCore(CoreNetwork):

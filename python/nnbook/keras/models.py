@@ -48,7 +48,8 @@ import warnings
 
 import numpy as np
 
-from .._validation import (INT32_MAX, _as_numeric_array, as_matrix, check_bool, check_dtype,
+from .._validation import (INT32_MAX, _as_numeric_array, as_array, as_matrix, check_bool,
+                           check_dtype,
                            check_positive_int, check_real)
 from . import backend, callbacks as callbacks_module, losses, metrics as metrics_module
 from . import optimizers, progress, saving, utils
@@ -75,6 +76,43 @@ def _batch_size(batch_size):
     if batch_size is None:
         return 32
     return check_positive_int(batch_size, "batch_size", keras_style=True)
+
+
+def _sample_weights(sample_weight, n, dtype, argument="sample_weight"):
+    """One finite, non-negative weight per row, in the model's dtype."""
+    arr = _as_numeric_array(sample_weight, argument)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"`{argument}` must hold one weight per sample: shape ({n},). "
+                         f"Received: {argument}.shape={arr.shape}")
+    out = as_array(arr, argument, dtype)
+    if (out < 0).any():
+        i = int(np.argmax(out < 0))
+        raise ValueError(f"`{argument}` must not be negative; {argument}[{i}] = {out[i]}")
+    return np.ascontiguousarray(out)
+
+
+def _class_weights(class_weight, core_targets, dtype):
+    """Keras's class_weight as a weight per row: the weight of each row's class
+    (argmax of a one-hot row, or the rounded 0/1 label of a single unit);
+    classes missing from the dict weigh 1."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"`class_weight` must be a dict mapping class indices to weights. "
+                        f"Received: class_weight={class_weight!r}")
+    units = core_targets.shape[1]
+    n_classes = 2 if units == 1 else units
+    table = np.ones(n_classes, dtype=np.float64)
+    for key, value in class_weight.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)) \
+                or not 0 <= key < n_classes:
+            raise ValueError(f"`class_weight` keys must be class indices 0..{n_classes - 1} "
+                             f"(the model has {n_classes} classes). Received: key {key!r}")
+        table[int(key)] = check_real(value, f"class_weight[{key}]", minimum=0,
+                                     keras_style=True)
+    classes = (np.argmax(core_targets, axis=1) if units > 1
+               else np.round(core_targets[:, 0]).astype(np.int64))
+    return np.ascontiguousarray(table[classes], dtype=dtype)
 
 
 def _serialised(fit):
@@ -422,8 +460,8 @@ class Sequential:
     # -- training --------------------------------------------------------------
     @_serialised
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            **kwargs):
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, **kwargs):
         """Train for ``epochs`` epochs; returns a ``callbacks.History``.
 
         Parameters
@@ -436,9 +474,18 @@ class Sequential:
         validation_split : float in [0, 1)
             Fraction of the data, taken from the END of x and y before any
             shuffling (as Keras does), held out for validation.
-        validation_data : (x_val, y_val), optional; overrides validation_split
+        validation_data : (x_val, y_val) or (x_val, y_val, val_sample_weight), optional;
+            overrides validation_split
         shuffle : bool, default True
             A fresh permutation of the training rows every epoch.
+        class_weight : dict {class index: weight}, optional
+            Each row weighs its class's weight (classes not in the dict weigh
+            1): one-hot rows by their argmax, a single unit by its rounded label.
+        sample_weight : array (samples,), optional
+            One non-negative weight per row. Weighted as Keras weights: a
+            batch's loss is sum_i w_i l_i / (rows in the batch), not divided by
+            the weights' sum; ``validation_split`` splits the weights too. The
+            compiled metrics stay unweighted.
         initial_epoch : int, default 0
 
         Returns
@@ -479,13 +526,25 @@ class Sequential:
                                       keras_style=True)
 
         xs, targets = self._xy(x, y)
-        val = None
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("You cannot use `class_weight` and `sample_weight` at the same "
+                             "time.")
+        weights = None
+        if sample_weight is not None:
+            weights = _sample_weights(sample_weight, xs.shape[0], self.dtype)
+        elif class_weight is not None:
+            weights = _class_weights(class_weight, targets.core, self.dtype)
+        val = val_weights = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("`validation_data` must be a tuple (x_val, y_val). Received: "
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("`validation_data` must be a tuple (x_val, y_val) or (x_val, "
+                                 "y_val, val_sample_weight). Received: "
                                  f"a {type(validation_data).__name__} of length "
                                  f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
             val = self._xy(validation_data[0], validation_data[1], "x_val", "y_val")
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                val_weights = _sample_weights(validation_data[2], val[0].shape[0], self.dtype,
+                                              "val_sample_weight")
         elif validation_split > 0:
             n = xs.shape[0]
             split_at = int(math.floor(n * (1.0 - validation_split)))
@@ -496,6 +555,8 @@ class Sequential:
             val = (xs[split_at:], losses.Targets(targets.core[split_at:], targets.truth[split_at:]))
             xs = xs[:split_at]
             targets = losses.Targets(targets.core[:split_at], targets.truth[:split_at])
+            if weights is not None:
+                weights, val_weights = weights[:split_at], weights[split_at:]
 
         n = xs.shape[0]
         steps = math.ceil(n / batch_size)
@@ -543,7 +604,8 @@ class Sequential:
                 loss_sum = self._core.train_epoch(
                     xs, targets.core, batch_size, perm,
                     callback=after_batches if batch_hooks or line.live else None,
-                    callback_interval=None if batch_hooks else progress.LIVE_SECONDS)
+                    callback_interval=None if batch_hooks else progress.LIVE_SECONDS,
+                    sample_weight=weights)
                 rows, correct = n, self._core.last_correct
             except StopIteration:      # a batch callback set stop_training
                 loss_sum, rows, correct = running
@@ -551,7 +613,8 @@ class Sequential:
             if metrics:
                 logs.update(self._training_scores(xs, targets, metrics, rows, correct))
             if val is not None:
-                out, loss_sum = self._core.forward_loss(val[0], val[1].core)
+                out, loss_sum = self._core.forward_loss(val[0], val[1].core,
+                                                        sample_weight=val_weights)
                 logs["val_loss"] = loss_sum / val[0].shape[0]
                 logs.update(self._scores(out, val[1], metrics, "val_"))
             if not np.isfinite(logs["loss"]) and not warned:
@@ -567,8 +630,8 @@ class Sequential:
         return history
 
     # -- inference ---------------------------------------------------------------
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
-                 **kwargs):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 return_dict=False, **kwargs):
         """Loss (and metrics) over x, y.
 
         Returns
@@ -589,7 +652,9 @@ class Sequential:
         xs, targets = self._xy(x, y)
         line = progress.ProgressLine(math.ceil(xs.shape[0] / batch_size), verbose)
         line.begin()
-        out, loss_sum = self._core.forward_loss(xs, targets.core)
+        weights = (None if sample_weight is None
+                   else _sample_weights(sample_weight, xs.shape[0], self.dtype))
+        out, loss_sum = self._core.forward_loss(xs, targets.core, sample_weight=weights)
         logs = {"loss": loss_sum / xs.shape[0]}
         logs.update(self._scores(out, targets, self._metrics()))
         line.finish(logs)

@@ -97,7 +97,7 @@ static double objective(const nn_config *cfg, const double *params, double *work
                         const double *x, const double *y) {
     double loss_sum = 0, penalty = 0;
     double chunk_loss[1];
-    network_forward_f64(cfg, params, work, ROWS, 1, x, ROWS, NULL, 0, y, chunk_loss, NULL, &loss_sum);
+    network_forward_f64(cfg, params, work, ROWS, 1, x, ROWS, NULL, 0, y, NULL, chunk_loss, NULL, &loss_sum);
     int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
     nn_param_offsets(cfg, w_off, b_off);
     for (int l = 0; l < cfg->n_layers; l++)
@@ -135,7 +135,7 @@ static void check_train_step_against_finite_differences(void) {
     }
     double loss_before = 0;
     double chunk_loss[1];
-    network_forward_f64(&cfg, params, work, ROWS, 1, x, ROWS, NULL, 0, y, chunk_loss, NULL, &loss_before);
+    network_forward_f64(&cfg, params, work, ROWS, 1, x, ROWS, NULL, 0, y, NULL, chunk_loss, NULL, &loss_before);
 
     /* one step of the core: stepped = params - lr * its gradient */
     memcpy(stepped, params, sizeof(double) * P);
