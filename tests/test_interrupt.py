@@ -45,20 +45,14 @@ def _one_epoch_seconds(net, x, y, rows=2000):
 
 def test_ctrl_c_stops_a_long_epoch_between_batches():
     net, x, y = _slow_net()
-    epoch_seconds = _one_epoch_seconds(net, x, y)
     before = net.params.copy()
-    step = net.step
     timer = _sigint_after(0.3)
-    start = time.perf_counter()
     with pytest.raises(KeyboardInterrupt) as info:
         net.train_epochs(x, y, 8, 3)
-    waited = time.perf_counter() - start
     timer.join()
-    # stopped inside the first epoch, not at its end
-    assert waited < epoch_seconds / 2
+    # stopped inside the first epoch (of 2500 batches), not at its end
+    assert 0 < net.step < len(x) // 8
     assert info.value.nnbook_completed[0].size == 0
-    # some batches were applied, whole: the step count says how many
-    assert net.step > step
     assert not np.array_equal(net.params, before)
     assert np.isfinite(net.params).all()
     # still usable
