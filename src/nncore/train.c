@@ -413,9 +413,11 @@ static void train_thread(void *arg, int t) {
                 maybe_call_hook(j, &last, &p);
             }
         }
+        /* every batch is applied; a stop before the validation pass is done
+         * leaves the epoch uncounted (its validation loss is missing) */
         if (j->xf) forward_part(j, t, e);
         nn_barrier_wait(&j->barrier);
-        if (stopped(j)) goto out;
+        if (j->xf && stopped(j)) goto out;
         if (t == 0) {
             j->loss_sums[e] = loss;
             if (j->correct) j->correct[e] = hits;
@@ -424,6 +426,7 @@ static void train_thread(void *arg, int t) {
             if (j->xf) j->val_sums[e] = chunk_total(j);
             j->epochs_done = e + 1;
         }
+        if (stopped(j)) goto out;   /* (nobody changes the flag after the barrier) */
     }
 out:
     if (t == 0) j->step = step;
