@@ -58,6 +58,14 @@ OPTIMIZERS = {
     "nesterov": lambda: optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
     "adam": lambda: optimizers.Adam(learning_rate=0.01),
     "rmsprop": lambda: optimizers.RMSprop(learning_rate=0.01),
+    "adagrad": lambda: optimizers.Adagrad(learning_rate=0.1),
+    "adadelta": lambda: optimizers.Adadelta(learning_rate=1.0),
+    "adamax": lambda: optimizers.Adamax(learning_rate=0.01),
+    "nadam": lambda: optimizers.Nadam(learning_rate=0.01),
+    "adamw": lambda: optimizers.AdamW(learning_rate=0.01, weight_decay=0.05),
+    "sgd-decay": lambda: optimizers.SGD(
+        learning_rate=optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5),
+        weight_decay=0.01),
 }
 LOSSES = ["mse", "binary_crossentropy", "categorical_crossentropy",
           "sparse_categorical_crossentropy"]
@@ -651,7 +659,7 @@ def test_input_shape_mismatch():
     (lambda: Dense(-2), r"positive integer"),
     (lambda: Dense(2.5), r"Received: units=2.5"),
     (lambda: _compiled(loss="hinge"), r"Unknown loss.*categorical_crossentropy.*Received: loss='hinge'"),
-    (lambda: _compiled().compile(optimizer="adagrad", loss="mse"), r"'adam'.*Received: optimizer='adagrad'"),
+    (lambda: _compiled().compile(optimizer="adabelief", loss="mse"), r"'adam'.*Received: optimizer='adabelief'"),
     (lambda: _compiled().compile(optimizer="sgd", loss="mse", metrics=["auc"]), r"Unknown metric.*'accuracy'"),
     (lambda: optimizers.SGD(learning_rate=-1), r"learning_rate"),
 ])

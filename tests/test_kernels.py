@@ -460,6 +460,20 @@ OPTIMIZERS = {
     "nesterov": dict(optimizer="momentum", learning_rate=0.1, momentum=0.9, nesterov=True),
     "adam": dict(optimizer="adam", learning_rate=0.01),
     "rmsprop": dict(optimizer="rmsprop", learning_rate=0.01),
+    "adagrad": dict(optimizer="adagrad", learning_rate=0.1, initial_accumulator=0.1),
+    "adadelta": dict(optimizer="adadelta", learning_rate=1.0, rho=0.95),
+    "adamax": dict(optimizer="adamax", learning_rate=0.01),
+    "nadam": dict(optimizer="nadam", learning_rate=0.01),
+    "adamw": dict(optimizer="adam", learning_rate=0.01, weight_decay=0.05),
+    "sgd-exponential": dict(optimizer="sgd", learning_rate=0.5, lr_schedule="exponential",
+                            lr_decay_steps=3.0, lr_decay_rate=0.5),
+    "momentum-staircase": dict(optimizer="momentum", learning_rate=0.1, momentum=0.9,
+                               lr_schedule="exponential", lr_decay_steps=4.0,
+                               lr_decay_rate=0.7, lr_staircase=True),
+    "sgd-piecewise": dict(optimizer="sgd", lr_schedule="piecewise", learning_rate=0.5,
+                          lr_boundaries=(2.0, 7.0), lr_values=(0.5, 0.2, 0.05)),
+    "adam-cosine": dict(optimizer="adam", learning_rate=0.02, lr_schedule="cosine",
+                        lr_decay_steps=10.0, lr_alpha=0.1),
 }
 
 
@@ -484,9 +498,10 @@ def make_problem(network, rng, dtype, n=23, **spec_kwargs):
 def train_both(spec, config, params, x, y, dtype, batch_size, perms, max_rows):
     """Run the same epochs through the core and the reference; returns both
     (params, opt_state, step, [loss per epoch])."""
-    slots = config.optimizer_slots() * config.param_count()
-    c_params, c_state, c_step, c_losses = params.copy(), np.zeros(slots, dtype), 0, []
-    r_params, r_state, r_step, r_losses = params.copy(), np.zeros(slots, dtype), 0, []
+    c_state, r_state = config.initial_optimizer_state(dtype), ref.initial_optimizer_state(spec, dtype)
+    np.testing.assert_array_equal(c_state, r_state)
+    c_params, c_step, c_losses = params.copy(), 0, []
+    r_params, r_step, r_losses = params.copy(), 0, []
     work = np.zeros(config.workspace_len(max_rows), dtype)
     for perm in perms:
         c_perm = np.empty(0, np.int64) if perm is None else perm

@@ -140,7 +140,7 @@ class CoreNetwork:
         self.offsets = self.config.param_offsets()
         self.step = 0
         self.last_correct = 0
-        self.opt_state = np.zeros(self.config.optimizer_slots() * self.params.size, self.dtype)
+        self.opt_state = self.config.initial_optimizer_state(self.dtype)
         self._work = np.empty(0, self.dtype)
         self.lock = _ParamsLock()
 

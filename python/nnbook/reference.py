@@ -38,7 +38,9 @@ __all__ = [
     "cross_entropy_backward", "mse_forward", "mse_backward",
     # penalty and optimizers
     "l1_l2_penalty_forward", "l1_l2_penalty_backward", "sgd_update",
-    "sgd_momentum_update", "adam_update", "rmsprop_update",
+    "sgd_momentum_update", "adam_update", "rmsprop_update", "adagrad_update",
+    "adadelta_update", "adamax_update", "nadam_update", "weight_decay_update",
+    "learning_rate_at", "initial_optimizer_state",
     # whole networks
     "NetworkSpec", "param_count", "param_offsets", "optimizer_slots",
     "layer_params", "network_forward", "network_train_epoch",
@@ -509,6 +511,146 @@ def rmsprop_update(param, velocity, grad, lr, rho, epsilon):
     return param - lr * grad / np.sqrt(v + epsilon), v
 
 
+def adagrad_update(param, accumulator, grad, lr, epsilon):
+    """Adagrad in Keras's form: acc' = acc + g^2; param' = param - lr g / sqrt(acc' + epsilon).
+
+    Returns
+    -------
+    (param', acc')
+
+    Example
+    -------
+    >>> adagrad_update(np.array([1.0]), np.array([0.0]), np.array([2.0]), 0.5, 0.0)
+    (array([0.5]), array([4.]))
+    """
+    lr, epsilon = _as(lr, param), _as(epsilon, param)
+    acc = accumulator + grad * grad
+    return param - lr * grad / np.sqrt(acc + epsilon), acc
+
+
+def adadelta_update(param, acc_grad, acc_delta, grad, lr, rho, epsilon):
+    """Adadelta in Keras's form: ag' = rho ag + (1-rho) g^2;
+    d = -sqrt(ad + epsilon) g / sqrt(ag' + epsilon); ad' = rho ad + (1-rho) d^2;
+    param' = param + lr d.
+
+    Returns
+    -------
+    (param', ag', ad')
+
+    Example
+    -------
+    >>> p, ag, ad = adadelta_update(np.array([1.0]), np.zeros(1), np.zeros(1), np.array([2.0]),
+    ...                             1.0, 0.5, 1e-2)
+    >>> ag
+    array([2.])
+    """
+    one = _as(1, param)
+    lr, rho, epsilon = _as(lr, param), _as(rho, param), _as(epsilon, param)
+    ag = rho * acc_grad + (one - rho) * (grad * grad)
+    d = -(np.sqrt(acc_delta + epsilon) * grad / np.sqrt(ag + epsilon))
+    ad = rho * acc_delta + (one - rho) * (d * d)
+    return param + lr * d, ag, ad
+
+
+def adamax_update(param, m, u, grad, lr, beta1, beta2, epsilon, step):
+    """Adamax in Keras's form (step = 1 on the first update): m' = m + (g - m)(1-b1);
+    u' = max(b2 u, |g|); param' = param - lr m' / ((1 - b1^t)(u' + epsilon)).
+
+    Returns
+    -------
+    (param', m', u')
+
+    Example
+    -------
+    >>> adamax_update(np.array([1.0]), np.zeros(1), np.zeros(1), np.array([2.0]),
+    ...               0.1, 0.5, 0.9, 0.0, 1)[0]   # m' = 1, u' = 2, 1 - b1 = 0.5
+    array([0.9])
+    """
+    one = _as(1, param)
+    beta1, beta2, epsilon = _as(beta1, param), _as(beta2, param), _as(epsilon, param)
+    correction = one - _as(float(beta1) ** step, param)
+    m = m + (grad - m) * (one - beta1)
+    u = np.maximum(beta2 * u, np.abs(grad))
+    return param - _as(lr, param) * m / (correction * (u + epsilon)), m, u
+
+
+def nadam_products(u_product, beta1, step, dtype):
+    """Nadam's momentum-schedule products before update `step`: (u_1 ... u_t,
+    u_1 ... u_{t+1}) from the stored u_1 ... u_{t-1}, u_k = b1 (1 - 0.5 0.96^k)."""
+    b1, one, half = _as(beta1, np.zeros(1, dtype)), dtype.type(1), dtype.type(0.5)
+    u_t = u_product * b1 * (one - half * dtype.type(0.96 ** step))
+    return u_t, u_t * (b1 * (one - half * dtype.type(0.96 ** (step + 1))))
+
+
+def nadam_update(param, m, v, grad, lr, beta1, beta2, epsilon, step, u_product_t,
+                 u_product_t1):
+    """Nadam in Keras's form (step = 1 on the first update); see nadam_products.
+    m' = m + (g - m)(1-b1); v' = v + (g^2 - v)(1-b2);
+    param' = param - lr (u_{t+1} m' / (1 - P_{t+1}) + (1 - u_t) g / (1 - P_t))
+                     / (sqrt(v' / (1 - b2^t)) + epsilon).
+
+    Returns
+    -------
+    (param', m', v')
+
+    Example
+    -------
+    >>> pt, pt1 = nadam_products(np.float64(1.0), 0.9, 1, np.dtype(np.float64))
+    >>> p, m, v = nadam_update(np.array([1.0]), np.zeros(1), np.zeros(1), np.array([2.0]),
+    ...                        0.1, 0.9, 0.999, 1e-7, 1, pt, pt1)
+    >>> bool(p[0] < 1.0)
+    True
+    """
+    one, half = _as(1, param), _as(0.5, param)
+    beta1, beta2, epsilon = _as(beta1, param), _as(beta2, param), _as(epsilon, param)
+    u_t = beta1 * (one - half * _as(0.96 ** step, param))
+    u_t1 = beta1 * (one - half * _as(0.96 ** (step + 1), param))
+    beta2_power = _as(float(beta2) ** step, param)
+    m = m + (grad - m) * (one - beta1)
+    v = v + (grad * grad - v) * (one - beta2)
+    m_hat = u_t1 * m / (one - u_product_t1) + (one - u_t) * grad / (one - u_product_t)
+    v_hat = v / (one - beta2_power)
+    return param - m_hat * _as(lr, param) / (np.sqrt(v_hat) + epsilon), m, v
+
+
+def weight_decay_update(param, weight_decay, lr):
+    """Keras's decoupled weight decay: param - param * weight_decay * lr.
+
+    Example
+    -------
+    >>> weight_decay_update(np.array([2.0]), 0.5, 0.1)
+    array([1.9])
+    """
+    return param - param * _as(weight_decay, param) * _as(lr, param)
+
+
+def learning_rate_at(spec, iterations):
+    """The schedule's learning rate for the update after `iterations` earlier ones.
+
+    Example
+    -------
+    >>> spec = NetworkSpec(sizes=(1, 1), activations=("linear",), learning_rate=0.1,
+    ...                    lr_schedule="exponential", lr_decay_steps=10, lr_decay_rate=0.5)
+    >>> round(learning_rate_at(spec, 10), 12)
+    0.05
+    """
+    step = float(iterations)
+    if spec.lr_schedule == "exponential":
+        p = step / spec.lr_decay_steps
+        return spec.learning_rate * spec.lr_decay_rate ** (np.floor(p) if spec.lr_staircase
+                                                           else p)
+    if spec.lr_schedule == "piecewise":
+        for b, v in zip(spec.lr_boundaries, spec.lr_values):
+            if step <= b:
+                return v
+        return spec.lr_values[-1]
+    if spec.lr_schedule == "cosine":
+        s = min(step, spec.lr_decay_steps)
+        cosine = 0.5 * (1.0 + np.cos(np.pi * s / spec.lr_decay_steps))
+        return spec.learning_rate * ((1.0 - spec.lr_alpha) * cosine + spec.lr_alpha)
+    return spec.learning_rate
+
+
 # ---------------------------------------------------------------------------
 # Whole networks, mirroring train.c: a network's parameters live in one flat
 # vector, layer by layer, W_l (sizes[l], sizes[l+1]) row-major then b_l.
@@ -542,6 +684,16 @@ class NetworkSpec:
     epsilon: float = 1e-7
     rho: float = 0.9
     nesterov: bool = False
+    frozen: Optional[Sequence[bool]] = None
+    weight_decay: float = 0.0
+    initial_accumulator: float = 0.0
+    lr_schedule: str = "constant"
+    lr_decay_steps: float = 1.0
+    lr_decay_rate: float = 1.0
+    lr_alpha: float = 0.0
+    lr_staircase: bool = False
+    lr_boundaries: Sequence[float] = ()
+    lr_values: Sequence[float] = ()
 
     def bias(self, layer):
         """Whether layer `layer` has a bias (all do unless has_bias says otherwise)."""
@@ -576,7 +728,20 @@ def param_count(spec):
 
 def optimizer_slots(spec):
     """How many state vectors (each param_count long) the optimizer keeps."""
-    return {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 1}[spec.optimizer]
+    return {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 1, "adagrad": 1, "adadelta": 2,
+            "adamax": 2, "nadam": 2}[spec.optimizer]
+
+
+def initial_optimizer_state(spec, dtype):
+    """A fresh optimizer state: the slots (Adagrad's at initial_accumulator),
+    then Nadam's momentum-schedule product (1)."""
+    P = param_count(spec)
+    state = np.zeros(optimizer_slots(spec) * P + (spec.optimizer == "nadam"), dtype)
+    if spec.optimizer == "adagrad":
+        state[...] = spec.initial_accumulator
+    if spec.optimizer == "nadam":
+        state[-1] = 1
+    return state
 
 
 def layer_params(spec, params):
@@ -695,24 +860,58 @@ def _add_penalty(spec, params, grads, m):
     return grads
 
 
+def _update_range(spec, params, opt_state, grads, step, lr, products, lo, hi):
+    """One optimizer update of params[lo:hi] (opt_state slots sliced alike)."""
+    P = params.size
+    p, g = params[lo:hi], grads[lo:hi]
+    s0, s1 = opt_state[lo:hi], opt_state[P + lo:P + hi]
+    if spec.weight_decay:
+        p = weight_decay_update(p, spec.weight_decay, lr)
+    if spec.optimizer == "momentum":
+        p, s0 = sgd_momentum_update(p, s0, g, lr, spec.momentum, spec.nesterov)
+    elif spec.optimizer == "adam":
+        p, s0, s1 = adam_update(p, s0, s1, g, lr, spec.beta1, spec.beta2, spec.epsilon, step)
+    elif spec.optimizer == "rmsprop":
+        p, s0 = rmsprop_update(p, s0, g, lr, spec.rho, spec.epsilon)
+    elif spec.optimizer == "adagrad":
+        p, s0 = adagrad_update(p, s0, g, lr, spec.epsilon)
+    elif spec.optimizer == "adadelta":
+        p, s0, s1 = adadelta_update(p, s0, s1, g, lr, spec.rho, spec.epsilon)
+    elif spec.optimizer == "adamax":
+        p, s0, s1 = adamax_update(p, s0, s1, g, lr, spec.beta1, spec.beta2, spec.epsilon, step)
+    elif spec.optimizer == "nadam":
+        p, s0, s1 = nadam_update(p, s0, s1, g, lr, spec.beta1, spec.beta2, spec.epsilon, step,
+                                 *products)
+    else:
+        p = sgd_update(p, g, lr)
+    params[lo:hi] = p
+    slots = optimizer_slots(spec)
+    if slots >= 1:
+        opt_state[lo:hi] = s0
+    if slots >= 2:
+        opt_state[P + lo:P + hi] = s1
+
+
 def _optimizer_step(spec, params, opt_state, grads, step):
     """(params', opt_state') after one update; opt_state holds the optimizer's
-    slots back to back (momentum/RMSprop: v; Adam: m then v)."""
+    slots back to back (momentum/RMSprop/Adagrad: v; Adam/Adamax/Nadam: m then
+    v or u; Adadelta: both accumulators), then Nadam's schedule product.
+    Frozen layers keep their parameters and state."""
+    params, opt_state = params.copy(), opt_state.copy()
     P = params.size
-    if spec.optimizer == "momentum":
-        params, v = sgd_momentum_update(params, opt_state[:P], grads, spec.learning_rate,
-                                        spec.momentum, spec.nesterov)
-        return params, v
-    if spec.optimizer == "adam":
-        params, m, v = adam_update(params, opt_state[:P], opt_state[P:2 * P], grads,
-                                   spec.learning_rate, spec.beta1, spec.beta2,
-                                   spec.epsilon, step)
-        return params, np.concatenate([m, v])
-    if spec.optimizer == "rmsprop":
-        params, v = rmsprop_update(params, opt_state[:P], grads, spec.learning_rate,
-                                   spec.rho, spec.epsilon)
-        return params, v
-    return sgd_update(params, grads, spec.learning_rate), opt_state
+    lr = learning_rate_at(spec, step - 1)
+    products = None
+    if spec.optimizer == "nadam":
+        products = nadam_products(opt_state[2 * P], spec.beta1, step, params.dtype)
+    for l, (w_start, b_start) in enumerate(param_offsets(spec)):
+        if spec.frozen is not None and spec.frozen[l]:
+            continue
+        end = w_start + spec.sizes[l] * spec.sizes[l + 1] + (spec.sizes[l + 1] if b_start >= 0
+                                                            else 0)
+        _update_range(spec, params, opt_state, grads, step, lr, products, w_start, end)
+    if spec.optimizer == "nadam":
+        opt_state[2 * P] = products[0]
+    return params, opt_state
 
 
 def network_train_epoch(spec, params, x, y, perm=None, batch_size=32, opt_state=None, step=0):
@@ -749,7 +948,7 @@ def network_train_epoch(spec, params, x, y, perm=None, batch_size=32, opt_state=
     """
     n = len(x)
     if opt_state is None:
-        opt_state = np.zeros(optimizer_slots(spec) * params.size, dtype=params.dtype)
+        opt_state = initial_optimizer_state(spec, params.dtype)
     order = np.arange(n) if perm is None else np.asarray(perm)
     total = 0.0
     for start in range(0, n, batch_size):

@@ -27,6 +27,13 @@ cdef extern from "nncore.h" nogil:
         int optimizer
         double learning_rate, momentum, beta1, beta2, epsilon, rho
         int nesterov
+        double weight_decay
+        int lr_schedule
+        double lr_decay_steps, lr_decay_rate, lr_alpha
+        int lr_staircase
+        int lr_pieces
+        double lr_boundaries[16]
+        double lr_values[17]
         double parallel_min_flops
         int penalty_each_batch
         int weight_over_rows
@@ -35,6 +42,9 @@ cdef extern from "nncore.h" nogil:
     int64_t nn_param_count(const nn_config *cfg)
     void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off)
     int nn_optimizer_slots(const nn_config *cfg)
+    int64_t nn_optimizer_state_len(const nn_config *cfg)
+    double nn_learning_rate(const nn_config *cfg, int64_t iterations)
+    int NN_MAX_PIECES
     ctypedef struct nn_progress:
         int epoch
         int64_t batch, batches, rows
@@ -99,7 +109,9 @@ ctypedef fused real:
 # Codes shared with nncore.h; the Python layer names them.
 ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
 LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2}
-OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3}
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3, "adagrad": 4, "adadelta": 5,
+              "adamax": 6, "nadam": 7}
+LR_SCHEDULES = {"constant": 0, "exponential": 1, "piecewise": 2, "cosine": 3}
 MAX_LAYERS = NN_MAX_LAYERS
 MAX_THREADS = NN_MAX_THREADS
 ROW_BLOCKS = NN_ROW_BLOCKS
@@ -207,13 +219,18 @@ def legacy_permutations(rng, int64_t n, int count):
 cdef class CoreConfig:
     """A network's shape, loss and optimizer, as the C core sees it (nn_config)."""
     cdef nn_config cfg
+    cdef public double initial_accumulator
 
     def __init__(self, sizes, activations, has_bias=None, frozen=None, loss="binary_crossentropy",
                  double zmin=-HUGE_VAL, double eps=0.0, double l1=0.0, double l2=0.0,
                  optimizer="sgd", double learning_rate=0.1, double momentum=0.0,
                  double beta1=0.9, double beta2=0.999, double epsilon=1e-7, double rho=0.9,
                  bint nesterov=False, double parallel_min_flops=PARALLEL_MIN_FLOPS,
-                 bint penalty_each_batch=False, bint weight_over_rows=False):
+                 bint penalty_each_batch=False, bint weight_over_rows=False,
+                 double weight_decay=0.0, double initial_accumulator=0.0,
+                 lr_schedule="constant", double lr_decay_steps=1.0, double lr_decay_rate=1.0,
+                 double lr_alpha=0.0, bint lr_staircase=False, lr_boundaries=(),
+                 lr_values=()):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -248,6 +265,22 @@ cdef class CoreConfig:
         self.cfg.parallel_min_flops = parallel_min_flops
         self.cfg.penalty_each_batch = penalty_each_batch
         self.cfg.weight_over_rows = weight_over_rows
+        self.cfg.weight_decay = weight_decay
+        self.initial_accumulator = initial_accumulator
+        self.cfg.lr_schedule = LR_SCHEDULES[lr_schedule]
+        self.cfg.lr_decay_steps = lr_decay_steps
+        self.cfg.lr_decay_rate = lr_decay_rate
+        self.cfg.lr_alpha = lr_alpha
+        self.cfg.lr_staircase = lr_staircase
+        if len(lr_values) != (len(lr_boundaries) + 1 if len(lr_boundaries) else 0) \
+                or len(lr_boundaries) > NN_MAX_PIECES:
+            raise ValueError(f"lr_values needs one more entry than lr_boundaries (at most "
+                             f"{NN_MAX_PIECES} boundaries)")
+        self.cfg.lr_pieces = len(lr_boundaries)
+        for l in range(len(lr_boundaries)):
+            self.cfg.lr_boundaries[l] = lr_boundaries[l]
+        for l in range(len(lr_values)):
+            self.cfg.lr_values[l] = lr_values[l]
         if nn_check_config(&self.cfg) != 0:
             raise ValueError("inconsistent network configuration (sizes must be >= 1, "
                              "binary_crossentropy needs a sigmoid output and "
@@ -271,6 +304,24 @@ cdef class CoreConfig:
         cdef int64_t b_off[32]
         nn_param_offsets(&self.cfg, w_off, b_off)
         return [(w_off[l], b_off[l]) for l in range(self.cfg.n_layers)]
+
+    def optimizer_state_len(self):
+        """Length of the optimizer state (its vectors, then Nadam's one scalar)."""
+        return nn_optimizer_state_len(&self.cfg)
+
+    def initial_optimizer_state(self, dtype):
+        """A fresh optimizer state: zeros, Adagrad's accumulators at
+        initial_accumulator, Nadam's momentum-schedule product at 1."""
+        state = np.zeros(nn_optimizer_state_len(&self.cfg), dtype)
+        if self.cfg.optimizer == OPTIMIZERS["adagrad"]:
+            state[...] = self.initial_accumulator
+        if self.cfg.optimizer == OPTIMIZERS["nadam"]:
+            state[-1] = 1.0
+        return state
+
+    def learning_rate_at(self, int64_t iterations):
+        """The learning rate of the update after `iterations` earlier ones (the schedule's)."""
+        return nn_learning_rate(&self.cfg, iterations)
 
     def optimizer_slots(self):
         """How many state vectors (each param_count long) the optimizer keeps."""
@@ -318,7 +369,7 @@ cdef void _check_training_call(nn_config *cfg, Py_ssize_t n, Py_ssize_t x_cols, 
         raise ValueError(f"y must be ({n}, {cfg.sizes[L]}), got ({y_rows}, {y_cols})")
     if n_params != nn_param_count(cfg):
         raise ValueError("params has the wrong length")
-    if n_state < nn_optimizer_slots(cfg) * nn_param_count(cfg):
+    if n_state < nn_optimizer_state_len(cfg):
         raise ValueError("opt_state is too short")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")

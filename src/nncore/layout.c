@@ -13,7 +13,14 @@ int nn_check_config(const nn_config *cfg) {
     if (cfg->loss == NN_LOSS_BCE && last != NN_SIGMOID) return NN_EINVAL;
     if (cfg->loss == NN_LOSS_CE && last != NN_SOFTMAX) return NN_EINVAL;
     if (cfg->loss < NN_LOSS_BCE || cfg->loss > NN_LOSS_MSE) return NN_EINVAL;
-    if (cfg->optimizer < NN_OPT_SGD || cfg->optimizer > NN_OPT_RMSPROP) return NN_EINVAL;
+    if (cfg->optimizer < NN_OPT_SGD || cfg->optimizer > NN_OPT_NADAM) return NN_EINVAL;
+    if (cfg->lr_schedule < NN_LR_CONSTANT || cfg->lr_schedule > NN_LR_COSINE) return NN_EINVAL;
+    if ((cfg->lr_schedule == NN_LR_EXPONENTIAL || cfg->lr_schedule == NN_LR_COSINE) &&
+        !(cfg->lr_decay_steps > 0))
+        return NN_EINVAL;
+    if (cfg->lr_schedule == NN_LR_PIECEWISE &&
+        (cfg->lr_pieces < 1 || cfg->lr_pieces > NN_MAX_PIECES))
+        return NN_EINVAL;
     if (!(cfg->eps >= 0 && cfg->eps < 0.5)) return NN_EINVAL;
     return NN_OK;
 }
@@ -42,7 +49,39 @@ int nn_optimizer_slots(const nn_config *cfg) {
     case NN_OPT_MOMENTUM: return 1;
     case NN_OPT_ADAM: return 2;
     case NN_OPT_RMSPROP: return 1;
+    case NN_OPT_ADAGRAD: return 1;
+    case NN_OPT_ADADELTA: return 2;
+    case NN_OPT_ADAMAX: return 2;
+    case NN_OPT_NADAM: return 2;
     default: return 0;
+    }
+}
+
+int64_t nn_optimizer_state_len(const nn_config *cfg) {
+    return nn_optimizer_slots(cfg) * nn_param_count(cfg) + (cfg->optimizer == NN_OPT_NADAM);
+}
+
+/* Keras's ExponentialDecay, PiecewiseConstantDecay and CosineDecay (no
+ * warm-up), at step = the number of earlier updates. */
+double nn_learning_rate(const nn_config *cfg, int64_t iterations) {
+    double lr = cfg->learning_rate, step = (double)iterations;
+    switch (cfg->lr_schedule) {
+    case NN_LR_EXPONENTIAL: {
+        double p = step / cfg->lr_decay_steps;
+        if (cfg->lr_staircase) p = floor(p);
+        return lr * pow(cfg->lr_decay_rate, p);
+    }
+    case NN_LR_PIECEWISE:
+        for (int i = 0; i < cfg->lr_pieces; i++)
+            if (step <= cfg->lr_boundaries[i]) return cfg->lr_values[i];
+        return cfg->lr_values[cfg->lr_pieces];
+    case NN_LR_COSINE: {
+        double s = step < cfg->lr_decay_steps ? step : cfg->lr_decay_steps;
+        double cosine = 0.5 * (1.0 + cos(3.14159265358979323846 * s / cfg->lr_decay_steps));
+        return lr * ((1.0 - cfg->lr_alpha) * cosine + cfg->lr_alpha);
+    }
+    default:
+        return lr;
     }
 }
 

@@ -15,7 +15,14 @@
 
 enum nn_activation { NN_LINEAR = 0, NN_SIGMOID = 1, NN_TANH = 2, NN_RELU = 3, NN_SOFTMAX = 4 };
 enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2 };
-enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3 };
+enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3,
+                    NN_OPT_ADAGRAD = 4, NN_OPT_ADADELTA = 5, NN_OPT_ADAMAX = 6,
+                    NN_OPT_NADAM = 7 };
+/* Learning-rate schedules (Keras's), evaluated at every update from the
+ * number of updates before it. */
+enum nn_lr_schedule { NN_LR_CONSTANT = 0, NN_LR_EXPONENTIAL = 1, NN_LR_PIECEWISE = 2,
+                      NN_LR_COSINE = 3 };
+#define NN_MAX_PIECES 16
 /* NN_STOPPED: a hook asked to stop; the parameters are those after the last
  * completed batch (see nn_hook). */
 enum nn_status { NN_OK = 0, NN_STOPPED = 1, NN_EINVAL = -1 };
@@ -52,6 +59,16 @@ typedef struct {
     int optimizer;          /* enum nn_optimizer                             */
     double learning_rate, momentum, beta1, beta2, epsilon, rho;
     int nesterov;
+    double weight_decay;    /* Keras's decoupled decay: before each update,
+                               param -= param * weight_decay * lr (all trained
+                               parameters) */
+    int lr_schedule;        /* enum nn_lr_schedule; learning_rate is then its
+                               initial rate */
+    double lr_decay_steps, lr_decay_rate, lr_alpha;
+    int lr_staircase;
+    int lr_pieces;          /* piecewise: lr_values[0..pieces] split at
+                               lr_boundaries[0..pieces-1] */
+    double lr_boundaries[NN_MAX_PIECES], lr_values[NN_MAX_PIECES + 1];
     double parallel_min_flops; /* split batches across threads only when one
                                   batch's forward pass has at least this many
                                   flops (small networks: threads cost more) */
@@ -92,6 +109,11 @@ int64_t nn_param_count(const nn_config *cfg);
 void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off);
 /* Number of optimizer state vectors (each nn_param_count long). */
 int nn_optimizer_slots(const nn_config *cfg);
+/* Length of the optimizer state: the vectors, then any scalars (Nadam keeps
+ * the running product of its momentum schedule as one more entry). */
+int64_t nn_optimizer_state_len(const nn_config *cfg);
+/* The learning rate of the update that follows `iterations` earlier ones. */
+double nn_learning_rate(const nn_config *cfg, int64_t iterations);
 /* How many row blocks a batch of m rows is split into (1 for small
  * networks, below cfg->parallel_min_flops of forward work per batch). */
 int nn_row_blocks(const nn_config *cfg, int64_t m);
@@ -155,6 +177,16 @@ int nn_blas_threads(void);
                         real lr, real beta1, real beta2, real epsilon, int64_t step);       \
     void rmsprop_update##S(real *param, real *velocity, const real *grad, int64_t n,        \
                            real lr, real rho, real epsilon);                                \
+    void adagrad_update##S(real *param, real *accumulator, const real *grad, int64_t n,     \
+                           real lr, real epsilon);                                          \
+    void adadelta_update##S(real *param, real *acc_grad, real *acc_delta, const real *grad, \
+                            int64_t n, real lr, real rho, real epsilon);                    \
+    void adamax_update##S(real *param, real *m, real *u, const real *grad, int64_t n,       \
+                          real lr, real beta1, real beta2, real epsilon, int64_t step);     \
+    void nadam_update##S(real *param, real *m, real *v, const real *grad, int64_t n,        \
+                         real lr, real beta1, real beta2, real epsilon, int64_t step,       \
+                         real u_product_t, real u_product_t1);                              \
+    void weight_decay_update##S(real *param, int64_t n, real weight_decay, real lr);         \
     /* train.c */                                                                           \
     int network_train_epochs##S(const nn_config *cfg, real *params, real *opt_state,        \
                                 real *work, int threads, const real *x, const real *y,      \

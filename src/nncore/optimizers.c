@@ -71,3 +71,76 @@ void NNF(rmsprop_update)(real *param, real *velocity, const real *grad, int64_t 
         param[i] -= lr * g / R_SQRT(velocity[i] + epsilon);
     }
 }
+
+/* Adagrad in Keras's form: acc += g^2; param -= lr g / sqrt(acc + epsilon)
+ * (acc starts at the optimizer's initial_accumulator_value). */
+NN_VECTORISE
+void NNF(adagrad_update)(real *param, real *accumulator, const real *grad, int64_t n,
+                         real lr, real epsilon) {
+    for (int64_t i = 0; i < n; i++) {
+        real g = grad[i];
+        accumulator[i] += g * g;
+        param[i] -= lr * g / R_SQRT(accumulator[i] + epsilon);
+    }
+}
+
+/* Adadelta in Keras's form: ag = rho ag + (1-rho) g^2;
+ * d = -sqrt(ad + epsilon) g / sqrt(ag + epsilon); ad = rho ad + (1-rho) d^2;
+ * param += lr d. */
+NN_VECTORISE
+void NNF(adadelta_update)(real *param, real *acc_grad, real *acc_delta, const real *grad,
+                          int64_t n, real lr, real rho, real epsilon) {
+    for (int64_t i = 0; i < n; i++) {
+        real g = grad[i];
+        acc_grad[i] = rho * acc_grad[i] + ((real)1 - rho) * (g * g);
+        real d = -(R_SQRT(acc_delta[i] + epsilon) * g / R_SQRT(acc_grad[i] + epsilon));
+        acc_delta[i] = rho * acc_delta[i] + ((real)1 - rho) * (d * d);
+        param[i] += lr * d;
+    }
+}
+
+/* Adamax in Keras's form (step = 1 on the first update): m += (g - m)(1-b1);
+ * u = max(b2 u, |g|); param -= lr m / ((1 - b1^t)(u + epsilon)). */
+NN_VECTORISE
+void NNF(adamax_update)(real *param, real *m, real *u, const real *grad, int64_t n,
+                        real lr, real beta1, real beta2, real epsilon, int64_t step) {
+    real correction = (real)1 - (real)pow(beta1, (double)step);
+    for (int64_t i = 0; i < n; i++) {
+        real g = grad[i];
+        m[i] += (g - m[i]) * ((real)1 - beta1);
+        real decayed = beta2 * u[i], a = R_FABS(g);
+        u[i] = decayed > a ? decayed : a;
+        param[i] -= lr * m[i] / (correction * (u[i] + epsilon));
+    }
+}
+
+/* Nadam in Keras's form (step = 1 on the first update), with the momentum
+ * schedule u_k = b1 (1 - 0.5 * 0.96^k): u_product_t = u_1 ... u_t and
+ * u_product_t1 = u_product_t u_{t+1}, formed by the caller.
+ * m += (g - m)(1-b1); v += (g^2 - v)(1-b2);
+ * param -= lr (u_{t+1} m / (1 - u_product_t1) + (1 - u_t) g / (1 - u_product_t))
+ *          / (sqrt(v / (1 - b2^t)) + epsilon). */
+NN_VECTORISE
+void NNF(nadam_update)(real *param, real *m, real *v, const real *grad, int64_t n,
+                       real lr, real beta1, real beta2, real epsilon, int64_t step,
+                       real u_product_t, real u_product_t1) {
+    real u_t = beta1 * ((real)1 - (real)0.5 * (real)pow(0.96, (double)step));
+    real u_t1 = beta1 * ((real)1 - (real)0.5 * (real)pow(0.96, (double)(step + 1)));
+    real beta2_power = (real)pow(beta2, (double)step);
+    for (int64_t i = 0; i < n; i++) {
+        real g = grad[i];
+        m[i] += (g - m[i]) * ((real)1 - beta1);
+        v[i] += (g * g - v[i]) * ((real)1 - beta2);
+        real m_hat = u_t1 * m[i] / ((real)1 - u_product_t1) +
+                     ((real)1 - u_t) * g / ((real)1 - u_product_t);
+        real v_hat = v[i] / ((real)1 - beta2_power);
+        param[i] -= m_hat * lr / (R_SQRT(v_hat) + epsilon);
+    }
+}
+
+/* Keras's decoupled weight decay, applied before the update:
+ * param -= param * weight_decay * lr. */
+NN_VECTORISE
+void NNF(weight_decay_update)(real *param, int64_t n, real weight_decay, real lr) {
+    for (int64_t i = 0; i < n; i++) param[i] -= param[i] * weight_decay * lr;
+}

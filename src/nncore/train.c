@@ -87,28 +87,57 @@ static double weighted_output_layer(const nn_config *cfg, real *a, const real *y
     return loss;
 }
 
-/* One optimizer step on the slice [lo, hi) of the flat parameter vector. */
+/* One optimizer step on the slice [lo, hi) of the flat parameter vector, at
+ * learning rate lr. opt_state holds the optimizer's vectors back to back
+ * (each P long); u_product: Nadam's momentum-schedule products (see
+ * nadam_update). */
 static void optimizer_step(const nn_config *cfg, real *params, real *opt_state,
                            const real *grads, int64_t P, int64_t lo, int64_t hi,
-                           int64_t step) {
-    real lr = (real)cfg->learning_rate;
+                           int64_t step, real lr, const real *u_product) {
     int64_t n = hi - lo;
+    real *s0 = opt_state + lo, *s1 = opt_state + P + lo;
+    const real *g = grads + lo;
+    real *p = params + lo;
     switch (cfg->optimizer) {
     case NN_OPT_MOMENTUM:
-        NNF(sgd_momentum_update)(params + lo, opt_state + lo, grads + lo, n, lr,
-                                 (real)cfg->momentum, cfg->nesterov);
+        NNF(sgd_momentum_update)(p, s0, g, n, lr, (real)cfg->momentum, cfg->nesterov);
         break;
     case NN_OPT_ADAM:
-        NNF(adam_update)(params + lo, opt_state + lo, opt_state + P + lo, grads + lo, n, lr,
-                         (real)cfg->beta1, (real)cfg->beta2, (real)cfg->epsilon, step);
+        NNF(adam_update)(p, s0, s1, g, n, lr, (real)cfg->beta1, (real)cfg->beta2,
+                         (real)cfg->epsilon, step);
         break;
     case NN_OPT_RMSPROP:
-        NNF(rmsprop_update)(params + lo, opt_state + lo, grads + lo, n, lr, (real)cfg->rho,
-                            (real)cfg->epsilon);
+        NNF(rmsprop_update)(p, s0, g, n, lr, (real)cfg->rho, (real)cfg->epsilon);
+        break;
+    case NN_OPT_ADAGRAD:
+        NNF(adagrad_update)(p, s0, g, n, lr, (real)cfg->epsilon);
+        break;
+    case NN_OPT_ADADELTA:
+        NNF(adadelta_update)(p, s0, s1, g, n, lr, (real)cfg->rho, (real)cfg->epsilon);
+        break;
+    case NN_OPT_ADAMAX:
+        NNF(adamax_update)(p, s0, s1, g, n, lr, (real)cfg->beta1, (real)cfg->beta2,
+                           (real)cfg->epsilon, step);
+        break;
+    case NN_OPT_NADAM:
+        NNF(nadam_update)(p, s0, s1, g, n, lr, (real)cfg->beta1, (real)cfg->beta2,
+                          (real)cfg->epsilon, step, u_product[0], u_product[1]);
         break;
     default:
-        NNF(sgd_update)(params + lo, grads + lo, n, lr);
+        NNF(sgd_update)(p, g, n, lr);
     }
+}
+
+/* Nadam's running product of its momentum schedule u_k = b1 (1 - 0.5 0.96^k),
+ * kept as the last entry of the optimizer state: out[0] = u_1 ... u_step (the
+ * stored product times u_step, as Keras updates it before the step), out[1]
+ * = out[0] u_{step+1}. Every thread forms the same values; thread 0 stores
+ * out[0] once all threads have used the old one. */
+static void nadam_products(const nn_config *cfg, const real *opt_state, int64_t P,
+                           int64_t step, real out[2]) {
+    real beta1 = (real)cfg->beta1, stored = opt_state[2 * P];
+    out[0] = stored * beta1 * ((real)1 - (real)0.5 * (real)pow(0.96, (double)step));
+    out[1] = out[0] * (beta1 * ((real)1 - (real)0.5 * (real)pow(0.96, (double)(step + 1))));
 }
 
 /* The book's penalty gradient, (l1 sign W + l2 W)/m, on the weights that fall
@@ -127,12 +156,15 @@ static void penalty_step(const nn_config *cfg, const scratch *s, real *grads,
     }
 }
 
-/* The penalty's gradient and the optimizer step on the slice [lo, hi) of the
- * parameter vector, layer by layer, skipping frozen layers (their parameters
- * and optimizer state stay as they are). m: the batch's rows (or weight sum). */
+/* The penalty's gradient, the weight decay and the optimizer step on the
+ * slice [lo, hi) of the parameter vector, layer by layer, skipping frozen
+ * layers (their parameters and optimizer state stay as they are). m: the
+ * batch's rows (or weight sum); step: this update's number (1 = the first). */
 static void update_slice(const nn_config *cfg, const scratch *s, real *params,
                          real *opt_state, real *grads, int64_t P, int64_t lo, int64_t hi,
                          int64_t step, double m) {
+    real lr = (real)nn_learning_rate(cfg, step - 1), u_product[2] = {0, 0};
+    if (cfg->optimizer == NN_OPT_NADAM) nadam_products(cfg, opt_state, P, step, u_product);
     for (int l = 0; l < cfg->n_layers; l++) {
         if (cfg->frozen[l]) continue;
         int64_t a = s->w_off[l];
@@ -142,7 +174,9 @@ static void update_slice(const nn_config *cfg, const scratch *s, real *params,
         if (b > hi) b = hi;
         if (a >= b) continue;
         penalty_step(cfg, s, grads, params, a, b, m);
-        optimizer_step(cfg, params, opt_state, grads, P, a, b, step);
+        if (cfg->weight_decay != 0)
+            NNF(weight_decay_update)(params + a, b - a, (real)cfg->weight_decay, lr);
+        optimizer_step(cfg, params, opt_state, grads, P, a, b, step, lr, u_product);
     }
 }
 
@@ -408,6 +442,12 @@ static void train_thread(void *arg, int t) {
                     hits += j->block_hits[k];
                 }
             nn_barrier_wait(&j->barrier);
+            if (t == 0 && cfg->optimizer == NN_OPT_NADAM) {
+                /* every thread has read the old product (before the barrier) */
+                real u_product[2];
+                nadam_products(cfg, j->opt_state, P, step, u_product);
+                j->opt_state[2 * P] = u_product[0];
+            }
             if (t == 0) {
                 nn_progress p = {e, b + 1, batches, start + m, loss, hits};
                 maybe_call_hook(j, &last, &p);

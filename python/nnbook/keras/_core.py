@@ -33,7 +33,6 @@ class KerasCore(CoreNetwork):
             self.loss = loss
             self.settings.update(optimizer_settings)
             self.config = self._make_config()
-            slots = self.config.optimizer_slots() * self.params.size
-            if reset or self.opt_state.size != slots:
-                self.opt_state = np.zeros(slots, self.dtype)
+            if reset or self.opt_state.size != self.config.optimizer_state_len():
+                self.opt_state = self.config.initial_optimizer_state(self.dtype)
                 self.step = 0

@@ -609,6 +609,7 @@ class Sequential:
                 rows, correct = n, self._core.last_correct
             except StopIteration:      # a batch callback set stop_training
                 loss_sum, rows, correct = running
+            self.optimizer.iterations = self._core.step
             logs = {"loss": loss_sum / rows}
             if metrics:
                 logs.update(self._training_scores(xs, targets, metrics, rows, correct))

@@ -1,0 +1,61 @@
+"""The optimizers and learning-rate schedules past chapter 7: by name, as
+objects, their defaults (Keras 3's), and a schedule's rate read back."""
+import numpy as np
+import pytest
+
+from nnbook.keras import Sequential, optimizers, utils
+from nnbook.keras.layers import Dense
+from nnbook.keras.optimizers import schedules
+
+
+@pytest.mark.parametrize("name,cls,defaults", [
+    ("adagrad", optimizers.Adagrad, dict(learning_rate=0.001, initial_accumulator_value=0.1,
+                                         epsilon=1e-7)),
+    ("adadelta", optimizers.Adadelta, dict(learning_rate=0.001, rho=0.95, epsilon=1e-7)),
+    ("adamax", optimizers.Adamax, dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999)),
+    ("nadam", optimizers.Nadam, dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999)),
+    ("adamw", optimizers.AdamW, dict(learning_rate=0.001, weight_decay=0.004)),
+])
+def test_by_name_with_keras_defaults(name, cls, defaults):
+    opt = optimizers.get(name)
+    assert isinstance(opt, cls)
+    for key, value in defaults.items():
+        assert getattr(opt, key) == value
+
+
+def test_a_schedule_drives_the_rate_per_update_and_is_not_settable():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40)
+    utils.set_random_seed(0)
+    model = Sequential([Dense(1, activation="sigmoid", input_shape=(3,))])
+    lr = schedules.PiecewiseConstantDecay([4, 9], [0.1, 0.01, 0.001])
+    model.compile(optimizer=optimizers.SGD(learning_rate=lr), loss="binary_crossentropy")
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)       # 10 updates
+    assert model.optimizer.iterations == 10
+    assert model.optimizer.learning_rate == 0.001            # step 10 > 9
+    with pytest.raises(TypeError, match="not settable"):
+        model.optimizer.learning_rate = 0.5
+
+
+@pytest.mark.parametrize("schedule,steps,expected", [
+    (lambda: schedules.ExponentialDecay(1.0, 10, 0.5), [0, 10, 15], [1.0, 0.5, 0.5 ** 1.5]),
+    (lambda: schedules.ExponentialDecay(1.0, 10, 0.5, staircase=True), [9, 10, 19], [1, .5, .5]),
+    (lambda: schedules.CosineDecay(2.0, 10, alpha=0.5), [0, 5, 10, 20], [2.0, 1.5, 1.0, 1.0]),
+])
+def test_schedule_values(schedule, steps, expected):
+    s = schedule()
+    assert [s(k) for k in steps] == pytest.approx(expected)
+    assert schedules.deserialize(schedules.serialize(s))(steps[-1]) == pytest.approx(expected[-1])
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: schedules.PiecewiseConstantDecay([1, 2], [0.1]), "1 less than"),
+    (lambda: schedules.PiecewiseConstantDecay([2, 1], [0.1, 0.2, 0.3]), "must increase"),
+    (lambda: schedules.CosineDecay(0.1, 10, warmup_steps=5), "no warm-up"),
+    (lambda: schedules.ExponentialDecay(0.1, 0, 0.5), "decay_steps"),
+    (lambda: optimizers.Adagrad(initial_accumulator_value=-1), "initial_accumulator_value"),
+    (lambda: optimizers.AdamW(weight_decay="a lot"), "weight_decay"),
+])
+def test_bad_arguments(make, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        make()
