@@ -59,7 +59,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import INT32_MAX
 from . import npz
 from .npz import ModelFileError, write_atomically
 
@@ -72,6 +71,8 @@ KERAS_VERSION = "3.15.1"
 #: config.json and metadata.json may be at most this large.
 MAX_CONFIG_BYTES = 16 << 20
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+#: Layer sizes are C ints in nnbook's core.
+INT32_MAX = int(np.iinfo(np.int32).max)
 #: Model precisions nnbook runs.
 DTYPES = ("float32", "float64")
 
@@ -328,6 +329,9 @@ def parse_model_config(config, check):
     """
     check.mapping(config, "config.json")
     class_name = config.get("class_name")
+    if class_name is None:
+        check.fail("a Keras 3 .keras file whose config.json describes no model (it has no "
+                   "'class_name')")
     if class_name in ("Functional", "Model"):
         check.fail("holds a functional model (keras.Model built from a graph of layers); "
                    "nnbook reads Sequential models only")
