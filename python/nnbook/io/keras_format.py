@@ -548,10 +548,12 @@ def _read_optimizer(h5, check, optimizer_config, weight_shapes, dtype):
     slots = optimizer_slots(optimizer_config)
     group = h5["optimizer/vars"]
     count = len(group.keys())
-    if slots is None or count != 2 + len(slots) * len(weight_shapes):
+    if slots is None:   # an optimizer nnbook does not have: the front door refuses it
+        return None
+    if count != 2 + len(slots) * len(weight_shapes):
         warnings.warn(f"{check.path}: the saved state of the {optimizer_config.get('class_name')} "
                       f"optimizer has {count} variables where nnbook expects "
-                      f"{2 + len(slots or []) * len(weight_shapes)}; the optimizer starts "
+                      f"{2 + len(slots) * len(weight_shapes)}; the optimizer starts "
                       f"afresh (the weights are loaded)", UserWarning, stacklevel=4)
         return None
     what = "the optimizer"

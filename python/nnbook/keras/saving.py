@@ -158,9 +158,10 @@ def _load(reader, compile=True):
 
 
 def _not_ours(reader):
-    if {"config.json", "model.weights.h5"} & set(reader.entries):
-        reader.fail("an incomplete Keras 3 .keras file (it needs both config.json and "
-                    "model.weights.h5)")
+    members = {"config.json", "model.weights.h5"}
+    if members & set(reader.entries):
+        missing = " and ".join(sorted(members - set(reader.entries)))
+        reader.fail(f"not a complete Keras .keras file: missing {missing}")
     reader.fail("not a model saved by nnbook.keras (no 'config' entry)")
 
 
