@@ -365,3 +365,18 @@ def test_not_a_zip_and_foreign_files(tmp_path):
     (tmp_path / "w.weights.h5").write_text("not hdf5")
     model = _trained()
     _refused(tmp_path / "w.weights.h5", "not an HDF5 weights file", model.load_weights)
+
+
+@pytest.mark.parametrize("name, settings", [("DualLayer", {"units": 4}),
+                                            ("MultiClassNetwork", {"units": 4})])
+def test_cli_exports_a_book_network_to_keras(tmp_path, name, settings):
+    from nnbook.cli import main
+    rng = np.random.default_rng(0)
+    x, labels = rng.normal(size=(60, 5)), rng.integers(0, 3, 60)
+    y = np.eye(3)[labels] if name == "MultiClassNetwork" else (labels == 1).astype(float)
+    net = getattr(nnbook, name)(**settings).fit(x, y, epochs=5)
+    net.save(tmp_path / "net.npz")
+    assert main(["export", str(tmp_path / "net.npz"), "--to", str(tmp_path / "net.keras")]) == 0
+    model = nnbook.load(tmp_path / "net.keras")
+    np.testing.assert_allclose(model.predict(x, verbose=0), net._net.forward(x), rtol=1e-12)
+    assert model.optimizer.learning_rate == net.lr and model.dtype == np.float64

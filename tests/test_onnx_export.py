@@ -164,3 +164,20 @@ def test_a_front_door_registers_its_own_exporter(tmp_path, monkeypatch):
     np.testing.assert_array_equal(label, z.argmax(axis=1))
     with pytest.raises(TypeError, match="takes a class and a function"):
         nnbook.onnx.register_exporter("Linear", export_linear)
+
+
+def test_cli_export_to_onnx(tmp_path, capsys, monkeypatch):
+    from nnbook.cli import main
+    x, labels = _data()
+    net = nnbook.MultiClassNetwork(units=5).fit(x, np.eye(3)[labels], epochs=5)
+    net.save(tmp_path / "net.npz")
+    assert main(["export", str(tmp_path / "net.npz"), "--to", str(tmp_path / "net.onnx")]) == 0
+    probabilities, classes = _run(tmp_path / "net.onnx", x)
+    _close(probabilities, net._net.forward(x))
+    np.testing.assert_array_equal(classes, net.predict(x))
+    assert main(["export", str(tmp_path / "net.npz"), "--to", str(tmp_path / "net.txt")]) == 2
+    assert "ending in .onnx" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["export", str(tmp_path / "net.npz"), "--to", str(tmp_path / "b.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "nnbook[onnx]" in err and len(err.strip().splitlines()) == 1
