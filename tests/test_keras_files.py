@@ -381,3 +381,31 @@ def test_cli_exports_a_book_network_to_keras(tmp_path, name, settings):
     model = nnbook.load(tmp_path / "net.keras")
     np.testing.assert_allclose(model.predict(x, verbose=0), net._net.forward(x), rtol=1e-12)
     assert model.optimizer.learning_rate == net.lr and model.dtype == np.float64
+
+
+def test_a_dataset_declaring_a_huge_shape_is_refused_before_reading(tmp_path):
+    """The HDF5 header may promise a terabyte; its shape is compared with the config first."""
+    members = _members(SMALL)
+    buffer = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buffer, "r+") as h5:
+        del h5["layers/dense/vars/0"]
+        h5["layers/dense/vars"].create_dataset("0", shape=(2 ** 20, 2 ** 20), dtype="f4",
+                                               chunks=(1, 16))   # nothing stored
+    members["model.weights.h5"] = buffer.getvalue()
+    _write(tmp_path / "m.keras", members)
+    tracemalloc.start()
+    try:
+        _refused(tmp_path / "m.keras", "holds shape (1048576, 1048576) but the config "
+                                       "declares (20, 32)")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20
+
+
+def test_cli_export_of_a_keras_file_without_h5py_is_a_user_error(tmp_path, capsys,
+                                                                 monkeypatch):
+    from nnbook.cli import main
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    assert main(["export", SMALL, "--to", str(tmp_path / "m.keras")]) == 2
+    assert "nnbook[keras-files]" in capsys.readouterr().err

@@ -96,7 +96,7 @@ def test_keras_models(tmp_path, dtype, layers, loss):
         _close(out, model.predict(rows[:n], verbose=0))
 
 
-def test_book_model_on_fashion_mnist_validation_rows(tmp_path):
+def test_book_and_keras_models_on_fashion_mnist_rows(tmp_path):
     from nnbook import datasets
     try:
         (x_train, y_train), _ = datasets.load_fashion_mnist()
@@ -115,6 +115,16 @@ def test_book_model_on_fashion_mnist_validation_rows(tmp_path):
         # for the small networks above, not here; float64 holds 1e-12
         _close(probabilities, net._net.forward(rows), rtol32=2e-5)
         np.testing.assert_array_equal(classes, net.predict(rows))
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input(shape=(784,)),
+                                  keras.layers.Dense(100, activation="sigmoid"),
+                                  keras.layers.Dense(10, activation="softmax")],
+                                 dtype=np.dtype(dtype).name)
+        model.compile(optimizer="sgd", loss="categorical_crossentropy")
+        model.fit(x[:2000], y[:2000], epochs=2, verbose=0)
+        nnbook.onnx.export(model, tmp_path / "chapter7.onnx")
+        (out,) = _run(tmp_path / "chapter7.onnx", rows)
+        _close(out, model.predict(rows, verbose=0), rtol32=2e-5)
 
 
 def test_the_same_model_gives_the_same_bytes(tmp_path):
@@ -181,3 +191,16 @@ def test_cli_export_to_onnx(tmp_path, capsys, monkeypatch):
     assert main(["export", str(tmp_path / "net.npz"), "--to", str(tmp_path / "b.onnx")]) == 2
     err = capsys.readouterr().err
     assert "nnbook[onnx]" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_model_from_a_keras_file_serves_what_keras_predicted(tmp_path):
+    """Keras -> nnbook -> ONNX: onnxruntime reproduces Keras's own predictions."""
+    pytest.importorskip("h5py")
+    import os
+    folder = os.path.join(os.path.dirname(__file__), "fixtures", "keras")
+    model = keras.models.load_model(os.path.join(folder, "keras_chapter7.keras"))
+    with np.load(os.path.join(folder, "keras_chapter7.npz")) as f:
+        x, predictions = f["x"], f["predictions"]
+    nnbook.onnx.export(model, tmp_path / "chapter7.onnx")
+    (out,) = _run(tmp_path / "chapter7.onnx", x)
+    _close(out, predictions, rtol32=1e-5)

@@ -419,9 +419,9 @@ def _cmd_export(args):
         raise DataError(f"--to {target}: give a file name ending in .onnx (an ONNX graph) or "
                         f".keras (a Keras 3 model file)")
     _check_output(target, "--to")
-    model = load_model(args.model_file)
-    kind = type(model).__name__
     try:
+        model = load_model(args.model_file)     # a .keras file needs h5py too
+        kind = type(model).__name__
         if suffix == ".onnx":
             from . import onnx as onnx_export
             onnx_export.export(model, target)
