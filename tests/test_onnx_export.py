@@ -204,3 +204,46 @@ def test_a_model_from_a_keras_file_serves_what_keras_predicted(tmp_path):
     nnbook.onnx.export(model, tmp_path / "chapter7.onnx")
     (out,) = _run(tmp_path / "chapter7.onnx", x)
     _close(out, predictions, rtol32=1e-5)
+
+
+def test_register_skl2onnx_converts_a_pipeline(tmp_path):
+    """The hook nnbook.sklearn uses: a Pipeline holding the estimator converts with skl2onnx."""
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
+        def fit(self, x, y):
+            self.classes_ = np.unique(y)
+            rng = np.random.default_rng(0)
+            self.coef_ = rng.normal(size=(x.shape[1], len(self.classes_)))
+            return self
+
+        def predict_proba(self, x):
+            z = x @ self.coef_
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+
+        def predict(self, x):
+            return self.classes_[self.predict_proba(x).argmax(axis=1)]
+
+    def export(model, graph):
+        x = graph.input(model.coef_.shape[0])
+        probabilities = graph.dense(x, model.coef_, None, "softmax")
+        graph.output("probabilities", probabilities, len(model.classes_))
+        index = graph.node("ArgMax", [probabilities], axis=1, keepdims=0)
+        label = graph.node("Gather", [graph.constant(model.classes_, dtype=np.int64), index])
+        graph.output("label", label, None, graph.onnx.TensorProto.INT64)
+
+    nnbook.onnx.register_skl2onnx(SoftmaxClassifier, export)
+    x, labels = _data(n_features=5)
+    pipe = make_pipeline(StandardScaler(), SoftmaxClassifier()).fit(x, labels * 3 + 1)
+    for dtype, rtol in ((np.float32, 1e-5), (np.float64, 1e-12)):
+        proto = skl2onnx.to_onnx(pipe, x[:1].astype(dtype),
+                                 options={SoftmaxClassifier: {"zipmap": False}})
+        session = ort.InferenceSession(proto.SerializeToString(),
+                                       providers=["CPUExecutionProvider"])
+        label, probabilities = session.run(None, {session.get_inputs()[0].name: x.astype(dtype)})
+        np.testing.assert_array_equal(label, pipe.predict(x))
+        np.testing.assert_allclose(probabilities, pipe.predict_proba(x), rtol=rtol, atol=rtol)

@@ -27,6 +27,9 @@ What the graph holds
   - other classes (``nnbook.sklearn``'s estimators) bring their own
     exporter through :func:`register_exporter`; scikit-learn's convention
     is ``label`` and ``probabilities`` (a plain (batch, k) tensor, no ZipMap).
+    :func:`register_skl2onnx` hands the same exporter to skl2onnx, so a
+    scikit-learn ``Pipeline`` holding such an estimator converts with
+    ``skl2onnx.to_onnx``.
 
 The graph is checked with ``onnx.checker`` before the file is written; the
 file is written atomically (a temporary, then a rename). The ``onnx``
@@ -44,7 +47,8 @@ import numpy as np
 
 from .io.npz import write_atomically
 
-__all__ = ["export", "register_exporter", "GraphBuilder", "OPSET", "IR_VERSION"]
+__all__ = ["export", "register_exporter", "register_skl2onnx", "GraphBuilder", "OPSET",
+           "IR_VERSION"]
 
 #: The ONNX operator set every exported graph declares (see the module docstring).
 OPSET = 13
@@ -185,6 +189,96 @@ class GraphBuilder:
         model.producer_version = __version__
         onnx.checker.check_model(model, full_check=True)
         return model
+
+
+class _Skl2onnxGraph(GraphBuilder):
+    """A GraphBuilder that adds its nodes to a skl2onnx conversion (one estimator's part).
+
+    The input is the estimator's input variable in the pipeline; outputs
+    named ``label``/``probabilities`` (classifiers) or ``variable``
+    (regressors) become the operator's outputs, as skl2onnx names them.
+    """
+
+    def __init__(self, scope, operator, container):
+        from skl2onnx.common.data_types import DoubleTensorType
+        self.onnx = require_onnx()
+        self.scope, self.container = scope, container
+        double = isinstance(operator.inputs[0].type, DoubleTensorType)
+        self.dtype = np.dtype(np.float64 if double else np.float32)
+        self.elem_type = self.onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
+        self.name = operator.full_name
+        self._input = operator.inputs[0].full_name
+        names = (["label", "probabilities"] if len(operator.outputs) == 2 else ["variable"])
+        self._outputs = {n: v.full_name for n, v in zip(names, operator.outputs)}
+
+    def constant(self, value, stem="const", dtype=None):
+        name = self.scope.get_unique_variable_name(stem)
+        array = np.ascontiguousarray(value, dtype=dtype or self.dtype)
+        if array.dtype.kind in "OUS":
+            self.container.add_initializer(name, self.onnx.TensorProto.STRING,
+                                           list(array.shape),
+                                           [str(v).encode("utf-8") for v in array.ravel()])
+        else:
+            self.container.add_initializer(name, None, None,
+                                           self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def node(self, op, inputs, stem=None, **attributes):
+        out = self.scope.get_unique_variable_name(stem or op.lower())
+        self.container.add_node(op, list(inputs), [out],
+                                name=self.scope.get_unique_operator_name(op), **attributes)
+        return out
+
+    def input(self, n_features, name="input"):
+        return self._input
+
+    def output(self, name, value, width, elem_type=None):
+        if name not in self._outputs:
+            raise ValueError(f"skl2onnx expects the outputs {sorted(self._outputs)} here; the "
+                             f"exporter wrote {name!r}")
+        self.container.add_node("Identity", [value], [self._outputs[name]],
+                                name=self.scope.get_unique_operator_name("Identity"))
+
+    def model(self, doc=""):
+        raise TypeError("a skl2onnx conversion builds the model; this graph is one part of it")
+
+
+def register_skl2onnx(cls, exporter, kind="classifier"):
+    """Register ``exporter`` (see :func:`register_exporter`) with skl2onnx for ``cls``.
+
+    Then ``skl2onnx.to_onnx`` converts scikit-learn pipelines holding a
+    ``cls``: a classifier's exporter writes ``label`` (as ``predict``
+    returns it) and ``probabilities``, a regressor's (``kind="regressor"``)
+    ``variable``. Pass ``options={cls: {"zipmap": False}}`` to ``to_onnx``
+    for a plain probabilities tensor. Needs ``pip install skl2onnx``.
+
+    Example
+    -------
+    >>> register_skl2onnx(MLPClassifier, export_mlp)       # doctest: +SKIP
+    >>> skl2onnx.to_onnx(make_pipeline(StandardScaler(), MLPClassifier()).fit(x, y), x[:1],
+    ...                  options={MLPClassifier: {"zipmap": False}})  # doctest: +SKIP
+    """
+    if kind not in ("classifier", "regressor"):
+        raise ValueError(f"kind must be 'classifier' or 'regressor'. Received: kind={kind!r}")
+    try:
+        import skl2onnx
+        from skl2onnx.common import shape_calculator
+    except ImportError:
+        raise ImportError("skl2onnx is needed to convert pipelines: pip install skl2onnx") \
+            from None
+    register_exporter(cls, exporter)
+
+    def convert(scope, operator, container):
+        exporter(operator.raw_operator, _Skl2onnxGraph(scope, operator, container))
+
+    if kind == "classifier":
+        shapes = shape_calculator.calculate_linear_classifier_output_shapes
+        options = {"zipmap": [True, False, "columns"], "nocl": [False]}
+    else:
+        shapes = shape_calculator.calculate_linear_regressor_output_shapes
+        options = None
+    skl2onnx.update_registered_converter(cls, "Nnbook" + cls.__name__, shapes, convert,
+                                         overwrite=True, options=options)
 
 
 # --------------------------------------------------------------------------
