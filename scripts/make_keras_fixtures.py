@@ -12,7 +12,8 @@ two steps, in two environments:
    and saves ``keras_*.keras`` files, with ``keras_*.npz`` holding the
    inputs ``x`` and Keras's ``predictions`` (and for the Adam model, the
    batch ``x_more``/``y_more`` and the weights after one more epoch on it,
-   ``weights_after_<i>``, which shows that the optimizer's state was read);
+   ``weights_after_<i>``, which shows that the optimizer's state was read;
+   and a functional model that is one chain of layers);
    (b) loads every ``nnbook_*.keras`` file and ``nnbook_*.weights.h5``
    file with ``keras.models.load_model`` / ``load_weights`` and adds its
    predictions to ``nnbook_*.npz`` as ``keras_predictions``; (c) saves files
@@ -149,6 +150,16 @@ def make_keras_files():
     _save_keras(model, "keras_float64", x[:40])
     keras.config.set_floatx("float32")
     keras.config.set_dtype_policy("float32")
+
+    # a functional model that is one chain of layers: read like a Sequential
+    x, y = _data(10, 100, 8, 3)
+    inputs = keras.Input(shape=(8,))
+    hidden = keras.layers.Dense(6, activation="relu")(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax")(hidden)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x.astype(np.float32), y, epochs=2, verbose=0)
+    _save_keras(model, "keras_functional_chain", x[:20].astype(np.float32))
 
     _refused_files(keras)
     _read_nnbook_files(keras)

@@ -409,3 +409,11 @@ def test_cli_export_of_a_keras_file_without_h5py_is_a_user_error(tmp_path, capsy
     monkeypatch.setitem(sys.modules, "h5py", None)
     assert main(["export", SMALL, "--to", str(tmp_path / "m.keras")]) == 2
     assert "nnbook[keras-files]" in capsys.readouterr().err
+
+
+def test_a_functional_chain_reads_like_a_sequential():
+    data = arrays("keras_functional_chain")
+    model = load_model(fixture("keras_functional_chain.keras"))
+    assert [(l.units, l.activation) for l in model.layers] == [(6, "relu"), (3, "softmax")]
+    assert_close(model.predict(data["x"], verbose=0), data["predictions"])
+    assert type(model.optimizer).__name__ == "Adam" and model._core.step > 0

@@ -30,7 +30,8 @@ front door's job (``nnbook.keras.saving``), so ``io`` imports no front door.
 Reading checks before it allocates, like the ``.npz`` reader: the zip and
 its members are looked at first (a damaged zip, a missing member, a member
 that would inflate like a zip bomb); ``config.json`` (at most
-:data:`MAX_CONFIG_BYTES`) must describe a ``Sequential`` of known layers
+:data:`MAX_CONFIG_BYTES`) must describe a ``Sequential`` (or a functional
+model that is one chain of layers) of known layers
 whose declared sizes are C ints and whose weights hold at most
 ``nnbook.io.npz.MAX_ELEMENTS`` elements in all; only then is the HDF5 file
 opened, and every dataset's shape is compared with what the config declares
@@ -332,16 +333,19 @@ def parse_model_config(config, check):
     if class_name is None:
         check.fail("a Keras 3 .keras file whose config.json describes no model (it has no "
                    "'class_name')")
-    if class_name in ("Functional", "Model"):
-        check.fail("holds a functional model (keras.Model built from a graph of layers); "
-                   "nnbook reads Sequential models only")
-    if class_name != "Sequential" or config.get("registered_name") not in (None, "Sequential"):
+    functional = class_name in ("Functional", "Model") and \
+        config.get("registered_name") in (None, class_name)
+    if not functional and (class_name != "Sequential"
+                           or config.get("registered_name") not in (None, "Sequential")):
         what = config.get("registered_name") or class_name
-        check.fail(f"holds a {what!r} model; nnbook reads Keras Sequential models only")
+        check.fail(f"holds a {what!r} model; nnbook reads Keras Sequential models (and "
+                   f"functional models that are a chain of layers) only")
     body = check.mapping(config.get("config"), "the model's 'config'")
     layer_configs = body.get("layers")
     if not isinstance(layer_configs, list) or not layer_configs:
         check.fail("the model's config lists no layers")
+    if functional:
+        layer_configs = _chain(layer_configs, body, check)
     dtype = _dtype_name(body.get("dtype")) or "float32"
     input_shape = None
     first = layer_configs[0]
@@ -401,6 +405,70 @@ def parse_model_config(config, check):
     if compile_config is not None:
         check.mapping(compile_config, "compile_config")
     return body.get("name") or "sequential", np.dtype(dtype), input_shape, layers, compile_config
+
+
+def _history(node_arg):
+    """The (layer name, node, tensor) a functional layer's input comes from, or None."""
+    if isinstance(node_arg, dict) and node_arg.get("class_name") == "__keras_tensor__":
+        history = (node_arg.get("config") or {}).get("keras_history")
+        if isinstance(history, list) and len(history) == 3:
+            return tuple(history)
+    return None
+
+
+def _endpoint(value, what, check):
+    """A functional model's single input or output layer name from [name, 0, 0] or [[...]]."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        value = value[0]
+    if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)):
+        check.fail(f"holds a functional model with several {what}s ({value!r}); nnbook runs "
+                   f"one input and one output")
+    return value[0]
+
+
+def _chain(layer_configs, body, check):
+    """A functional model's layers in order, if they form one chain; else ModelFileError.
+
+    Keras keeps each layer's inputs in ``inbound_nodes``: a chain has one
+    input layer, and every other layer is called once on the previous one.
+    """
+    first = _endpoint(body.get("input_layers"), "input", check)
+    last = _endpoint(body.get("output_layers"), "output", check)
+    by_name, after = {}, {}
+    for layer in layer_configs:
+        if not isinstance(layer, dict):
+            check.fail("a functional model's layer is not a JSON object")
+        name = layer.get("name") or (layer.get("config") or {}).get("name")
+        by_name[name] = layer
+        if name == first:
+            continue
+        nodes = layer.get("inbound_nodes")
+        args = nodes[0].get("args") if isinstance(nodes, list) and len(nodes) == 1 \
+            and isinstance(nodes[0], dict) else None
+        sources = [_history(a) for a in args] if isinstance(args, list) else []
+        if len(sources) != 1 or sources[0] is None or (nodes[0].get("kwargs") or {}):
+            check.fail(f"holds a functional model whose graph branches or merges (layer "
+                       f"{name!r} of class {layer.get('class_name')} is not called once on "
+                       f"one layer's output); nnbook runs a chain of layers only")
+        source = sources[0][0]
+        if source in after:
+            check.fail(f"holds a functional model whose graph branches (the output of "
+                       f"{source!r} feeds {after[source]!r} and {name!r}); nnbook runs a "
+                       f"chain of layers only")
+        after[source] = name
+    ordered, name = [], first
+    while name is not None:
+        if name not in by_name or len(ordered) > len(layer_configs):
+            check.fail(f"holds a functional model whose layers do not form one chain (at "
+                       f"{name!r})")
+        ordered.append(by_name[name])
+        name = after.get(name)
+    if len(ordered) != len(layer_configs) or ordered[-1] is not by_name.get(last):
+        check.fail("holds a functional model whose layers do not form one chain from its "
+                   "input to its output")
+    if ordered[0].get("class_name") != "InputLayer":
+        check.fail(f"holds a functional model whose input {first!r} is not an InputLayer")
+    return ordered
 
 
 def _batch_shape(check, value):

@@ -5,7 +5,8 @@ Which format is chosen by the name when saving, by the content when loading:
 - ``model.save('m.keras')`` writes the zip Keras 3 writes (``metadata.json``,
   ``config.json``, ``model.weights.h5``; see :mod:`nnbook.io.keras_format`),
   which ``keras.models.load_model`` reads; ``load_model`` reads such files
-  written by real Keras 3, for a Sequential of the layers nnbook runs, with
+  written by real Keras 3, for a Sequential of the layers nnbook runs (or a
+  functional model that is one chain of them, rebuilt as a Sequential), with
   the compile state (optimizer with its hyper-parameters and its moment
   vectors, loss, metrics). Needs h5py (``pip install 'nnbook[keras-files]'``).
 - ``model.save_weights('w.weights.h5')`` / ``load_weights`` use Keras's HDF5
