@@ -247,3 +247,12 @@ def test_register_skl2onnx_converts_a_pipeline(tmp_path):
         label, probabilities = session.run(None, {session.get_inputs()[0].name: x.astype(dtype)})
         np.testing.assert_array_equal(label, pipe.predict(x))
         np.testing.assert_allclose(probabilities, pipe.predict_proba(x), rtol=rtol, atol=rtol)
+
+
+def test_non_finite_weights_are_not_exported(tmp_path):
+    x, labels = _data()
+    net = nnbook.DualLayer(units=4).fit(x, (labels == 1).astype(float), epochs=2)
+    net._net.weight(1)[0, 0] = np.nan       # as a diverged training leaves it
+    with pytest.raises(ValueError, match="weight holds NaN or infinite values"):
+        nnbook.onnx.export(net, tmp_path / "net.onnx")
+    assert not (tmp_path / "net.onnx").exists()

@@ -92,6 +92,13 @@ def register_exporter(cls, exporter):
     _EXPORTERS[cls] = exporter
 
 
+def _finite(array, what):
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"cannot export: the model's {what} holds NaN or infinite values "
+                         f"(did its training diverge?)")
+    return array
+
+
 class GraphBuilder:
     """Builds one ONNX graph in one dtype with standard operators (the exporters' toolkit).
 
@@ -125,9 +132,13 @@ class GraphBuilder:
         return f"{stem}_{self._count}"
 
     def constant(self, value, stem="const", dtype=None):
-        """An initializer holding ``value`` (in the graph's dtype unless given)."""
+        """An initializer holding ``value`` (in the graph's dtype unless given).
+
+        Non-finite weights (a diverged training) are refused: a served model
+        would answer NaN without saying why.
+        """
         name = self._fresh(stem)
-        array = np.ascontiguousarray(value, dtype=dtype or self.dtype)
+        array = _finite(np.ascontiguousarray(value, dtype=dtype or self.dtype), stem)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
@@ -213,7 +224,7 @@ class _Skl2onnxGraph(GraphBuilder):
 
     def constant(self, value, stem="const", dtype=None):
         name = self.scope.get_unique_variable_name(stem)
-        array = np.ascontiguousarray(value, dtype=dtype or self.dtype)
+        array = _finite(np.ascontiguousarray(value, dtype=dtype or self.dtype), stem)
         if array.dtype.kind in "OUS":
             self.container.add_initializer(name, self.onnx.TensorProto.STRING,
                                            list(array.shape),
