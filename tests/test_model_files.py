@@ -54,7 +54,7 @@ def _keras_model():
     return model
 
 
-def _keras_file(tmp_path, name="model.keras"):
+def _keras_file(tmp_path, name="model.npz"):
     model = _keras_model()
     path = tmp_path / name
     model.save(path)

@@ -5,7 +5,9 @@ Run ``nnbook --help`` (or ``python -m nnbook --help``). Commands:
 * ``nnbook reproduce [--quick] [--out DIR] [--data DIR]``: chapters 6-7, table at the end;
 * ``nnbook train --data ... --model ...``: one run, optionally saved and plotted;
 * ``nnbook predict MODEL.npz --data ...``: accuracy and confusion matrix;
-* ``nnbook show-data fashion-mnist [--plot FILE.png]``: sample images.
+* ``nnbook show-data fashion-mnist [--plot FILE.png]``: sample images;
+* ``nnbook export MODEL --to OUT.onnx | OUT.keras``: any saved nnbook model
+  as an ONNX graph (``nnbook[onnx]``) or a Keras 3 file (``nnbook[keras-files]``).
 
 Exit codes:
 
@@ -378,6 +380,67 @@ def _cmd_show_data(args):
 
 
 # --------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------
+
+EXPORT_FORMATS = (".onnx", ".keras")
+
+
+def book_as_sequential(net):
+    """A book network as the nnbook.keras Sequential that computes the same outputs.
+
+    Sigmoid hidden layers, a sigmoid (one output) or softmax output, the
+    same weights; compiled with SGD at the network's learning rate and the
+    matching cross-entropy. The book's L1/L2 penalties are not carried over
+    (Keras's regularizers are not divided by the batch size as the book's
+    are), nor its clip of z at -100, which changes no output by more than
+    1e-43.
+    """
+    from .keras import Input, Sequential, layers, optimizers
+    core = net._require_fitted()
+    sizes = core.sizes
+    model = Sequential(dtype=np.dtype(net.dtype).name)
+    model.add(Input(shape=(sizes[0],)))
+    last = len(sizes) - 2
+    for i, units in enumerate(sizes[1:]):
+        output = "softmax" if i == last and units > 1 else "sigmoid"
+        model.add(layers.Dense(units, activation=output))
+    model.set_weights([w for i in range(len(sizes) - 1) for w in (core.weight(i), core.bias(i))])
+    model.compile(optimizer=optimizers.SGD(learning_rate=net.lr),
+                  loss="categorical_crossentropy" if sizes[-1] > 1 else "binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def _cmd_export(args):
+    target = args.to
+    suffix = os.path.splitext(target)[1].lower()
+    if suffix not in EXPORT_FORMATS:
+        raise DataError(f"--to {target}: give a file name ending in .onnx (an ONNX graph) or "
+                        f".keras (a Keras 3 model file)")
+    _check_output(target, "--to")
+    try:
+        model = load_model(args.model_file)     # a .keras file needs h5py too
+        kind = type(model).__name__
+        if suffix == ".onnx":
+            from . import onnx as onnx_export
+            onnx_export.export(model, target)
+        else:
+            from .keras import Sequential
+            if not isinstance(model, Sequential):
+                if model.l1 or model.l2:
+                    _say(f"nnbook export: note: the L1/L2 penalties (l1={model.l1}, "
+                         f"l2={model.l2}) are not written: Keras's regularizers scale "
+                         f"differently")
+                model = book_as_sequential(model)
+            model.save(target)
+    except ImportError as exc:
+        raise DataError(str(exc)) from exc
+    print(f"{kind} from {args.model_file} exported to {target}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------
 # parser and entry point
 # --------------------------------------------------------------------------
 
@@ -491,6 +554,19 @@ def build_parser():
     p.add_argument("--plot", metavar="FILE.png", help="draw a grid of the images")
     _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_show_data)
+
+    p = commands.add_parser("export", epilog=_EPILOG,
+                            help="write a saved model as ONNX (.onnx) or Keras 3 (.keras)",
+                            description="Export any saved nnbook model (a book network, an "
+                                        "nnbook.keras model, a .keras file) for other tools: "
+                                        "an ONNX graph for onnxruntime and other runtimes "
+                                        "(needs pip install 'nnbook[onnx]'), or a Keras 3 "
+                                        ".keras file (needs 'nnbook[keras-files]').")
+    p.add_argument("model_file", metavar="MODEL")
+    p.add_argument("--to", required=True, metavar="OUT.onnx|OUT.keras",
+                   help="the file to write; its extension picks the format")
+    _add_debug(p, argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_export)
     return parser
 
 

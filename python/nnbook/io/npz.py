@@ -56,7 +56,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["ModelFileError", "NpzReader", "write_npz", "MAX_ELEMENTS",
+__all__ = ["ModelFileError", "NpzReader", "write_npz", "write_atomically", "MAX_ELEMENTS",
            "MAX_COMPRESSION_RATIO"]
 
 
@@ -406,19 +406,34 @@ def write_npz(path, arrays, compress=True):
     -------
     >>> write_npz("weights.npz", {"w": np.zeros((2, 3))})  # doctest: +SKIP
     """
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    if os.path.isdir(target):
-        raise _os_error(IsADirectoryError, errno.EISDIR, f"cannot save to {target}: it is a "
-                        f"directory; give a file name, e.g. {os.path.join(target, 'model.npz')}")
-    if not os.path.isdir(folder):
-        raise _os_error(FileNotFoundError, errno.ENOENT, f"cannot save {target}: the folder "
-                        f"{folder} does not exist; create it first")
     arrays = {key: np.asanyarray(value) for key, value in arrays.items()}
     for key, value in arrays.items():
         if value.dtype.hasobject:
             raise ValueError(f"cannot save '{key}': it holds Python objects, and nnbook files "
                              f"hold only numbers and text")
+    write_atomically(path, lambda f: _write_archive(f, arrays, compress), "model.npz")
+
+
+def write_atomically(path, write, example_name="model.npz"):
+    """Create ``path`` by ``write(binary_file)``, atomically (see the module docstring).
+
+    The bytes go to ``<path>.nnbook-partial-<random>`` in the same folder,
+    are flushed to disk, then renamed over ``path``; on any failure,
+    ``KeyboardInterrupt`` included, the temporary is removed and the old
+    file stays. ``example_name`` is suggested when ``path`` is a folder.
+
+    Example
+    -------
+    >>> write_atomically("notes.bin", lambda f: f.write(b"hello"))  # doctest: +SKIP
+    """
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    if os.path.isdir(target):
+        raise _os_error(IsADirectoryError, errno.EISDIR, f"cannot save to {target}: it is a "
+                        f"directory; give a file name, e.g. {os.path.join(target, example_name)}")
+    if not os.path.isdir(folder):
+        raise _os_error(FileNotFoundError, errno.ENOENT, f"cannot save {target}: the folder "
+                        f"{folder} does not exist; create it first")
     try:
         fd, temporary = tempfile.mkstemp(prefix=os.path.basename(target) + ".nnbook-partial-",
                                          dir=folder)
@@ -427,7 +442,7 @@ def write_npz(path, arrays, compress=True):
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), _file_mode(target))  # mkstemp's 0600 would hide the model
-            _write_archive(f, arrays, compress)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, target)

@@ -6,7 +6,10 @@ name: a function that takes an open :class:`~nnbook.io.npz.NpzReader` and
 returns the model. A front door that is not imported yet can be named as the
 provider of a class, and is imported the first time a file needs it.
 
-A model file names its class in one of two layouts:
+A Keras 3 ``.keras`` file (a zip holding ``config.json``) is recognised by its
+content and handed to the loader ``nnbook.keras`` registers for such files.
+
+An .npz model file names its class in one of two layouts:
 
 * book networks: a ``class_name`` text array beside ``nnbook_format``;
 * ``nnbook.keras`` models: a ``config`` JSON whose ``format`` is
@@ -20,12 +23,15 @@ Example
 import importlib
 import os
 
+from .keras_format import is_keras_archive
 from .npz import ModelFileError, NpzReader
 
-__all__ = ["register_model_class", "register_provider", "class_name_of", "load"]
+__all__ = ["register_model_class", "register_provider", "register_keras_file_loader",
+           "class_name_of", "load"]
 
 _LOADERS = {}
 _PROVIDERS = {}
+_KERAS_FILE_LOADER = []   # [loader(path)], filled by nnbook.keras
 
 KERAS_FORMAT = "nnbook.keras"
 
@@ -38,6 +44,11 @@ def register_model_class(name, loader):
 def register_provider(name, module):
     """Name the module that registers class ``name`` when imported (imported on demand)."""
     _PROVIDERS[name] = module
+
+
+def register_keras_file_loader(loader):
+    """Let :func:`load` read Keras 3 ``.keras`` files with ``loader(path)``."""
+    _KERAS_FILE_LOADER[:] = [loader]
 
 
 def class_name_of(reader):
@@ -68,7 +79,8 @@ def load(path):
     Parameters
     ----------
     path : str or os.PathLike
-        A file written by a book network's ``save`` or by ``Sequential.save``.
+        A file written by a book network's ``save`` or by ``Sequential.save``,
+        or a Keras 3 ``.keras`` file (read by ``nnbook.keras``).
 
     Returns
     -------
@@ -88,5 +100,9 @@ def load(path):
     >>> type(net).__name__                                 # doctest: +SKIP
     'MultiClassNetwork'
     """
+    if is_keras_archive(path):
+        if not _KERAS_FILE_LOADER:   # nnbook.keras registers it when imported
+            importlib.import_module(_PROVIDERS["Sequential"])
+        return _KERAS_FILE_LOADER[0](path)
     with NpzReader(path) as reader:
         return _loader(class_name_of(reader), os.fspath(path))(reader)

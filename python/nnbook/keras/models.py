@@ -809,15 +809,48 @@ class Sequential:
     def save(self, filepath, overwrite=True, **kwargs):
         """Save architecture, weights, compile settings and optimizer state to one file.
 
-        nnbook's own format (a NumPy .npz archive with the architecture as JSON;
-        no pickle), whatever the file name (.keras, .npz, ...).
+        A name ending in ``.keras`` gets Keras 3's format, which real Keras
+        loads with ``keras.models.load_model`` (needs h5py:
+        ``pip install 'nnbook[keras-files]'``); any other name (``'m'``,
+        ``'m.npz'``) gets nnbook's own .npz format (no pickle). Either is
+        read back by ``nnbook.keras.models.load_model`` and ``nnbook.load``.
+
+        Example
+        -------
+        >>> model.save('model.keras')                    # doctest: +SKIP
         """
         saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights (and optimizer state) in Keras's ``.weights.h5`` layout.
+
+        Example
+        -------
+        >>> model.save_weights('model.weights.h5')       # doctest: +SKIP
+        """
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights saved by ``save_weights`` (here or in Keras), or from a ``.keras`` file.
+
+        Example
+        -------
+        >>> model.load_weights('model.weights.h5')       # doctest: +SKIP
+        """
+        saving.load_weights(self, filepath)
 
     def __repr__(self):
         return f"<Sequential name={self.name!r}, {len(self._layers)} layers>"
 
 
 def load_model(filepath, compile=True):
-    """Load a model saved with ``Sequential.save`` (see nnbook.keras.saving)."""
+    """Load a model saved with ``Sequential.save``, or a Keras 3 ``.keras`` file.
+
+    See nnbook.keras.saving for what a Keras file may hold.
+
+    Example
+    -------
+    >>> from nnbook.keras.models import load_model
+    >>> model = load_model('model.keras')                # doctest: +SKIP
+    """
     return saving.load_model(filepath, compile=compile)

@@ -1,6 +1,31 @@
-"""Saving and loading whole models in nnbook's own file format.
+"""Saving and loading whole models: nnbook's own ``.npz`` and Keras 3's ``.keras``.
 
-The file is a NumPy ``.npz`` archive (a zip) holding:
+Which format is chosen by the name when saving, by the content when loading:
+
+- ``model.save('m.keras')`` writes the zip Keras 3 writes (``metadata.json``,
+  ``config.json``, ``model.weights.h5``; see :mod:`nnbook.io.keras_format`),
+  which ``keras.models.load_model`` reads; ``load_model`` reads such files
+  written by real Keras 3, for a Sequential of the layers nnbook runs (or a
+  functional model that is one chain of them, rebuilt as a Sequential), with
+  the compile state (optimizer with its hyper-parameters and its moment
+  vectors, loss, metrics). Needs h5py (``pip install 'nnbook[keras-files]'``).
+- ``model.save_weights('w.weights.h5')`` / ``load_weights`` use Keras's HDF5
+  layout of the same variables.
+- Any other name (``'m'``, ``'m.npz'``) gets nnbook's own format, below.
+
+Keras files and nnbook.keras differ in a few places, all checked on
+loading, each refusal a ``ModelFileError`` naming the layer or field:
+layers other than ``Dense`` (and the ``InputLayer``), activations other than
+linear/sigmoid/tanh/relu/softmax, regularizers and constraints, optimizers
+other than SGD/Adam/RMSprop or with gradient clipping, weight decay or EMA,
+learning-rate schedules, losses other than mse and the three
+cross-entropies (with label smoothing or another reduction), metrics other
+than accuracy/mse/mae. Keras stores its learning rate in float32 (0.01 is
+read back as 0.009999999776482582); nnbook writes its exact value into
+``config.json``. A weight initializer nnbook does not have (it only matters
+for re-initialising) is replaced by the default, with a warning.
+
+nnbook's own file is a NumPy ``.npz`` archive (a zip) holding:
 
 - ``config``: UTF-8 JSON, as uint8 bytes: format name and version, the
   architecture (``Sequential.get_config()``), the compile settings and the
@@ -24,14 +49,15 @@ Example
 import json
 import numbers
 import os
+import warnings
 
 import numpy as np
 
-from ..io import registry
+from ..io import keras_format, registry
 from .._validation import INT32_MAX
 from ..io.npz import ModelFileError, NpzReader, write_npz
 
-__all__ = ["save_model", "load_model", "ModelFileError"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFileError"]
 
 FORMAT = registry.KERAS_FORMAT
 VERSION = 1
@@ -44,13 +70,17 @@ _MAX_LAYERS = 32
 def save_model(model, filepath, overwrite=True):
     """Write ``model`` to ``filepath`` (exactly that name; no suffix is added).
 
-    The write is atomic: a failed or interrupted save leaves the file that
-    was there before untouched.
+    A name ending in ``.keras`` gets Keras 3's format, any other nnbook's
+    ``.npz``. The write is atomic: a failed or interrupted save leaves the
+    file that was there before untouched.
     """
     model._require_built("save()")
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False")
+    if filepath.endswith(".keras"):
+        keras_format.write_keras_file(filepath, to_keras(model))
+        return
     from . import losses, optimizers
     compiled = None
     if model.loss is not None:
@@ -91,6 +121,8 @@ def load_model(filepath, compile=True):
     >>> from nnbook.keras.models import load_model
     >>> model = load_model('model.keras')                    # doctest: +SKIP
     """
+    if keras_format.is_keras_archive(filepath):
+        return from_keras(keras_format.read_keras_file(filepath), compile, os.fspath(filepath))
     with NpzReader(filepath, foreign="not a model saved by nnbook.keras") as reader:
         return _load(reader, compile)
 
@@ -127,9 +159,10 @@ def _load(reader, compile=True):
 
 
 def _not_ours(reader):
-    if {"config.json", "model.weights.h5"} & set(reader.entries):
-        reader.fail("a Keras 3 .keras file (config.json + model.weights.h5); nnbook.keras "
-                    "reads only models saved by nnbook.keras's Sequential.save")
+    members = {"config.json", "model.weights.h5"}
+    if members & set(reader.entries):
+        missing = " and ".join(sorted(members - set(reader.entries)))
+        reader.fail(f"not a complete Keras .keras file: missing {missing}")
     reader.fail("not a model saved by nnbook.keras (no 'config' entry)")
 
 
@@ -205,5 +238,338 @@ def _compile(reader, model, compiled, config, state):
         model._core.step = step
 
 
+# --------------------------------------------------------------------------
+# Keras 3 files: nnbook.keras objects <-> nnbook.io.keras_format.KerasModel
+# --------------------------------------------------------------------------
+
+# Keras's optimizer settings nnbook does not implement, with the value that
+# means "off"; a file setting any other value is refused.
+_OPTIMIZER_OFF = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
+                  "clipvalue": None, "use_ema": False, "loss_scale_factor": None,
+                  "gradient_accumulation_steps": None}
+_OPTIMIZER_IGNORED = ("name", "ema_momentum", "ema_overwrite_frequency")
+# per class: Keras's keys nnbook takes (with the value nnbook requires, if any)
+_OPTIMIZER_KEYS = {"SGD": {"learning_rate": None, "momentum": None, "nesterov": None},
+                   "Adam": {"learning_rate": None, "beta_1": None, "beta_2": None,
+                            "epsilon": None, "amsgrad": False},
+                   "RMSprop": {"learning_rate": None, "rho": None, "epsilon": None,
+                               "momentum": 0.0, "centered": False}}
+_LOSS_CLASSES = {"MeanSquaredError": "mse", "BinaryCrossentropy": "binary_crossentropy",
+                 "CategoricalCrossentropy": "categorical_crossentropy",
+                 "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy"}
+_LOSS_OFF = {"label_smoothing": 0.0, "axis": -1, "reduction": "sum_over_batch_size",
+             "ignore_class": None, "dtype": None}
+_METRIC_CLASSES = {"BinaryAccuracy": "binary_accuracy",
+                   "CategoricalAccuracy": "categorical_accuracy",
+                   "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
+                   "MeanSquaredError": "mse", "MeanAbsoluteError": "mae"}
+
+
+def _dense_to_keras(layer):
+    from . import initializers
+    def init(value):
+        spec = initializers.serialize(value)
+        return keras_format.keras_object("keras.initializers", spec["class_name"],
+                                         spec["config"])
+    return {"name": layer.name, "units": layer.units, "activation": layer.activation,
+            "use_bias": layer.use_bias,
+            "kernel_initializer": init(layer.kernel_initializer),
+            "bias_initializer": init(layer.bias_initializer),
+            "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
+            "bias_constraint": None, "quantization_config": None}
+
+
+def _initializer(spec, argument, layer_name, path):
+    """nnbook's initializer for Keras's serialised one, or the default with a warning."""
+    from . import initializers
+    if isinstance(spec, dict):
+        config = {k: v for k, v in (spec.get("config") or {}).items() if v is not None
+                  and k not in ("input_axes", "output_axes")}
+        spec = {"class_name": spec.get("class_name"), "config": config}
+    try:
+        return initializers.get(spec, argument)
+    except (TypeError, ValueError):
+        default = "glorot_uniform" if argument == "kernel_initializer" else "zeros"
+        warnings.warn(f"{path}: layer {layer_name!r} has a {argument} nnbook does not have "
+                      f"({spec!r}); the weights are loaded exactly, but re-initialising the "
+                      f"layer would use {default}", UserWarning, stacklevel=5)
+        return default
+
+
+def _dense_from_keras(config, path):
+    from .layers import Dense
+    return Dense(config["units"], activation=keras_format.activation_name(config.get("activation")),
+                 use_bias=config.get("use_bias", True),
+                 kernel_initializer=_initializer(config.get("kernel_initializer"),
+                                                 "kernel_initializer", config["name"], path),
+                 bias_initializer=_initializer(config.get("bias_initializer"),
+                                               "bias_initializer", config["name"], path),
+                 name=config["name"])
+
+
+#: Keras class name -> (nnbook layer -> Keras config, Keras config -> nnbook layer).
+#: The layers of issue 9 add their entries here (and in keras_format.LAYER_FORMATS).
+LAYERS = {"Dense": (_dense_to_keras, _dense_from_keras)}
+
+
+def _optimizer_to_keras(optimizer):
+    name = type(optimizer).__name__
+    config = {"name": optimizer.name.lower() if name != "RMSprop" else "rmsprop",
+              **optimizer.get_config(), **_OPTIMIZER_OFF, "ema_momentum": 0.99,
+              "ema_overwrite_frequency": None}
+    if name == "Adam":
+        config["amsgrad"] = False
+    if name == "RMSprop":
+        config.update(momentum=0.0, centered=False)
+    return keras_format.keras_object("keras.optimizers", name, config)
+
+
+def _loss_to_keras(loss):
+    if not loss.from_logits:
+        return loss.name
+    cls = type(loss).__name__
+    return keras_format.keras_object("keras.losses", cls, {
+        "name": loss.name, "reduction": "sum_over_batch_size", "from_logits": True,
+        **({"ignore_class": None} if cls == "SparseCategoricalCrossentropy" else
+           {"label_smoothing": 0.0, "axis": -1})})
+
+
+def _optimizer_variables(model, optimizer_config, shapes):
+    """[iterations, learning_rate, slots...] in Keras's order, from the core's state."""
+    slots = keras_format.optimizer_slots(optimizer_config)
+    core = model._core
+    size = core.params.size
+    if len(slots) * size > core.opt_state.size:   # the core keeps no such slot (never trained)
+        return None
+    values = [int(core.step), float(model.optimizer.learning_rate)]
+    offset = 0
+    for shape in shapes:
+        n = int(np.prod(shape))
+        for s in range(len(slots)):
+            start = s * size + offset
+            values.append(core.opt_state[start:start + n].reshape(shape).copy())
+        offset += n
+    return values
+
+
+def to_keras(model):
+    """The :class:`~nnbook.io.keras_format.KerasModel` of a built Sequential."""
+    model._require_built("save()")
+    layers = []
+    for layer in model.layers:
+        to, _ = LAYERS[type(layer).__name__]
+        layers.append(keras_format.KerasLayer(type(layer).__name__, to(layer),
+                                              layer.get_weights()))
+    compile_config, variables = None, None
+    if model.loss is not None:
+        optimizer = _optimizer_to_keras(model.optimizer)
+        compile_config = {"optimizer": optimizer, "loss": _loss_to_keras(model.loss),
+                          "loss_weights": None, "metrics": list(model._metric_names) or None,
+                          "weighted_metrics": None, "run_eagerly": False,
+                          "steps_per_execution": 1, "jit_compile": False}
+        variables = _optimizer_variables(model, optimizer,
+                                         [w.shape for w in model.get_weights()])
+    return keras_format.KerasModel(model.name, model.dtype, (model.input_shape[1],), layers,
+                                   compile_config, variables)
+
+
+class _CompileCheck:
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, problem):
+        raise ModelFileError(f"{self.path}: compile_config: {problem} (load it with "
+                             f"compile=False to get the model without its training settings)")
+
+
+def _optimizer_from_keras(spec, check):
+    from . import optimizers
+    if isinstance(spec, str):
+        spec = {"class_name": spec, "config": {}}
+    if not isinstance(spec, dict):
+        check.fail(f"the optimizer is {spec!r}, not a serialised Keras optimizer")
+    name = spec.get("class_name")
+    keys = _OPTIMIZER_KEYS.get(name)
+    if keys is None or spec.get("registered_name") not in (None, name):
+        check.fail(f"the optimizer is a {spec.get('registered_name') or name}; nnbook.keras "
+                   f"has {', '.join(_OPTIMIZER_KEYS)}")
+    config = spec.get("config") or {}
+    kwargs = {}
+    for key, value in config.items():
+        if key in _OPTIMIZER_IGNORED:
+            continue
+        if key in _OPTIMIZER_OFF:
+            if value != _OPTIMIZER_OFF[key]:
+                check.fail(f"the {name} optimizer sets {key}={value!r}, which nnbook.keras "
+                           f"does not implement")
+        elif key not in keys:
+            check.fail(f"the {name} optimizer has a setting {key!r} nnbook.keras does not know")
+        elif keys[key] is not None:
+            if value != keys[key]:
+                check.fail(f"the {name} optimizer sets {key}={value!r}; nnbook.keras "
+                           f"supports only {key}={keys[key]!r}")
+        elif key == "learning_rate" and isinstance(value, dict):
+            check.fail(f"the {name} optimizer's learning rate is a schedule "
+                       f"({value.get('class_name')}); nnbook.keras takes a number (use a "
+                       f"LearningRateScheduler callback)")
+        else:
+            kwargs[key] = value
+    try:
+        return getattr(optimizers, name)(**kwargs)
+    except (TypeError, ValueError) as exc:
+        check.fail(f"the {name} optimizer's settings are invalid ({exc})")
+
+
+def _loss_from_keras(spec, check):
+    from . import losses
+    if isinstance(spec, dict) and spec.get("class_name") == "function":
+        spec = spec.get("config")
+    if isinstance(spec, str):
+        try:
+            return losses.get(spec)
+        except ValueError:
+            check.fail(f"the loss {spec!r} is not one nnbook.keras has (mse, "
+                       f"binary_crossentropy, categorical_crossentropy, "
+                       f"sparse_categorical_crossentropy)")
+    if not isinstance(spec, dict) or spec.get("class_name") not in _LOSS_CLASSES \
+            or spec.get("registered_name") not in (None, spec.get("class_name")):
+        what = spec.get("registered_name") or spec.get("class_name") if isinstance(spec, dict) \
+            else type(spec).__name__
+        check.fail(f"the loss is a {what}; nnbook.keras has {', '.join(_LOSS_CLASSES)} (one "
+                   f"loss for one output)")
+    config = spec.get("config") or {}
+    for key, off in _LOSS_OFF.items():
+        if key in config and config[key] != off and not (key == "reduction" and
+                                                         config[key] == "auto"):
+            check.fail(f"the loss {spec['class_name']} sets {key}={config[key]!r}, which "
+                       f"nnbook.keras does not implement")
+    kwargs = {"from_logits": config["from_logits"]} if "from_logits" in config else {}
+    try:
+        return losses.get({"class_name": spec["class_name"], "config": kwargs})
+    except (TypeError, ValueError) as exc:
+        check.fail(f"the loss's settings are invalid ({exc})")
+
+
+def _metrics_from_keras(spec, check):
+    if spec is None:
+        return []
+    if not isinstance(spec, list):
+        check.fail(f"metrics are {type(spec).__name__}; nnbook.keras takes one list for one "
+                   f"output")
+    names = []
+    for metric in spec:
+        if isinstance(metric, dict):
+            if metric.get("class_name") == "function":
+                metric = metric.get("config")
+            elif metric.get("class_name") in _METRIC_CLASSES:
+                metric = _METRIC_CLASSES[metric["class_name"]]
+        if not isinstance(metric, str):
+            check.fail(f"the metric {metric!r} is not one nnbook.keras has (accuracy, "
+                       f"binary/categorical/sparse_categorical_accuracy, mse, mae)")
+        names.append(metric)
+    return names
+
+
+def _compile_from_keras(model, config, variables, path):
+    check = _CompileCheck(path)
+    for key in ("loss_weights", "weighted_metrics"):
+        if config.get(key):
+            check.fail(f"{key} is set ({config[key]!r}), which nnbook.keras does not implement")
+    optimizer = _optimizer_from_keras(config.get("optimizer", "rmsprop"), check)
+    loss = _loss_from_keras(config.get("loss"), check)
+    metrics = _metrics_from_keras(config.get("metrics"), check)
+    try:
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    except (TypeError, ValueError) as exc:
+        check.fail(f"nnbook.keras cannot train this model with it ({exc})")
+    if variables is not None:
+        _restore_optimizer(model, variables)
+
+
+def _restore_optimizer(model, variables):
+    """Copy Keras's [iterations, learning_rate, slots...] into the core's state."""
+    core = model._core
+    step, slot_arrays = variables[0], variables[2:]
+    shapes = [w.shape for w in model.weights]
+    n_slots = len(slot_arrays) // max(len(shapes), 1)
+    size = core.params.size
+    if n_slots * size > core.opt_state.size:
+        return
+    offset, at = 0, 0
+    for shape in shapes:
+        n = int(np.prod(shape))
+        for s in range(n_slots):
+            start = s * size + offset
+            core.opt_state[start:start + n] = slot_arrays[at].reshape(-1)
+            at += 1
+        offset += n
+    core.step = int(step)
+
+
+def from_keras(keras_model, compile=True, path="<keras model>"):
+    """A Sequential from a :class:`~nnbook.io.keras_format.KerasModel` (weights set)."""
+    from .layers import InputLayer
+    from .models import Sequential
+    try:
+        model = Sequential(name=keras_model.name, dtype=keras_model.dtype.name)
+        model.add(InputLayer(shape=keras_model.input_shape))
+        for layer in keras_model.layers:
+            model.add(LAYERS[layer.class_name][1](layer.config, path))
+        model.set_weights([w for layer in keras_model.layers for w in layer.weights])
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: the model cannot be rebuilt by nnbook.keras "
+                             f"({exc})") from exc
+    if compile and keras_model.compile_config:
+        _compile_from_keras(model, keras_model.compile_config,
+                            keras_model.optimizer_variables, path)
+    return model
+
+
+def _keras_layers(model):
+    return [(type(layer).__name__, LAYERS[type(layer).__name__][0](layer))
+            for layer in model.layers]
+
+
+def save_weights(model, filepath, overwrite=True):
+    """Write the weights (and optimizer state) in Keras's ``.weights.h5`` layout."""
+    model._require_built("save_weights()")
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".weights.h5"):
+        raise ValueError(f"The filename must end in `.weights.h5` (Keras's weights file). "
+                         f"Received: filepath={filepath}")
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{filepath} exists and overwrite=False")
+    keras_format.write_weights_file(filepath, to_keras(model))
+
+
+def load_weights(model, filepath):
+    """Read weights (and optimizer state) from a ``.weights.h5`` or ``.keras`` file.
+
+    The file must hold the weights of a model of this architecture; its
+    shapes are checked before anything is read, and nothing of the model
+    changes unless every array fits.
+    """
+    model._require_built("load_weights()")
+    filepath = os.fspath(filepath)
+    optimizer = _optimizer_to_keras(model.optimizer) if model.loss is not None else None
+    if filepath.endswith(".keras"):
+        stored = keras_format.read_keras_file(filepath)
+        shapes = [w.shape for layer in stored.layers for w in layer.weights]
+        if shapes != [w.shape for w in model.weights]:
+            raise ModelFileError(f"{filepath}: holds weights of shapes {shapes}, but the model "
+                                 f"'{model.name}' has {[w.shape for w in model.weights]}")
+    elif filepath.endswith(".weights.h5"):
+        stored = keras_format.read_weights_file(filepath, model.dtype, (model.input_shape[1],),
+                                                _keras_layers(model), optimizer)
+    else:
+        raise ValueError(f"The filename must end in `.weights.h5` or `.keras`. Received: "
+                         f"filepath={filepath}")
+    model.set_weights([w.astype(model.dtype, copy=False) for layer in stored.layers
+                       for w in layer.weights])
+    if model.loss is not None and stored.optimizer_variables is not None:
+        _restore_optimizer(model, stored.optimizer_variables)
+
+
 registry.register_model_class("Sequential", _load)
+registry.register_keras_file_loader(lambda path: load_model(path))
 

@@ -1,0 +1,250 @@
+"""Make the Keras-file fixtures of tests/test_keras_files.py, with real Keras 3.
+
+CI never installs TensorFlow: the files this writes are committed under
+tests/fixtures/keras/, and the tests compare nnbook with them. It runs in
+two steps, in two environments:
+
+1. ``nnbook``: in nnbook's own venv, nnbook.keras builds and trains small
+   models and saves them as ``.keras`` (and one ``.weights.h5``) files:
+   ``nnbook_*.keras``, with ``nnbook_*.npz`` holding the inputs ``x`` and
+   nnbook's predictions ``nnbook_predictions``.
+2. ``keras``: in a venv with TensorFlow, real Keras (a) builds, trains briefly
+   and saves ``keras_*.keras`` files, with ``keras_*.npz`` holding the
+   inputs ``x`` and Keras's ``predictions`` (and for the Adam model, the
+   batch ``x_more``/``y_more`` and the weights after one more epoch on it,
+   ``weights_after_<i>``, which shows that the optimizer's state was read;
+   and a functional model that is one chain of layers);
+   (b) loads every ``nnbook_*.keras`` file and ``nnbook_*.weights.h5``
+   file with ``keras.models.load_model`` / ``load_weights`` and adds its
+   predictions to ``nnbook_*.npz`` as ``keras_predictions``; (c) saves files
+   nnbook must refuse by name (a Conv2D, a functional graph with branches, a
+   custom layer, and the issue-9 stack Flatten, Dense, BatchNormalization,
+   Dropout, Dense, Activation, Dense with a regularizer and Adam, whose
+   predictions are stored too for when nnbook runs those layers).
+
+Inputs are random but seeded (no data set is needed); the chapter-7 model
+keeps its real size (784-100 sigmoid, 10 softmax, SGD: 0.32 MB of float32
+weights), so nothing was shrunk. Every file stays under 1 MB.
+
+How it was run (2026-11-28, Keras 3.15.1, TensorFlow 2.21.0, h5py 3.14):
+
+    .venv/bin/python scripts/make_keras_fixtures.py nnbook
+    python3 -m venv /tmp/tfenv
+    /tmp/tfenv/bin/pip install tensorflow-cpu==2.21.0 h5py
+    /tmp/tfenv/bin/python scripts/make_keras_fixtures.py keras
+"""
+import os
+import sys
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "tests", "fixtures", "keras")
+
+
+def _data(seed, rows, features, classes):
+    rng = np.random.default_rng(seed)
+    x = rng.random((rows, features), dtype=np.float64)
+    y = rng.integers(0, classes, rows)
+    return x, y
+
+
+def _one_hot(y, k):
+    return np.eye(k)[y]
+
+
+def _path(name):
+    return os.path.join(OUT, name)
+
+
+# --------------------------------------------------------------------------
+# step 1: nnbook writes .keras files
+# --------------------------------------------------------------------------
+
+def make_nnbook_files():
+    from nnbook import keras as nk
+    from nnbook.keras.layers import Dense
+
+    nk.utils.set_random_seed(7)
+    x, y = _data(1, 256, 784, 10)
+    x = x.astype(np.float32)
+    model = nk.Sequential([nk.Input(shape=(784,)), Dense(100, activation="sigmoid"),
+                           Dense(10, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, _one_hot(y, 10), epochs=2, batch_size=32, verbose=0)
+    _save_nnbook(model, "nnbook_chapter7", x[:32])
+
+    x, y = _data(2, 300, 20, 4)
+    model = nk.Sequential([nk.Input(shape=(20,)), Dense(32, activation="relu"),
+                           Dense(16, activation="tanh"), Dense(4)])
+    model.compile(optimizer=nk.optimizers.Adam(learning_rate=0.003),
+                  loss=nk.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    model.fit(x.astype(np.float32), y, epochs=3, verbose=0)
+    _save_nnbook(model, "nnbook_dense_adam", x[:50].astype(np.float32))
+    model.save_weights(_path("nnbook_dense_adam.weights.h5"))
+
+    x, y = _data(3, 200, 6, 2)
+    model = nk.Sequential([nk.Input(shape=(6,)), Dense(5, activation="tanh"),
+                           Dense(1, activation="sigmoid")], dtype="float64")
+    model.compile(optimizer=nk.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+                  loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, verbose=0)
+    _save_nnbook(model, "nnbook_float64", x[:40])
+
+
+def _save_nnbook(model, name, x):
+    model.save(_path(name + ".keras"))
+    np.savez(_path(name + ".npz"), x=x, nnbook_predictions=model.predict(x, verbose=0))
+
+
+# --------------------------------------------------------------------------
+# step 2: real Keras writes .keras files and reads nnbook's
+# --------------------------------------------------------------------------
+
+def make_keras_files():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    keras.utils.set_random_seed(11)
+    x, y = _data(4, 256, 784, 10)
+    x = x.astype(np.float32)
+    model = keras.Sequential([keras.Input(shape=(784,)),
+                              keras.layers.Dense(100, activation="sigmoid"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, _one_hot(y, 10), epochs=2, batch_size=32, verbose=0)
+    _save_keras(model, "keras_chapter7", x[:32])
+
+    x, y = _data(5, 300, 20, 4)
+    x = x.astype(np.float32)
+    model = keras.Sequential([keras.Input(shape=(20,)),
+                              keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(16, activation="tanh"),
+                              keras.layers.Dense(8, activation="linear"),
+                              keras.layers.Dense(4)])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.003),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    extra = {}
+    more_x, more_y = x[:64], y[:64]
+    _save_keras(model, "keras_dense_adam", x[:50])
+    # one more epoch from the saved state, unshuffled: nnbook, having read the
+    # optimizer's moments and step, must land on the same weights
+    model.fit(more_x, more_y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+    extra.update(x_more=more_x, y_more=more_y)
+    extra.update({f"weights_after_{i}": w for i, w in enumerate(model.get_weights())})
+    _add(_path("keras_dense_adam.npz"), **extra)
+
+    x, y = _data(6, 200, 6, 3)
+    keras.config.set_floatx("float64")          # the InputLayer's dtype
+    keras.config.set_dtype_policy("float64")    # the layers' variables and computations
+    model = keras.Sequential([keras.Input(shape=(6,)),
+                              keras.layers.Dense(5, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.01),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, verbose=0)
+    _save_keras(model, "keras_float64", x[:40])
+    keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")
+
+    # a functional model that is one chain of layers: read like a Sequential
+    x, y = _data(10, 100, 8, 3)
+    inputs = keras.Input(shape=(8,))
+    hidden = keras.layers.Dense(6, activation="relu")(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax")(hidden)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x.astype(np.float32), y, epochs=2, verbose=0)
+    _save_keras(model, "keras_functional_chain", x[:20].astype(np.float32))
+
+    _refused_files(keras)
+    _read_nnbook_files(keras)
+
+
+def _save_keras(model, name, x):
+    model.save(_path(name + ".keras"))
+    np.savez(_path(name + ".npz"), x=x, predictions=model.predict(x, verbose=0))
+
+
+def _add(path, **arrays):
+    with np.load(path) as f:
+        merged = dict(f)
+    merged.update(arrays)
+    np.savez(path, **merged)
+
+
+def _refused_files(keras):
+    x, y = _data(7, 64, 12, 3)
+    model = keras.Sequential([keras.Input(shape=(4, 3, 1)),
+                              keras.layers.Conv2D(2, (2, 2), activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(3)])
+    model.save(_path("refused_conv2d.keras"))
+
+    inputs = keras.Input(shape=(12,))
+    left = keras.layers.Dense(4, activation="relu")(inputs)
+    right = keras.layers.Dense(4, activation="tanh")(inputs)
+    outputs = keras.layers.Dense(3)(keras.layers.Add()([left, right]))
+    keras.Model(inputs, outputs).save(_path("refused_functional_branches.keras"))
+
+    @keras.saving.register_keras_serializable(package="fixtures")
+    class Scale(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    model = keras.Sequential([keras.Input(shape=(12,)), keras.layers.Dense(3), Scale()])
+    model.save(_path("refused_custom_layer.keras"))
+
+    # the issue-9 stack: refused today (Flatten first), predictions kept for later
+    images = np.random.default_rng(8).random((128, 6, 6), dtype=np.float64).astype(np.float32)
+    labels = np.random.default_rng(9).integers(0, 3, 128)
+    model = keras.Sequential([
+        keras.Input(shape=(6, 6)), keras.layers.Flatten(),
+        keras.layers.Dense(16, kernel_regularizer=keras.regularizers.l2(0.01)),
+        keras.layers.BatchNormalization(), keras.layers.Dropout(0.3),
+        keras.layers.Dense(8), keras.layers.Activation("relu"),
+        keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(images, labels, epochs=2, verbose=0)
+    _save_keras(model, "keras_issue9_stack", images[:20])
+
+
+def _read_nnbook_files(keras):
+    for name in ("nnbook_chapter7", "nnbook_dense_adam", "nnbook_float64"):
+        with np.load(_path(name + ".npz")) as f:
+            x = f["x"]
+        # Keras's predict casts float inputs to floatx: float64 models need it set
+        keras.config.set_floatx(x.dtype.name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = keras.models.load_model(_path(name + ".keras"))
+        problems = [str(w.message) for w in caught if "Skipping" in str(w.message)
+                    or "could not be loaded" in str(w.message)]
+        if problems:
+            raise SystemExit(f"{name}.keras: Keras warned {problems}")
+        _add(_path(name + ".npz"), keras_predictions=model.predict(x, verbose=0))
+        if name == "nnbook_dense_adam":
+            again = keras.models.clone_model(model)
+            again.load_weights(_path(name + ".weights.h5"))
+            _add(_path(name + ".npz"),
+                 keras_predictions_from_weights=again.predict(x, verbose=0))
+
+
+if __name__ == "__main__":
+    step = sys.argv[1] if len(sys.argv) > 1 else ""
+    os.makedirs(OUT, exist_ok=True)
+    if step == "nnbook":
+        make_nnbook_files()
+    elif step == "keras":
+        make_keras_files()
+    else:
+        raise SystemExit("usage: make_keras_fixtures.py nnbook|keras (see the docstring)")
+    for name in sorted(os.listdir(OUT)):
+        size = os.path.getsize(os.path.join(OUT, name))
+        print(f"{name:45s} {size / 1e6:6.3f} MB")
+        if size >= 1_000_000:
+            raise SystemExit(f"{name} is {size:,} bytes; fixtures must stay under 1 MB")
