@@ -59,3 +59,21 @@ def test_schedule_values(schedule, steps, expected):
 def test_bad_arguments(make, match):
     with pytest.raises((TypeError, ValueError), match=match):
         make()
+
+
+def test_keras_files_refuse_what_their_layout_lacks_and_weights_still_travel(tmp_path):
+    pytest.importorskip("h5py")
+    utils.set_random_seed(0)
+    model = Sequential([Dense(3, activation="relu", input_shape=(2,)),
+                        Dense(1, activation="sigmoid")])
+    model.compile(optimizer=optimizers.Nadam(), loss="binary_crossentropy")
+    with pytest.raises(ValueError, match="Nadam as a .keras file is not supported yet"):
+        model.save(tmp_path / "m.keras")
+    assert not list(tmp_path.iterdir())
+    model.save_weights(tmp_path / "m.weights.h5")
+    before = model.get_weights()
+    model.set_weights([w * 0 for w in before])
+    model.load_weights(tmp_path / "m.weights.h5")
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    model.save(tmp_path / "m.npz")            # nnbook's own file keeps everything

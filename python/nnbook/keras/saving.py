@@ -314,6 +314,14 @@ LAYERS = {"Dense": (_dense_to_keras, _dense_from_keras)}
 
 def _optimizer_to_keras(optimizer):
     name = type(optimizer).__name__
+    # what the .keras layout below knows; the rest keeps to nnbook's .npz
+    if name not in _OPTIMIZER_KEYS or optimizer._schedule is not None \
+            or optimizer.weight_decay is not None:
+        what = (f"{name}" + (" with a learning-rate schedule" if optimizer._schedule else "")
+                + (" with weight_decay" if optimizer.weight_decay is not None else ""))
+        raise ValueError(f"Saving a model compiled with {what} as a .keras file is not "
+                         f"supported yet (SGD, Adam and RMSprop with a constant rate are); "
+                         f"save it as .npz, or save_weights to .weights.h5")
     config = {"name": optimizer.name.lower() if name != "RMSprop" else "rmsprop",
               **optimizer.get_config(), **_OPTIMIZER_OFF, "ema_momentum": 0.99,
               "ema_overwrite_frequency": None}
@@ -352,8 +360,11 @@ def _optimizer_variables(model, optimizer_config, shapes):
     return values
 
 
-def to_keras(model):
-    """The :class:`~nnbook.io.keras_format.KerasModel` of a built Sequential."""
+def to_keras(model, optimizer_required=True):
+    """The :class:`~nnbook.io.keras_format.KerasModel` of a built Sequential.
+
+    An optimizer the .keras layout does not know is an error, unless
+    optimizer_required is False (weights files): then it is left out."""
     model._require_built("save()")
     layers = []
     for layer in model.layers:
@@ -362,7 +373,13 @@ def to_keras(model):
                                               layer.get_weights()))
     compile_config, variables = None, None
     if model.loss is not None:
-        optimizer = _optimizer_to_keras(model.optimizer)
+        try:
+            optimizer = _optimizer_to_keras(model.optimizer)
+        except ValueError:
+            if optimizer_required:
+                raise
+            return keras_format.KerasModel(model.name, model.dtype, (model.input_shape[1],),
+                                           layers, None, None)
         compile_config = {"optimizer": optimizer, "loss": _loss_to_keras(model.loss),
                           "loss_weights": None, "metrics": list(model._metric_names) or None,
                           "weighted_metrics": None, "run_eagerly": False,
@@ -539,7 +556,7 @@ def save_weights(model, filepath, overwrite=True):
                          f"Received: filepath={filepath}")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False")
-    keras_format.write_weights_file(filepath, to_keras(model))
+    keras_format.write_weights_file(filepath, to_keras(model, optimizer_required=False))
 
 
 def load_weights(model, filepath):
@@ -551,7 +568,12 @@ def load_weights(model, filepath):
     """
     model._require_built("load_weights()")
     filepath = os.fspath(filepath)
-    optimizer = _optimizer_to_keras(model.optimizer) if model.loss is not None else None
+    optimizer = None
+    if model.loss is not None:
+        try:
+            optimizer = _optimizer_to_keras(model.optimizer)
+        except ValueError:      # an optimizer the file layout does not know: weights only
+            optimizer = None
     if filepath.endswith(".keras"):
         stored = keras_format.read_keras_file(filepath)
         shapes = [w.shape for layer in stored.layers for w in layer.weights]
@@ -566,7 +588,7 @@ def load_weights(model, filepath):
                          f"filepath={filepath}")
     model.set_weights([w.astype(model.dtype, copy=False) for layer in stored.layers
                        for w in layer.weights])
-    if model.loss is not None and stored.optimizer_variables is not None:
+    if optimizer is not None and stored.optimizer_variables is not None:
         _restore_optimizer(model, stored.optimizer_variables)
 
 
