@@ -16,7 +16,7 @@ $(VENV)/.installed: $(SOURCES)
 
 setup: $(VENV)/.installed data
 
-# Fashion-MNIST from Debian's package (DESIGN.md §6); never fatal: without it
+# Fashion-MNIST from Debian's dataset-fashion-mnist package; never fatal: without it
 # the Fashion-MNIST parts say how to get it and the tests skip them.
 data:
 	@sh scripts/install-data.sh

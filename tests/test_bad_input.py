@@ -1,5 +1,5 @@
-"""Bad input to the book's classes: a clear exception naming the argument,
-never a crash, never a mutated input (DESIGN.md §8)."""
+"""Bad input to the book's classes: a ValueError/TypeError naming the argument,
+what was expected and what was received; never a crash, never a mutated input."""
 import numpy as np
 import pytest
 
