@@ -576,7 +576,7 @@ class MultiClassNetwork(MinibatchNetwork):
     -------
     >>> import numpy as np
     >>> rng = np.random.RandomState(0)
-    >>> x = rng.normal(size=(90, 2)); labels = (x[:, 0] > 0) + (x[:, 1] > 0)
+    >>> x = rng.normal(size=(90, 2)); labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
     >>> y = np.eye(3)[labels]
     >>> net = MultiClassNetwork(units=8, batch_size=16).fit(x, y, epochs=100)
     >>> net.score(x, y) > 0.8
