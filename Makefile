@@ -67,11 +67,11 @@ fuzz: $(VENV)/.installed
 #   design); the C unit tests are sanitized executables and keep it on.
 SANITIZE_FLAGS := -g -fsanitize=address,undefined -fno-omit-frame-pointer
 SANITIZE_ENV = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-# max_allocation_size_mb + allocator_may_return_null: a fuzzed size of 2**31 units
-# makes malloc return NULL (NumPy: MemoryError, a test failure) instead of
-# allocating many GiB on a shared machine.
+# - Memory is bounded (the fuzz suite declares sizes of 2**31 and more, and the
+#   machine is shared): above 2 GiB in one block or 4 GiB resident, malloc
+#   returns NULL (NumPy: MemoryError, a test failure); 8 GiB stops the run.
 SANITIZE_PY_ENV = LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
-	ASAN_OPTIONS=detect_leaks=0:max_allocation_size_mb=4096:allocator_may_return_null=1 \
+	ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=2048:soft_rss_limit_mb=4096:hard_rss_limit_mb=8192 \
 	$(SANITIZE_ENV)
 
 sanitize: sanitize-O1 sanitize-O2
