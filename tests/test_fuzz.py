@@ -574,25 +574,42 @@ def mutate_json(draw, text):
 
 @st.composite
 def structured_mutation(draw, original):
-    """original re-written with one member dropped, replaced, reshaped or poisoned."""
+    """original re-written with one member dropped, poisoned, reshaped, retyped or replaced.
+
+    The kind of damage is drawn first, then a member it applies to, so that
+    NaN weights, huge declared sizes and rewritten JSON are all frequent.
+    """
     members = read_members(original)
-    name = draw(st.sampled_from(sorted(members)))
+    applies = {
+        "nan": [n for n, v in members.items() if v.dtype.kind == "f" and v.size],
+        "huge": [n for n, v in members.items() if v.dtype.kind in "iu" and v.size],
+        "reshape": [n for n, v in members.items() if v.size],
+        "retype": [n for n, v in members.items() if v.dtype.kind in "biuf"],
+        "json": [n for n, v in members.items() if v.dtype.kind == "U" or v.dtype == np.uint8],
+        "drop": sorted(members), "replace": sorted(members), "add": sorted(members),
+    }
+    kind = draw(st.sampled_from([k for k, names in applies.items() if names]))
+    name = draw(st.sampled_from(sorted(applies[kind])))
     value = members[name]
-    kind = draw(st.sampled_from(["drop", "nan", "reshape", "retype", "json", "replace", "add"]))
     if kind == "drop":
         del members[name]
-    elif kind == "nan" and value.dtype.kind == "f" and value.size:
+    elif kind == "nan":
         value = value.copy()
         value.reshape(-1)[draw(st.integers(0, value.size - 1))] = draw(
             st.sampled_from([np.nan, np.inf, -np.inf, 1e308]))
         members[name] = value
+    elif kind == "huge":
+        value = value.astype(np.int64)
+        value.reshape(-1)[draw(st.integers(0, value.size - 1))] = draw(
+            st.sampled_from([2 ** 31, 10 ** 12, 12000, -1, 0, 2 ** 62]))
+        members[name] = value
     elif kind == "reshape":
-        members[name] = value.reshape(-1)[:draw(st.integers(0, max(0, value.size - 1)))]
-    elif kind == "retype" and value.dtype.kind in "biuf":
+        members[name] = value.reshape(-1)[:draw(st.integers(0, value.size - 1))]
+    elif kind == "retype":
         members[name] = value.astype(draw(st.sampled_from([np.int8, np.float16, np.uint8, "U3"])))
-    elif kind == "json" and value.dtype.kind in "U":
+    elif kind == "json" and value.dtype.kind == "U":
         members[name] = np.array(mutate_json(draw, str(value)))
-    elif kind == "json" and value.dtype == np.uint8:
+    elif kind == "json":
         text = mutate_json(draw, value.tobytes().decode("utf-8", "replace"))
         members[name] = np.frombuffer(text.encode(), dtype=np.uint8)
     elif kind == "replace":
