@@ -65,11 +65,13 @@ fuzz: $(VENV)/.installed
 # - CPython is not instrumented, so libasan is preloaded for pytest, and leak
 #   detection is off there (the interpreter leaves memory behind at exit by
 #   design); the C unit tests are sanitized executables and keep it on.
-SANITIZE_FLAGS := -g -fsanitize=address,undefined -fno-omit-frame-pointer
-SANITIZE_ENV = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # - Memory is bounded (the fuzz suite declares sizes of 2**31 and more, and the
 #   machine is shared): above 2 GiB in one block or 4 GiB resident, malloc
 #   returns NULL (NumPy: MemoryError, a test failure); 8 GiB stops the run.
+# - Any UBSan finding is fatal, with its stack trace.
+# docs/testing.md has the details.
+SANITIZE_FLAGS := -g -fsanitize=address,undefined -fno-omit-frame-pointer
+SANITIZE_ENV = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 SANITIZE_PY_ENV = LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 	ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=2048:soft_rss_limit_mb=4096:hard_rss_limit_mb=8192 \
 	$(SANITIZE_ENV)
