@@ -357,13 +357,19 @@ def book_network(cls, n_features, n_classes=3):
     return net
 
 
+@st.composite
+def initialised_book_network(draw):
+    """(class, n_features, a fresh network of that class with its initial weights)."""
+    cls = draw(st.sampled_from(BOOK_CLASSES))
+    n_features = draw(st.integers(1, 4))
+    return cls, n_features, book_network(cls, n_features)
+
+
 @FUZZ
 @given(data=st.data())
 def test_book_step_by_step_methods(data):
     draw = data.draw
-    cls = draw(st.sampled_from(BOOK_CLASSES))
-    n_features = draw(st.integers(1, 4))
-    net = book_network(cls, n_features)
+    cls, n_features, net = draw(initialised_book_network())
     x = draw(features(cols=n_features if draw(st.booleans()) else None))
     rows = n_rows(x)
     outputs = 3 if cls is nnbook.MultiClassNetwork else 1
@@ -407,9 +413,7 @@ def test_book_step_by_step_methods(data):
 @given(data=st.data())
 def test_book_weight_assignment(data):
     draw = data.draw
-    cls = draw(st.sampled_from(BOOK_CLASSES))
-    n_features = draw(st.integers(1, 4))
-    net = book_network(cls, n_features)
+    cls, n_features, net = draw(initialised_book_network())
     names = ["w", "b"] if cls is nnbook.SingleLayer else ["w1", "b1", "w2", "b2"]
     name = draw(st.sampled_from(names))
     shape = np.shape(getattr(net, name))
