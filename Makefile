@@ -82,7 +82,7 @@ sanitize-O1 sanitize-O2: sanitize-%:
 	@echo "== sanitize -$*: build"
 	test -x build/asan-$*/venv/bin/python || $(PYTHON) -m venv build/asan-$*/venv
 	build/asan-$*/venv/bin/python -m pip install --quiet --upgrade pip
-	build/asan-$*/venv/bin/python -m pip install --quiet '.[book,test]' '$(OPENBLAS_PIN)' \
+	build/asan-$*/venv/bin/python -m pip install --quiet '.[book,test,plot]' '$(OPENBLAS_PIN)' \
 	    -Cbuild-dir=build/asan-$*/skbuild -Ccmake.build-type=Debug \
 	    -Ccmake.define.CMAKE_C_FLAGS_DEBUG="-$* $(SANITIZE_FLAGS)" \
 	    -Ccmake.define.CMAKE_EXPORT_COMPILE_COMMANDS=ON
