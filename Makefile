@@ -69,6 +69,9 @@ fuzz: $(VENV)/.installed
 #   machine is shared): above 2 GiB in one block or 4 GiB resident, malloc
 #   returns NULL (NumPy: MemoryError, a test failure); 8 GiB stops the run.
 # - Any UBSan finding is fatal, with its stack trace.
+# - No plot extra: with matplotlib installed, pytest under the preloaded ASan
+#   dies silently in test_cli's in-process reproduce test (not diagnosed yet),
+#   so the two figure-drawing CLI tests fail there with 'needs matplotlib'.
 # docs/testing.md has the details.
 SANITIZE_FLAGS := -g -fsanitize=address,undefined -fno-omit-frame-pointer
 SANITIZE_ENV = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -82,7 +85,7 @@ sanitize-O1 sanitize-O2: sanitize-%:
 	@echo "== sanitize -$*: build"
 	test -x build/asan-$*/venv/bin/python || $(PYTHON) -m venv build/asan-$*/venv
 	build/asan-$*/venv/bin/python -m pip install --quiet --upgrade pip
-	build/asan-$*/venv/bin/python -m pip install --quiet '.[book,test,plot]' '$(OPENBLAS_PIN)' \
+	build/asan-$*/venv/bin/python -m pip install --quiet '.[book,test]' '$(OPENBLAS_PIN)' \
 	    -Cbuild-dir=build/asan-$*/skbuild -Ccmake.build-type=Debug \
 	    -Ccmake.define.CMAKE_C_FLAGS_DEBUG="-$* $(SANITIZE_FLAGS)" \
 	    -Ccmake.define.CMAKE_EXPORT_COMPILE_COMMANDS=ON
