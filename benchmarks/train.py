@@ -2,12 +2,13 @@
 
 Why one process and ratios: absolute seconds depend on the machine and on
 whatever else runs on it; ratios between runs made seconds apart on the same
-cores are what DESIGN.md §7 states its targets in. Every peer trains the
+cores are what the performance targets are stated in
+(benchmarks/README.md lists them). Every peer trains the
 same network (sizes, activations, loss, learning rate, batch size, epochs);
 before anything is timed, each peer's result is checked (losses, weights or
 accuracy against nnbook), so a broken run can never look fast.
 
-Workloads (DESIGN.md §7):
+Workloads (the book's networks and data):
   fmnist   Fashion-MNIST 784-100-10 sigmoid/softmax, batch 256, lr 0.1, on
            the book's 48,000-row split (MultiClassNetwork(units=100,
            batch_size=256)).
@@ -27,7 +28,7 @@ Peers:
 
 Then: predict on the 10,000 test rows; peak memory of a training run (in a
 subprocess each); BLAS thread control (nnbook.set_num_threads and
-threadpoolctl). Finally the DESIGN §7 targets as PASS/FAIL lines.
+threadpoolctl). Finally the performance targets as PASS/FAIL lines.
 
 Usage (from the repository root):
     python benchmarks/train.py [--quick] [--markdown FILE] [--plot FILE.png]
@@ -60,7 +61,7 @@ from nnbook import _nncore, datasets, reference
 from nnbook._network import BOOK_EPS, BOOK_ZMIN, CoreNetwork
 
 LOAD_LIMIT = 1.2          # 1-minute load average above which timings are suspect
-MEMORY_TARGET_MIB = 64    # DESIGN §7: peak <= training set + 64 MiB
+MEMORY_TARGET_MIB = 64    # target: peak training RSS <= the training set + 64 MiB
 WIDE_MARGIN = 10.0        # "faster than PyTorch/sklearn by a wide margin": at least 10x
 SETTLE_SECONDS = 0.3      # pause before each timed peer (see settle())
 LR = 0.1
@@ -317,7 +318,8 @@ class GemmFloor:
 # ---------------------------------------------------------------------------
 
 def book_init(kind, sizes, n, epochs):
-    """(w1, w2, perms) exactly as the book class `kind` draws them (DESIGN §4).
+    """(w1, w2, perms) exactly as the book class `kind` draws them
+    (the rules are in docs/semantics.md).
 
     'multiclass': ONE RandomState(42) draws w1, w2, then a permutation per epoch.
     'minibatch':  RandomState(42) draws w1, w2; a fresh RandomState(42) the perms.
@@ -809,7 +811,7 @@ def table_rows(results, base="nnbook f32"):
 
 
 def targets(res, memory, threads):
-    """DESIGN §7 targets as (name, passed or None when not measured, detail)."""
+    """The performance targets as (name, passed or None when not measured, detail)."""
     t = []
     fm, ca, du = res.get("fmnist", {}), res.get("cancer", {}), res.get("dual", {})
 
@@ -867,7 +869,7 @@ def print_report(res, infer, memory, threads, tgts, mline, load_end):
         print("\npredict, 10,000 rows: seconds (median)")
         for peer, sec, r in table_rows(infer):
             print(f"  {peer:24s} {sec:12.6f} {fmt_ratio(r):>14s}")
-    print("\nDESIGN §7 targets:")
+    print("\nperformance targets:")
     for name, ok, detail in tgts:
         print(f"  {'PASS' if ok else ('FAIL' if ok is False else 'SKIP')}  {name}: {detail}")
     print(f"\nload average at the end: {load_end[0]:.2f}")
@@ -920,7 +922,7 @@ def markdown(res, infer, memory, tgts, mline, load_end):
                   "|---|---:|---:|"]
         for case, m in memory.items():
             lines.append(f"| {case} | {m['data_mib']:.1f} | {m['extra_mib']:.1f} |")
-    lines += ["", "| DESIGN §7 target | result | measured |", "|---|---|---|"]
+    lines += ["", "| performance target | result | measured |", "|---|---|---|"]
     for name, ok, detail in tgts:
         lines.append(f"| {name} | {'PASS' if ok else ('FAIL' if ok is False else 'SKIP')} | {detail} |")
     return "\n".join(lines) + "\n"

@@ -1,27 +1,25 @@
-"""Bad input to the book's classes: a clear exception naming the argument,
-never a crash, never a mutated input (DESIGN.md §8)."""
+"""Bad input to the book's classes: a ValueError/TypeError naming the argument,
+what was expected and what was received; never a crash, never a mutated input."""
 import numpy as np
 import pytest
 
 import nnbook
+from conftest import BOOK_CLASS_NAMES, binary_problem, multiclass_problem
 from nnbook import NotFittedError
 
 
-def binary(n=20, f=3, seed=0):
-    rng = np.random.RandomState(seed)
-    x = rng.normal(size=(n, f))
-    return x, (x[:, 0] > 0).astype(float)
+def binary(seed=0):
+    """20 rows of 3 features: the sizes the messages below name."""
+    return binary_problem(n=20, features=3, seed=seed)
 
 
-def onehot(n=20, f=3, k=3, seed=0):
-    rng = np.random.RandomState(seed)
-    x = rng.normal(size=(n, f))
-    return x, np.eye(k)[rng.randint(0, k, n)]
+def onehot(seed=0):
+    return multiclass_problem(n=20, features=3, classes=3, seed=seed)
 
 
 BINARY = [lambda: nnbook.SingleLayer(), lambda: nnbook.DualLayer(units=3),
           lambda: nnbook.RandomInitNetwork(units=3), lambda: nnbook.MinibatchNetwork(units=3)]
-BINARY_IDS = ["SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork"]
+BINARY_IDS = BOOK_CLASS_NAMES[:4]
 
 
 def fitted_binary(make):

@@ -6,24 +6,8 @@ import pytest
 
 import nnbook
 from nnbook import reference
-from nnbook.datasets import breast_cancer_split
-
-CLASSES = ["SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork",
-           "MultiClassNetwork"]
-
-
-def make_binary(n=57, f=5, seed=0):
-    rng = np.random.RandomState(seed)
-    x = rng.normal(size=(n, f))
-    y = (x @ rng.normal(size=f) + 0.3 * rng.normal(size=n) > 0).astype(float)
-    return x, y
-
-
-def make_multiclass(n=61, f=6, k=4, seed=1):
-    rng = np.random.RandomState(seed)
-    x = rng.normal(size=(n, f))
-    labels = np.argmax(x @ rng.normal(size=(f, k)) + 0.5 * rng.normal(size=(n, k)), axis=1)
-    return x, np.eye(k)[labels]
+from conftest import BOOK_CLASS_NAMES as CLASSES
+from conftest import binary_problem, multiclass_problem
 
 
 def build(name, module, **kw):
@@ -38,11 +22,11 @@ def build(name, module, **kw):
 
 def data_for(name):
     if name == "MultiClassNetwork":
-        x, y = make_multiclass()
-        xv, yv = make_multiclass(n=23, seed=5)
+        x, y = multiclass_problem()
+        xv, yv = multiclass_problem(n=23, seed=5)
     else:
-        x, y = make_binary()
-        xv, yv = make_binary(n=23, seed=5)
+        x, y = binary_problem()
+        xv, yv = binary_problem(n=23, seed=5)
     return x, y, xv, yv
 
 
@@ -110,12 +94,12 @@ def test_global_numpy_random_state_untouched():
     expected = np.random.random_sample()
     np.random.seed(123)
     nnbook.MinibatchNetwork(units=3).fit(x, y, epochs=3)
-    nnbook.MultiClassNetwork(units=3).fit(*make_multiclass()[:2], epochs=3)
+    nnbook.MultiClassNetwork(units=3).fit(*multiclass_problem()[:2], epochs=3)
     assert np.random.random_sample() == expected
 
 
 def test_multiclass_output_bias_learns_per_class():
-    x, y = make_multiclass()
+    x, y = multiclass_problem()
     net = nnbook.MultiClassNetwork(units=5, batch_size=16).fit(x, y, epochs=30)
     assert net.b2.shape == (y.shape[1],)
     assert np.ptp(net.b2) > 1e-3          # the book's summed gradient would keep them equal (0)
@@ -146,7 +130,7 @@ def _bce(a, y):
 
 
 def test_single_layer_backprop_matches_finite_differences():
-    x, y = make_binary(n=9, f=3)
+    x, y = binary_problem(n=9, features=3)
     y = y.reshape(-1, 1)
     net = nnbook.SingleLayer().fit(x, y, epochs=0)
     net.w = np.random.RandomState(3).normal(size=(3, 1))
@@ -162,7 +146,7 @@ def test_single_layer_backprop_matches_finite_differences():
 
 @pytest.mark.parametrize("name", ["DualLayer", "RandomInitNetwork", "MinibatchNetwork"])
 def test_two_layer_backprop_matches_finite_differences(name):
-    x, y = make_binary(n=8, f=3)
+    x, y = binary_problem(n=8, features=3)
     y = y.reshape(-1, 1)
     net = build(name, nnbook, units=4)
     net.init_weights(3)
@@ -181,7 +165,7 @@ def test_two_layer_backprop_matches_finite_differences(name):
 
 
 def test_multiclass_backprop_matches_finite_differences():
-    x, y = make_multiclass(n=7, f=3, k=3)
+    x, y = multiclass_problem(n=7, features=3, classes=3)
     net = nnbook.MultiClassNetwork(units=4)
     net.init_weights(3, 3)
     net.b1 = np.random.RandomState(2).normal(size=4)
@@ -200,7 +184,7 @@ def test_multiclass_backprop_matches_finite_differences():
 
 @pytest.mark.parametrize("name", ["DualLayer", "RandomInitNetwork"])
 def test_training_by_hand_equals_one_epoch_of_fit(name):
-    x, y = make_binary()
+    x, y = binary_problem()
     by_fit = build(name, nnbook, units=5, l2=0.01).fit(x, y, epochs=1)
     by_hand = build(name, nnbook, units=5, l2=0.01)
     by_hand.init_weights(x.shape[1])
@@ -223,7 +207,7 @@ def test_gen_batch_slices_one_permutation():
 
 
 def test_forpass_keeps_a1_and_matches_numpy():
-    x, y = make_binary(n=6, f=3)
+    x, y = binary_problem(n=6, features=3)
     net = nnbook.RandomInitNetwork(units=4)
     net.init_weights(3)
     z = net.forpass(x)
@@ -244,11 +228,6 @@ def test_sigmoid_and_softmax_keep_the_books_guard():
 
 
 # -------------------------------------------------------- the book's numbers
-
-@pytest.fixture(scope="module")
-def cancer():
-    return breast_cancer_split()
-
 
 @pytest.mark.parametrize("make,epochs", [
     (lambda: nnbook.SingleLayer(l2=0.01), 10000),
@@ -276,7 +255,7 @@ def test_book_dual_layer_loss_curve_matches_reference(cancer):
 # ------------------------------------------------------------- behaviour
 
 def test_fit_returns_self_and_restarts_losses():
-    x, y = make_binary()
+    x, y = binary_problem()
     net = nnbook.MinibatchNetwork(units=3)
     assert net.fit(x, y, epochs=4) is net
     net.fit(x, y, epochs=2)
@@ -284,7 +263,7 @@ def test_fit_returns_self_and_restarts_losses():
 
 
 def test_diverging_loss_becomes_nan_with_a_warning():
-    x, y = make_binary()
+    x, y = binary_problem()
     net = nnbook.DualLayer(learning_rate=1e308)
     with pytest.warns(RuntimeWarning, match="diverged"):
         net.fit(x * 1e300, y, epochs=5)

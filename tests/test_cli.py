@@ -320,8 +320,8 @@ def test_cli_progress_flag(capsys):
     assert code == 0 and "5/5" not in err
 
 
-def test_fit_callback_can_stop_training():
-    s = datasets.breast_cancer_split()
+def test_fit_callback_can_stop_training(cancer):
+    s = cancer
     seen = []
     net = experiments.MODEL_CLASSES["dual"]().fit(
         s.x_train, s.y_train, epochs=50, x_val=s.x_val, y_val=s.y_val,

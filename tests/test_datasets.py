@@ -19,7 +19,6 @@ from nnbook.datasets import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_CLASSES_KO,
     FASHION_MNIST_FILES,
-    breast_cancer_split,
     load_breast_cancer,
     load_fashion_mnist,
     one_hot,
@@ -365,12 +364,6 @@ def test_missing_sklearn_says_how_to_install(monkeypatch):
         monkeypatch.setitem(sys.modules, mod, None)
     with pytest.raises(ImportError, match=r"pip install nnbook\[book\]"):
         load_breast_cancer()
-
-
-@pytest.fixture(scope="module")
-def cancer():
-    pytest.importorskip("sklearn")
-    return breast_cancer_split()
 
 
 def test_breast_cancer_split_sizes(cancer):

@@ -9,13 +9,12 @@ import nnbook
 from nnbook import book, datasets
 from nnbook.persistence import FORMAT_VERSION, ModelFileError, load_model, read_extra, save_model
 
-CLASSES = [book.SingleLayer, book.DualLayer, book.RandomInitNetwork, book.MinibatchNetwork,
-           book.MultiClassNetwork]
+from conftest import BOOK_CLASSES as CLASSES
 
 
-@pytest.fixture(scope="module")
-def split():
-    return datasets.breast_cancer_split()
+@pytest.fixture
+def split(cancer):
+    return cancer
 
 
 def _fitted(cls, dtype, split, epochs=7):

@@ -1,6 +1,6 @@
 """The textbook's networks (chapters 6-7), on the compiled core.
 
-Names, signatures, attributes and numbers follow the book:
+Names, signatures, attributes and numbers follow the book (docs/semantics.md):
 SingleLayer -> DualLayer -> RandomInitNetwork -> MinibatchNetwork, and
 MultiClassNetwork. `fit` runs the epochs in C, as many per call as take
 about CHUNK_SECONDS (SingleLayer: one, for its w_history); the book's

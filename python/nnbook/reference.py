@@ -967,7 +967,7 @@ def network_train_epoch(spec, params, x, y, perm=None, batch_size=32, opt_state=
 
 
 # ---------------------------------------------------------------------------
-# The book's classes (chapter 6), in plain NumPy, per DESIGN.md section 4.
+# The book's classes (chapter 6), in plain NumPy, by the rules of docs/semantics.md.
 # This is the textbook's own code with three changes: randomness comes from
 # numpy.random.RandomState(random_state) streams instead of np.random.seed;
 # MultiClassNetwork's output-bias gradient is taken per class; softmax is
