@@ -742,7 +742,7 @@ def saved_keras_model(workdir):
                                      keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=2, verbose=0)
-    path = os.path.join(workdir, "model.keras")
+    path = os.path.join(workdir, "model.npz")
     model.save(path)
     with open(path, "rb") as f:
         return Saved(model=stable_zip(f.read())), x, y
@@ -752,7 +752,7 @@ def saved_keras_model(workdir):
 @given(data=st.data())
 def test_keras_load_model_of_a_damaged_file(data, saved_keras_model, workdir):
     saved, x, y = saved_keras_model
-    path, content = mutated_file(data.draw, saved["model"], workdir, "damaged.keras")
+    path, content = mutated_file(data.draw, saved["model"], workdir, "damaged-keras-model.npz")
     try:
         model = attempt_load(keras.models.load_model, path)
         assert_finite(attempt(lambda: model.predict(x, verbose=0)), "predict")
