@@ -1,0 +1,177 @@
+/* The body of one microkernel variant at one precision; gemm_small.c
+ * includes it once per (variant, precision) with:
+ *   GS_REAL    float or double
+ *   GS_VW      lanes per vector (GS_VW * sizeof(GS_REAL) bytes)
+ *   GS_(name)  the name with this variant's and precision's suffix
+ *   GS_TARGET  the function attribute selecting the instruction set
+ *   GS_VFMA    GS_VFMA(a, b, c) = a*b + c per lane, rounded once
+ *   GS_SFMA    the scalar fma (fmaf or fma)
+ *
+ * Register blocking (the BLIS/libxsmm scheme, written here for these
+ * shapes): an MR x (NV vectors) tile of C lives in registers while the inner
+ * dimension runs; each step loads NV vectors of one row of B, broadcasts one
+ * element of each of the MR rows of A and does MR*NV fused multiply-adds.
+ * With MR = 6, NV = 2 that is 12 accumulators + 2 B vectors + 1 broadcast:
+ * 15 of AVX2's 16 vector registers. B is read in place when its rows are
+ * contiguous (the NN and TN layouts), so a call packs nothing but the last
+ * vector's worth of columns when N is not a multiple of the vector width
+ * (zero-padded, their extra lanes discarded); in the NT layout B is packed
+ * in KC x NC panels. Panels split the inner dimension only by storing the
+ * partial sums in C and loading them back, which keeps every element's
+ * fma chain in order. */
+
+#define GS_MR 6
+#define GS_NV 2
+#define GS_KC 128
+#define GS_NC 64 /* a multiple of GS_NV * GS_VW for every variant */
+
+typedef GS_REAL GS_(vec) __attribute__((vector_size(GS_VW * sizeof(GS_REAL))));
+
+static inline __attribute__((always_inline)) GS_TARGET GS_(vec) GS_(load)(const GS_REAL *p) {
+    GS_(vec) v;
+    memcpy(&v, p, sizeof v); /* unaligned: callers pass any pointer */
+    return v;
+}
+
+static inline __attribute__((always_inline)) GS_TARGET void GS_(store)(GS_REAL *p, GS_(vec) v) {
+    memcpy(p, &v, sizeof v);
+}
+
+static inline __attribute__((always_inline)) GS_TARGET GS_(vec) GS_(splat)(GS_REAL s) {
+    GS_(vec) v;
+    for (int l = 0; l < GS_VW; l++) v[l] = s; /* not 0 + s: that would turn -0 into +0 */
+    return v;
+}
+
+/* c (mr, nv*VW; row stride ldc) = [first ? 0 : c] + sum over p < kc of
+ * a(r, p) * b(p, :), one fma per step in p order.
+ * a(r, p) = a[r*ars + p*acs]; b's rows are ldb apart. mr and nv are
+ * compile-time constants at every call (see micro_any), so acc stays in
+ * registers. */
+static inline __attribute__((always_inline)) GS_TARGET void
+GS_(micro)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
+           const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
+    GS_(vec) acc[GS_MR][GS_NV];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = first ? (GS_(vec)){0} : GS_(load)(c + r * ldc + v * GS_VW);
+    for (int p = 0; p < kc; p++) {
+        const GS_REAL *bp = b + p * ldb, *ap = a + p * acs;
+        GS_(vec) bv[GS_NV];
+        for (int v = 0; v < nv; v++) bv[v] = GS_(load)(bp + v * GS_VW);
+        for (int r = 0; r < mr; r++) {
+            GS_(vec) ar = GS_(splat)(ap[r * ars]);
+            for (int v = 0; v < nv; v++) acc[r][v] = GS_VFMA(ar, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) GS_(store)(c + r * ldc + v * GS_VW, acc[r][v]);
+}
+
+#define GS_MICRO_CASE(MR_, NV_)                                                          \
+    case (MR_) * 4 + (NV_):                                                              \
+        GS_(micro)(MR_, NV_, kc, a, ars, acs, b, ldb, c, ldc, first);                    \
+        break;
+
+static GS_TARGET void GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars,
+                                     ptrdiff_t acs, const GS_REAL *b, ptrdiff_t ldb,
+                                     GS_REAL *c, ptrdiff_t ldc, int first) {
+    switch (mr * 4 + nv) {
+        GS_MICRO_CASE(1, 1) GS_MICRO_CASE(2, 1) GS_MICRO_CASE(3, 1)
+        GS_MICRO_CASE(4, 1) GS_MICRO_CASE(5, 1) GS_MICRO_CASE(6, 1)
+        GS_MICRO_CASE(1, 2) GS_MICRO_CASE(2, 2) GS_MICRO_CASE(3, 2)
+        GS_MICRO_CASE(4, 2) GS_MICRO_CASE(5, 2) GS_MICRO_CASE(6, 2)
+    default:
+        break;
+    }
+}
+
+/* Columns [0, n) of rows [0, M) of C from the kc x n block of B at b (rows
+ * ldb apart; n a multiple of VW), every row tile of A. */
+static inline __attribute__((always_inline)) GS_TARGET void
+GS_(panel)(int M, int n, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
+           const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
+    for (int i0 = 0; i0 < M; i0 += GS_MR) {
+        int mr = M - i0 < GS_MR ? M - i0 : GS_MR;
+        const GS_REAL *ai = a + i0 * ars;
+        GS_REAL *ci = c + i0 * ldc;
+        int j = 0;
+        for (; j + GS_NV * GS_VW <= n; j += GS_NV * GS_VW)
+            GS_(micro_any)(mr, GS_NV, kc, ai, ars, acs, b + j, ldb, ci + j, ldc, first);
+        for (; j < n; j += GS_VW)
+            GS_(micro_any)(mr, 1, kc, ai, ars, acs, b + j, ldb, ci + j, ldc, first);
+    }
+}
+
+/* The last, partial vector of columns: cols < VW columns of C, computed
+ * through a VW-wide scratch tile so no element outside C is read or
+ * written. bpad: a packed kc x VW block of B (rows ldb apart), zero in the
+ * lanes beyond cols. */
+static GS_TARGET void GS_(partial)(int M, int cols, int kc, const GS_REAL *a, ptrdiff_t ars,
+                                   ptrdiff_t acs, const GS_REAL *bpad, ptrdiff_t ldb,
+                                   GS_REAL *c, ptrdiff_t ldc, int first) {
+    GS_REAL tile[GS_MR * GS_VW];
+    for (int i0 = 0; i0 < M; i0 += GS_MR) {
+        int mr = M - i0 < GS_MR ? M - i0 : GS_MR;
+        GS_REAL *ci = c + i0 * ldc;
+        for (int r = 0; r < mr; r++)
+            for (int l = 0; l < GS_VW; l++)
+                tile[r * GS_VW + l] = first || l >= cols ? 0 : ci[r * ldc + l];
+        GS_(micro_any)(mr, 1, kc, a + i0 * ars, ars, acs, bpad, ldb, tile, GS_VW, first);
+        for (int r = 0; r < mr; r++)
+            for (int l = 0; l < cols; l++) ci[r * ldc + l] = tile[r * GS_VW + l];
+    }
+}
+
+/* C (M,N) = op(A) . op(B) for one layout; see gemm_small.h. */
+static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *A, int lda,
+                                const GS_REAL *B, int ldb, GS_REAL *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(ptrdiff_t)i * ldc + j] = 0;
+        return;
+    }
+    const ptrdiff_t ars = layout == NN_GEMM_TN ? 1 : lda, acs = layout == NN_GEMM_TN ? lda : 1;
+    const int direct = layout != NN_GEMM_NT; /* B's rows are contiguous */
+    /* the packed block of B: panels in the NT layout, else the padded tail */
+    GS_REAL pack[GS_KC * GS_NC] __attribute__((aligned(64)));
+    for (int j0 = 0; j0 < N; j0 += GS_NC) {
+        const int nc = N - j0 < GS_NC ? N - j0 : GS_NC;
+        const int nfull = nc / GS_VW * GS_VW; /* whole vectors */
+        const int cols = nc - nfull;          /* the partial vector */
+        GS_REAL *cj = C + j0;
+        for (int p0 = 0; p0 < K; p0 += GS_KC) {
+            const int kc = K - p0 < GS_KC ? K - p0 : GS_KC, first = p0 == 0;
+            const GS_REAL *ap = A + p0 * acs;
+            if (direct) {
+                const GS_REAL *bp = B + (ptrdiff_t)p0 * ldb + j0;
+                GS_(panel)(M, nfull, kc, ap, ars, acs, bp, ldb, cj, ldc, first);
+                if (cols) {
+                    for (int p = 0; p < kc; p++)
+                        for (int l = 0; l < GS_VW; l++)
+                            pack[p * GS_VW + l] = l < cols ? bp[(ptrdiff_t)p * ldb + nfull + l] : 0;
+                    GS_(partial)(M, cols, kc, ap, ars, acs, pack, GS_VW, cj + nfull, ldc, first);
+                }
+            } else {
+                /* b(p, j) = B[j*ldb + p]: pack the block transposed, width
+                 * rounded up to whole vectors with zero columns */
+                const int w = (nc + GS_VW - 1) / GS_VW * GS_VW;
+                for (int j = 0; j < nc; j++) {
+                    const GS_REAL *bj = B + (ptrdiff_t)(j0 + j) * ldb + p0;
+                    for (int p = 0; p < kc; p++) pack[p * w + j] = bj[p];
+                }
+                for (int j = nc; j < w; j++)
+                    for (int p = 0; p < kc; p++) pack[p * w + j] = 0;
+                GS_(panel)(M, nfull, kc, ap, ars, acs, pack, w, cj, ldc, first);
+                if (cols) GS_(partial)(M, cols, kc, ap, ars, acs, pack + nfull, w, cj + nfull, ldc, first);
+            }
+        }
+    }
+}
+
+#undef GS_MICRO_CASE
+#undef GS_MR
+#undef GS_NV
+#undef GS_KC
+#undef GS_NC
