@@ -28,8 +28,16 @@
         r_;                                                                              \
     })
 
+#define GS_BASELINE_SPLAT(s)                                                            \
+    ({                                                                                   \
+        GS_(vec) v_;                                                                     \
+        for (int l_ = 0; l_ < GS_VW; l_++) v_[l_] = (s);                                 \
+        v_;                                                                              \
+    })
+
 #define GS_TARGET
 #define GS_VFMA GS_BASELINE_VFMA
+#define GS_SPLAT GS_BASELINE_SPLAT
 #define GS_REAL float
 #define GS_VW 4
 #define GS_SFMA fmaf
@@ -50,6 +58,7 @@
 #undef GS_
 #undef GS_TARGET
 #undef GS_VFMA
+#undef GS_SPLAT
 
 #if defined(__x86_64__) && defined(__GNUC__)
 /* ---- AVX2 + FMA (x86-64-v3): measured on this project's machine ---------- */
@@ -57,20 +66,24 @@
 #define GS_REAL float
 #define GS_VW 8
 #define GS_VFMA(a, b, c) ((__typeof__(c))_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define GS_SPLAT(s) _mm256_set1_ps(s)
 #define GS_(name) GS_CAT3(name, avx2, f32)
 #include "gemm_small_kernel.h"
 #undef GS_REAL
 #undef GS_VW
 #undef GS_VFMA
+#undef GS_SPLAT
 #undef GS_
 #define GS_REAL double
 #define GS_VW 4
 #define GS_VFMA(a, b, c) ((__typeof__(c))_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
+#define GS_SPLAT(s) _mm256_set1_pd(s)
 #define GS_(name) GS_CAT3(name, avx2, f64)
 #include "gemm_small_kernel.h"
 #undef GS_REAL
 #undef GS_VW
 #undef GS_VFMA
+#undef GS_SPLAT
 #undef GS_
 #undef GS_TARGET
 
@@ -82,20 +95,24 @@
 #define GS_REAL float
 #define GS_VW 16
 #define GS_VFMA(a, b, c) ((__typeof__(c))_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#define GS_SPLAT(s) _mm512_set1_ps(s)
 #define GS_(name) GS_CAT3(name, avx512, f32)
 #include "gemm_small_kernel.h"
 #undef GS_REAL
 #undef GS_VW
 #undef GS_VFMA
+#undef GS_SPLAT
 #undef GS_
 #define GS_REAL double
 #define GS_VW 8
 #define GS_VFMA(a, b, c) ((__typeof__(c))_mm512_fmadd_pd((__m512d)(a), (__m512d)(b), (__m512d)(c)))
+#define GS_SPLAT(s) _mm512_set1_pd(s)
 #define GS_(name) GS_CAT3(name, avx512, f64)
 #include "gemm_small_kernel.h"
 #undef GS_REAL
 #undef GS_VW
 #undef GS_VFMA
+#undef GS_SPLAT
 #undef GS_
 #undef GS_TARGET
 #endif

@@ -6,6 +6,9 @@
  *   GS_TARGET  the function attribute selecting the instruction set
  *   GS_VFMA    GS_VFMA(a, b, c) = a*b + c per lane, rounded once
  *   GS_SFMA    the scalar fma (fmaf or fma)
+ *   GS_SPLAT   GS_SPLAT(s) = a vector of GS_VW copies of s (a broadcast
+ *              instruction where there is one: GCC does not turn a loop of
+ *              lane stores into one)
  *
  * Register blocking (the BLIS/libxsmm scheme, written here for these
  * shapes): an MR x (NV vectors) tile of C lives in registers while the inner
@@ -38,9 +41,7 @@ static inline __attribute__((always_inline)) GS_TARGET void GS_(store)(GS_REAL *
 }
 
 static inline __attribute__((always_inline)) GS_TARGET GS_(vec) GS_(splat)(GS_REAL s) {
-    GS_(vec) v;
-    for (int l = 0; l < GS_VW; l++) v[l] = s; /* not 0 + s: that would turn -0 into +0 */
-    return v;
+    return (GS_(vec))GS_SPLAT(s); /* not 0 + s: that would turn -0 into +0 */
 }
 
 /* c (mr, nv*VW; row stride ldc) = [first ? 0 : c] + sum over p < kc of
