@@ -161,13 +161,25 @@ int nn_small_gemm_set_mode(int m) {
     return old;
 }
 
-/* The size threshold, measured on the development machine (AMD EPYC,
- * AVX2+FMA, vendored OpenBLAS 0.3.x pinned to one thread): see
- * small_wins. */
+/* The size threshold, measured on the development machine (AMD EPYC
+ * family 25 = Zen 3, AVX2 + FMA, no AVX-512, 2 cores shared with other
+ * builds; the vendored OpenBLAS pinned to one thread) with
+ * `bench_kernels --threshold`: our time / cblas's, best of 3 interleaved
+ * medians, over M, N, K in {4, 16, 32, 64, 128, 256, 784}, float32. Below
+ * M*N*K = 2^18 multiply-adds ours took 0.3-0.9 of OpenBLAS's time in the
+ * NN and TN layouts (e.g. 32x16x64 NN 0.28, 32x32x32 NN 0.61, TN 0.65;
+ * 4xNx784 NN 0.5); above it the two were within noise of each other
+ * (32x128x784: 0.99/1.34/1.01; 32x784x256: 0.94/1.66/1.06), OpenBLAS's
+ * packed kernels pulling ahead as K and N grow. The NT layout packs B^T
+ * per call, which for N > 64 cost more than OpenBLAS's call (32x128x64:
+ * 1.22, 32x256x16: 1.33). With those two rules the book's breast-cancer
+ * MinibatchNetwork (500 epochs, batch 32, float64) fit in 0.12-0.14 s
+ * against 0.16-0.20 s with OpenBLAS alone (best of 3, three interleaved
+ * rounds); the same fit with every product on our kernels: 0.12-0.13 s. */
 static int small_wins(int layout, int M, int N, int K) {
-    (void)layout;
-    double work = (double)M * N * K;
-    return work <= 262144.0;
+    if ((double)M * N * K > 262144.0) return 0;
+    if (layout == NN_GEMM_NT && N > 64) return 0;
+    return 1;
 }
 
 int nn_gemm_uses_small(int layout, int M, int N, int K) {

@@ -15,15 +15,20 @@
  * dimension runs; each step loads NV vectors of one row of B, broadcasts one
  * element of each of the MR rows of A and does MR*NV fused multiply-adds.
  * With MR = 6, NV = 2 that is 12 accumulators + 2 B vectors + 1 broadcast:
- * 15 of AVX2's 16 vector registers. B is read in place when its rows are
- * contiguous (the NN and TN layouts), so a call packs nothing but the last
- * vector's worth of columns when N is not a multiple of the vector width
- * (zero-padded, their extra lanes discarded); in the NT layout B is packed
- * in KC x NC panels. Panels split the inner dimension only by storing the
+ * 15 of AVX2's 16 vector registers. Where only one vector of columns is
+ * left (narrow layers: N = 10 is one float32 vector plus two columns), tiles
+ * are 12 rows x 1 vector, again 12 independent chains: 6 would leave the
+ * two FMA units (4-cycle latency) idle half the time. B is read in place when its rows are
+ * contiguous (the NN and TN layouts); when N is not a multiple of the
+ * vector width, the last columns come from one vector overlapping the one
+ * before (N >= VW, one K block), else from a zero-padded copy of the last
+ * vector's worth of columns (extra lanes discarded). In the NT layout B is
+ * packed in KC x NC panels. Panels split the inner dimension only by storing the
  * partial sums in C and loading them back, which keeps every element's
  * fma chain in order. */
 
-#define GS_MR 6
+#define GS_MR 6   /* rows of a 2-vector tile */
+#define GS_MR1 12 /* rows of a 1-vector tile: 12 chains keep both FMA units busy */
 #define GS_NV 2
 #define GS_KC 128
 #define GS_NC 64 /* a multiple of GS_NV * GS_VW for every variant */
@@ -52,7 +57,7 @@ static inline __attribute__((always_inline)) GS_TARGET GS_(vec) GS_(splat)(GS_RE
 static inline __attribute__((always_inline)) GS_TARGET void
 GS_(micro)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
            const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
-    GS_(vec) acc[GS_MR][GS_NV];
+    GS_(vec) acc[GS_MR1][GS_NV]; /* mr * nv <= 12 of them are used */
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++)
             acc[r][v] = first ? (GS_(vec)){0} : GS_(load)(c + r * ldc + v * GS_VW);
@@ -80,6 +85,8 @@ static GS_TARGET void GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, p
     switch (mr * 4 + nv) {
         GS_MICRO_CASE(1, 1) GS_MICRO_CASE(2, 1) GS_MICRO_CASE(3, 1)
         GS_MICRO_CASE(4, 1) GS_MICRO_CASE(5, 1) GS_MICRO_CASE(6, 1)
+        GS_MICRO_CASE(7, 1) GS_MICRO_CASE(8, 1) GS_MICRO_CASE(9, 1)
+        GS_MICRO_CASE(10, 1) GS_MICRO_CASE(11, 1) GS_MICRO_CASE(12, 1)
         GS_MICRO_CASE(1, 2) GS_MICRO_CASE(2, 2) GS_MICRO_CASE(3, 2)
         GS_MICRO_CASE(4, 2) GS_MICRO_CASE(5, 2) GS_MICRO_CASE(6, 2)
     default:
@@ -92,16 +99,17 @@ static GS_TARGET void GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, p
 static inline __attribute__((always_inline)) GS_TARGET void
 GS_(panel)(int M, int n, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
            const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
-    for (int i0 = 0; i0 < M; i0 += GS_MR) {
+    const int n2 = n / (GS_NV * GS_VW) * (GS_NV * GS_VW); /* in 2-vector tiles */
+    for (int i0 = 0; i0 < M && n2; i0 += GS_MR) {
         int mr = M - i0 < GS_MR ? M - i0 : GS_MR;
-        const GS_REAL *ai = a + i0 * ars;
-        GS_REAL *ci = c + i0 * ldc;
-        int j = 0;
-        for (; j + GS_NV * GS_VW <= n; j += GS_NV * GS_VW)
-            GS_(micro_any)(mr, GS_NV, kc, ai, ars, acs, b + j, ldb, ci + j, ldc, first);
-        for (; j < n; j += GS_VW)
-            GS_(micro_any)(mr, 1, kc, ai, ars, acs, b + j, ldb, ci + j, ldc, first);
+        for (int j = 0; j < n2; j += GS_NV * GS_VW)
+            GS_(micro_any)(mr, GS_NV, kc, a + i0 * ars, ars, acs, b + j, ldb, c + i0 * ldc + j,
+                           ldc, first);
     }
+    if (n > n2) /* one vector left */
+        for (int i0 = 0; i0 < M; i0 += GS_MR1)
+            GS_(micro_any)(M - i0 < GS_MR1 ? M - i0 : GS_MR1, 1, kc, a + i0 * ars, ars, acs,
+                           b + n2, ldb, c + i0 * ldc + n2, ldc, first);
 }
 
 /* The last, partial vector of columns: cols < VW columns of C, computed
@@ -111,9 +119,9 @@ GS_(panel)(int M, int n, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
 static GS_TARGET void GS_(partial)(int M, int cols, int kc, const GS_REAL *a, ptrdiff_t ars,
                                    ptrdiff_t acs, const GS_REAL *bpad, ptrdiff_t ldb,
                                    GS_REAL *c, ptrdiff_t ldc, int first) {
-    GS_REAL tile[GS_MR * GS_VW];
-    for (int i0 = 0; i0 < M; i0 += GS_MR) {
-        int mr = M - i0 < GS_MR ? M - i0 : GS_MR;
+    GS_REAL tile[GS_MR1 * GS_VW];
+    for (int i0 = 0; i0 < M; i0 += GS_MR1) {
+        int mr = M - i0 < GS_MR1 ? M - i0 : GS_MR1;
         GS_REAL *ci = c + i0 * ldc;
         for (int r = 0; r < mr; r++)
             for (int l = 0; l < GS_VW; l++)
@@ -148,7 +156,16 @@ static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *
             if (direct) {
                 const GS_REAL *bp = B + (ptrdiff_t)p0 * ldb + j0;
                 GS_(panel)(M, nfull, kc, ap, ars, acs, bp, ldb, cj, ldc, first);
-                if (cols) {
+                if (cols && nfull && K <= GS_KC) {
+                    /* one whole vector ending at the last column, overlapping
+                     * columns already done: they get the very same fma
+                     * chains, so rewriting them changes no bit (and with a
+                     * single K block nothing reads C back in between) */
+                    for (int i0 = 0; i0 < M; i0 += GS_MR1)
+                        GS_(micro_any)(M - i0 < GS_MR1 ? M - i0 : GS_MR1, 1, kc, ap + i0 * ars, ars,
+                                       acs, bp + nc - GS_VW, ldb, cj + i0 * ldc + nc - GS_VW, ldc,
+                                       first);
+                } else if (cols) {
                     for (int p = 0; p < kc; p++)
                         for (int l = 0; l < GS_VW; l++)
                             pack[p * GS_VW + l] = l < cols ? bp[(ptrdiff_t)p * ldb + nfull + l] : 0;
@@ -173,6 +190,7 @@ static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *
 
 #undef GS_MICRO_CASE
 #undef GS_MR
+#undef GS_MR1
 #undef GS_NV
 #undef GS_KC
 #undef GS_NC
