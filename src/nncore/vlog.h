@@ -12,8 +12,8 @@
  * ln 2 split so that k ln2_hi is exact for every k (Cody-Waite, as in vexp.h).
  * Special values as libm: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf,
  * NaN stays NaN. Accuracy: within 1 ulp of glibc's log over the whole range
- * (checked in src/nncore/tests/test_kernels.c and tests/test_gemm_small.py
- * through the losses). No branches: callers' loops vectorise. */
+ * (src/nncore/tests/test_vlog.c; the losses built on it keep their parity
+ * with reference.py in tests/). No branches: callers' loops vectorise. */
 #ifndef NN_VLOG_H
 #define NN_VLOG_H
 

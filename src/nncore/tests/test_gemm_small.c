@@ -15,9 +15,10 @@
  * K u sum|a b|; OpenBLAS, which may sum in another order, is held to twice
  * that bound, and how often it agrees bit for bit is printed.
  *
- * The portable baseline computes its fma lanewise through fma(), about 30x
- * slower than a vector variant: it is run on every shape up to 32x32x32 and
- * on every shape whose dimensions are all in {1..8, 31, 33, 47, 63, 64};
+ * The portable baseline computes its fma lanewise, a libm fma() call per
+ * lane, far slower than a vector variant: it is run on every shape up to
+ * 32x32x32 and on every shape whose dimensions are all in
+ * {1..8, 31, 33, 47, 63, 64};
  * `test_gemm_small --full` runs it on all shapes up to 64 as well.
  *
  * Prints every failing shape (the first few) and exits 1 on any failure. */
