@@ -4,6 +4,16 @@ The book's classes (chapters 6-7) with the book's names and numbers:
 
 >>> from nnbook import SingleLayer, DualLayer, RandomInitNetwork, MinibatchNetwork, MultiClassNetwork
 """
+import os as _os
+import warnings as _warnings
+
+# NNBOOK_SMALL_GEMM (auto | always | never) picks the core's small-matrix
+# kernels or OpenBLAS; the C core reads it once at load and treats any other
+# value as auto, so say so here, where a warning can be raised.
+if _os.environ.get("NNBOOK_SMALL_GEMM", "auto") not in ("auto", "always", "never"):
+    _warnings.warn(f"NNBOOK_SMALL_GEMM must be one of auto, always, never; "
+                   f"received {_os.environ['NNBOOK_SMALL_GEMM']!r}: using auto", RuntimeWarning)
+
 from ._threads import get_num_threads, set_num_threads
 from ._validation import NotFittedError
 from .book import DualLayer, MinibatchNetwork, MultiClassNetwork, RandomInitNetwork, SingleLayer

@@ -1,5 +1,10 @@
 /* The fully connected layer: out = act(inp · W + b). */
 #include "real.h"
+#include "gemm_small.h"
+
+/* Products go to our small-GEMM kernels or OpenBLAS (gemm_small.c decides by
+ * shape); C overwritten, row-major. */
+#define DENSE_GEMM NNF(nn_gemm)
 
 /* out (B,OC) = act(inp (B,C) · weight (C,OC) + bias (OC)); out overwritten.
  * bias may be NULL. The bias is added in one pass over the GEMM output and
@@ -8,8 +13,7 @@
 NN_VECTORISE
 void NNF(dense_forward)(real *out, const real *inp, const real *weight, const real *bias,
                         int B, int C, int OC, int act, real zmin) {
-    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, OC, C,
-         (real)1, inp, C, weight, OC, (real)0, out, OC);
+    DENSE_GEMM(NN_GEMM_NN, B, OC, C, inp, C, weight, OC, out, OC);
     if (bias)
         for (int i = 0; i < B; i++) {
             real *row = out + (int64_t)i * OC;
@@ -26,8 +30,7 @@ void NNF(dense_forward)(real *out, const real *inp, const real *weight, const re
 NN_VECTORISE
 void NNF(dense_backward)(real *dinp, real *dweight, real *dbias, const real *dout,
                          const real *inp, const real *weight, int B, int C, int OC) {
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, B,
-         (real)1, inp, C, dout, OC, (real)0, dweight, OC);
+    DENSE_GEMM(NN_GEMM_TN, C, OC, B, inp, C, dout, OC, dweight, OC);
     if (dbias) {
         /* column sums, accumulated in double so float32 sums over long batches
          * stay accurate; row by row over a block of columns, so the adds of
@@ -46,6 +49,5 @@ void NNF(dense_backward)(real *dinp, real *dweight, real *dbias, const real *dou
         }
     }
     if (dinp)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, OC,
-             (real)1, dout, OC, weight, OC, (real)0, dinp, C);
+        DENSE_GEMM(NN_GEMM_NT, B, C, OC, dout, OC, weight, OC, dinp, C);
 }

@@ -5,6 +5,12 @@
  * dL/da at all. Loss values are accumulated in double in both precisions. */
 #include "real.h"
 #include "softmax_row.h"
+#include "vlog.h"
+
+/* The log terms of a loss are formed in blocks of LOG_BLOCK into a stack
+ * buffer by a loop that vectorises (vlog_f64), then added one by one in
+ * element order, so the sum's rounding is the plain sequential one. */
+enum { LOG_BLOCK = 256 };
 
 static inline double clamp_prob(double p, double eps) {
     return p < eps ? eps : (p > 1.0 - eps ? 1.0 - eps : p);
@@ -35,8 +41,14 @@ double NNF(softmax_cross_entropy_forward)(real *probs, const real *logits, const
         yz -= ysum * (double)zmax;
         if (eps > 0) {
             /* a zero target weighs a finite log by 0: skipping it changes no bit of the sum */
-            for (int k = 0; k < K; k++)
-                if (t[k] != 0) total -= (double)t[k] * log(clamp_prob(p[k], eps));
+            double term[LOG_BLOCK];
+            for (int k0 = 0; k0 < K; k0 += LOG_BLOCK) {
+                int w = K - k0 < LOG_BLOCK ? K - k0 : LOG_BLOCK;
+                for (int k = 0; k < w; k++)
+                    term[k] = (double)t[k0 + k] * vlog_f64(clamp_prob(p[k0 + k], eps));
+                for (int k = 0; k < w; k++)
+                    if (t[k0 + k] != 0) total -= term[k];
+            }
         } else {
             total += ysum * log((double)sum) - yz;
         }
@@ -60,15 +72,24 @@ double NNF(binary_cross_entropy_forward)(real *probs, const real *logits, const 
     }
     NNF(sigmoid_forward)(probs, logits, n, zmin);
     if (eps > 0) {
-        for (int64_t i = 0; i < n; i++) {
-            double pc = clamp_prob(probs[i], eps), t = y[i];
-            /* 0/1 labels need one log: the other term is 0 times a finite log */
-            if (t == 1)
-                total -= log(pc);
-            else if (t == 0)
-                total -= log(1.0 - pc);
-            else
-                total -= t * log(pc) + (1.0 - t) * log(1.0 - pc);
+        double term[LOG_BLOCK];
+        for (int64_t i0 = 0; i0 < n; i0 += LOG_BLOCK) {
+            int w = n - i0 < LOG_BLOCK ? (int)(n - i0) : LOG_BLOCK;
+            const real *p = probs + i0, *t = y + i0;
+            int soft = 0; /* any label other than 0 and 1 in this block */
+            for (int i = 0; i < w; i++) {
+                /* 0/1 labels need one log: the other term is 0 times a finite log */
+                double pc = clamp_prob(p[i], eps);
+                term[i] = vlog_f64(t[i] == 0 ? 1.0 - pc : pc);
+                soft |= t[i] != 0 && t[i] != 1;
+            }
+            if (soft)
+                for (int i = 0; i < w; i++)
+                    if (t[i] != 0 && t[i] != 1) {
+                        double pc = clamp_prob(p[i], eps), ti = t[i];
+                        term[i] = ti * vlog_f64(pc) + (1.0 - ti) * vlog_f64(1.0 - pc);
+                    }
+            for (int i = 0; i < w; i++) total -= term[i];
         }
     }
     return total;

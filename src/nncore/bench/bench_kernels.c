@@ -34,6 +34,7 @@
 #include "nncore.h"
 #include "../tests/fixed_stream.h"
 #include "blas.h"
+#include "gemm_small.h"
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -106,24 +107,66 @@ static void report(const char *prec, const char *what, double seconds, double fl
     printf("%-4s %-52s %11.2f %s %8.2f\n", prec, what, seconds * 1e6, gf, seconds / gemm_seconds);
 }
 
+/* The core clock in GHz, measured: a chain of dependent integer adds retires
+ * one per cycle on every x86-64 core, so cycles = adds. Best of 7 (the
+ * machine is shared; interference only ever slows the chain down). */
+static double measure_ghz(void) {
+    double best = 0;
+    for (int r = 0; r < 7; r++) {
+        uint64_t x = 0;
+        const long iters = 2000000;
+        double t0 = now();
+        for (long i = 0; i < iters; i++) {
+#if defined(__x86_64__) && defined(__GNUC__)
+            __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                             "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                             "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                             "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+                             : "+r"(x));
+#else
+            x += 16;
+            __asm__ volatile("" : "+r"(x));
+#endif
+        }
+        double ghz = 16.0 * iters / (now() - t0) * 1e-9;
+        if (ghz > best) best = ghz;
+    }
+    return best;
+}
+
+/* One core's peak in GFLOP/s for elements of `bytes` bytes: 2 FMA units x
+ * (vector bytes / element bytes) lanes x 2 flops x clock. The vector width
+ * is that of the small-GEMM variant this CPU runs (AVX2: 32 bytes). */
+static double clock_ghz;
+static double peak_gflops(int bytes) {
+    int vbytes = nn_small_gemm_variant() == NN_SMALL_GEMM_AVX512 ? 64
+                 : nn_small_gemm_variant() == NN_SMALL_GEMM_AVX2 ? 32 : 16;
+    return 2.0 * (vbytes / bytes) * 2.0 * clock_ghz;
+}
+
+static int threshold_sweep;
+
 #define BENCH_BODY
 #define real float
 #define S(name) CAT(name, _f32)
 #define PREC "f32"
 #define RTOL 2e-4
 #define GEMM NN_BLAS(cblas_sgemm)
+#define SMALL nn_gemm_small_f32
 #include "bench_kernels.c"
 #undef real
 #undef S
 #undef PREC
 #undef RTOL
 #undef GEMM
+#undef SMALL
 
 #define real double
 #define S(name) CAT(name, _f64)
 #define PREC "f64"
 #define RTOL 1e-10
 #define GEMM NN_BLAS(cblas_dgemm)
+#define SMALL nn_gemm_small_f64
 #include "bench_kernels.c"
 
 int main(int argc, char **argv) {
@@ -131,10 +174,12 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--quick")) {
             quick = 1;
             min_seconds = 0.03;
+        } else if (!strcmp(argv[i], "--threshold")) {
+            threshold_sweep = 1;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             bench_threads_setting = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--threads N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--threads N] [--threshold]\n", argv[0]);
             return 2;
         }
     }
@@ -148,6 +193,23 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("all kernels match the naive loops\n\n");
+    clock_ghz = measure_ghz();
+    printf("clock %.2f GHz (measured); small-GEMM variant %s; one core's peak %.1f GFLOP/s "
+           "(f32), %.1f (f64) = 2 FMA units x lanes x 2 flops x clock\n",
+           clock_ghz, nn_small_gemm_variant_name(nn_small_gemm_variant()), peak_gflops(4),
+           peak_gflops(8));
+    if (threshold_sweep) {
+        sweep_f32();
+        sweep_f64();
+        return 0;
+    }
+    printf("\nsmall GEMMs, ours vs a bare cblas call (us/call: best of 3 interleaved medians "
+           "of 5; overhead: the time above what the flops take at peak)\n");
+    printf("%-4s %-6s %-16s %9s %9s %8s %8s %9s %9s\n", "prec", "layout", "M x N x K",
+           "cblas us", "ours us", "cblas %pk", "ours %pk", "cblas ovh", "ours ovh");
+    bench_small_f32();
+    bench_small_f64();
+    printf("\n");
     printf("%-4s %-52s %11s %9s %8s\n", "prec", "kernel (shape)", "us/call", "GFLOP/s", "vs gemm");
     bench_all_f32();
     bench_all_f64();
@@ -538,6 +600,104 @@ static void S(bench_epoch)(const char *name, int64_t n, int s0, int s1, int s2, 
     free(E.params); free(E.work); free(E.x); free(E.y); free(E.perm);
     S(layer_free)(&E.l1);
     S(layer_free)(&E.l2);
+}
+
+/* ---- small GEMMs: our kernels against a bare cblas call -------------------- */
+
+typedef struct {
+    int layout, M, N, K;
+    real *a, *b, *c;
+} S(gemm_case);
+
+static void S(gc_init)(S(gemm_case) *g, int layout, int M, int N, int K) {
+    uint64_t rng = 31;
+    g->layout = layout; g->M = M; g->N = N; g->K = K;
+    g->a = S(alloc)((int64_t)M * K);
+    g->b = S(alloc)((int64_t)K * N);
+    g->c = S(alloc)((int64_t)M * N);
+    S(fill)(g->a, (int64_t)M * K, &rng, -1, 1);
+    S(fill)(g->b, (int64_t)K * N, &rng, -1, 1);
+}
+static void S(gc_free)(S(gemm_case) *g) { free(g->a); free(g->b); free(g->c); }
+
+/* leading dimensions of the packed operands in each layout */
+static int S(gc_lda)(const S(gemm_case) *g) { return g->layout == NN_GEMM_TN ? g->M : g->K; }
+static int S(gc_ldb)(const S(gemm_case) *g) { return g->layout == NN_GEMM_NT ? g->K : g->N; }
+
+static void S(gc_cblas)(void *p) {
+    S(gemm_case) *g = p;
+    GEMM(CblasRowMajor, g->layout == NN_GEMM_TN ? CblasTrans : CblasNoTrans,
+         g->layout == NN_GEMM_NT ? CblasTrans : CblasNoTrans, g->M, g->N, g->K, (real)1, g->a,
+         S(gc_lda)(g), g->b, S(gc_ldb)(g), (real)0, g->c, g->N);
+}
+static void S(gc_ours)(void *p) {
+    S(gemm_case) *g = p;
+    SMALL(nn_small_gemm_variant(), g->layout, g->M, g->N, g->K, g->a, S(gc_lda)(g), g->b,
+          S(gc_ldb)(g), g->c, g->N);
+}
+
+static void S(bench_small)(void) {
+    /* the issue's shapes: breast cancer 30-10-1 at batch 32, the Keras
+     * chapter-7 model 784-100-10 at batch 32, Fashion-MNIST at batch 256;
+     * each layer's forward (NN), input gradient (NT), weight gradient (TN) */
+    static const int layers[][3] = {{32, 30, 10}, {32, 10, 1}, {32, 784, 100}, {32, 100, 10},
+                                    {256, 784, 100}, {256, 100, 10}, {1, 1, 1}};
+    static const char *names[3] = {"NN", "NT", "TN"};
+    const double peak = peak_gflops((int)sizeof(real));
+    for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
+        const int B = layers[l][0], C = layers[l][1], OC = layers[l][2];
+        for (int layout = 0; layout < 3; layout++) {
+            /* forward (B,C).(C,OC); dinp (B,OC).(OC,C)^T; dW (B,C)^T.(B,OC) */
+            int M = layout == NN_GEMM_TN ? C : B, N = layout == NN_GEMM_NT ? C : OC;
+            int K = layout == NN_GEMM_NN ? C : layout == NN_GEMM_NT ? OC : B;
+            S(gemm_case) g;
+            S(gc_init)(&g, layout, M, N, K);
+            double flops = 2.0 * M * N * K, at_peak = flops / (peak * 1e9);
+            /* best of 3 interleaved medians: the machine is shared, and
+             * interference only ever adds time */
+            double tb = 1e9, to = 1e9;
+            for (int r = 0; r < 3; r++) {
+                tb = fmin(tb, time_call(S(gc_cblas), &g));
+                to = fmin(to, time_call(S(gc_ours), &g));
+            }
+            char shape[32];
+            snprintf(shape, sizeof shape, "%dx%dx%d", M, N, K);
+            printf("%-4s %-6s %-16s %9.3f %9.3f %8.1f%% %8.1f%% %9.3f %9.3f\n", PREC,
+                   names[layout], shape, tb * 1e6, to * 1e6, 100 * flops / tb * 1e-9 / peak,
+                   100 * flops / to * 1e-9 / peak, (tb - at_peak) * 1e6, (to - at_peak) * 1e6);
+            S(gc_free)(&g);
+        }
+    }
+}
+
+/* --threshold: our time / cblas's over a grid of shapes, the measurement
+ * behind small_wins() in gemm_small.c. */
+static void S(sweep)(void) {
+    static const int dims[] = {4, 16, 32, 64, 128, 256, 784};
+    enum { ND = sizeof dims / sizeof dims[0] };
+    double save = min_seconds;
+    min_seconds = 0.01;
+    printf("\n%s: ours / cblas time (<1: ours faster), M x N x K, layouts NN NT TN\n", PREC);
+    for (int a = 0; a < ND; a++)
+        for (int b = 0; b < ND; b++)
+            for (int c = 0; c < ND; c++) {
+                int M = dims[a], N = dims[b], K = dims[c];
+                printf("%4d x %4d x %4d  MNK %10.0f ", M, N, K, (double)M * N * K);
+                for (int layout = 0; layout < 3; layout++) {
+                    S(gemm_case) g;
+                    S(gc_init)(&g, layout, M, N, K);
+                    /* interleaved, best of 3 each: the machine is shared */
+                    double tb = 1e9, to = 1e9;
+                    for (int r = 0; r < 3; r++) {
+                        tb = fmin(tb, time_call(S(gc_cblas), &g));
+                        to = fmin(to, time_call(S(gc_ours), &g));
+                    }
+                    printf(" %6.2f", to / tb);
+                    S(gc_free)(&g);
+                }
+                printf("\n");
+            }
+    min_seconds = save;
 }
 
 static void S(bench_all)(void) {

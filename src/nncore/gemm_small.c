@@ -1,0 +1,240 @@
+/* Small GEMMs: our register-blocked kernels (gemm_small_kernel.h, compiled
+ * here once per instruction set and precision), the variant chosen for this
+ * CPU when the library is loaded, and the rule that sends a product to them
+ * or to OpenBLAS. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include "blas.h"
+#include "gemm_small.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+#define GS_CAT3_(a, b, c) a##_##b##_##c
+#define GS_CAT3(a, b, c) GS_CAT3_(a, b, c)
+
+/* ---- the portable baseline: plain C, any CPU ------------------------------
+ * fma() is exact on every CPU (glibc uses the FMA instruction where there is
+ * one and a correctly rounded software path elsewhere), so the baseline's
+ * bits are the vector variants' bits; only its speed differs, which is why
+ * auto mode leaves CPUs without FMA to OpenBLAS. */
+#define GS_BASELINE_VFMA(a, b, c)                                                        \
+    ({                                                                                   \
+        __typeof__(c) r_;                                                                \
+        for (int l_ = 0; l_ < GS_VW; l_++) r_[l_] = GS_SFMA((a)[l_], (b)[l_], (c)[l_]); \
+        r_;                                                                              \
+    })
+
+#define GS_BASELINE_SPLAT(s)                                                            \
+    ({                                                                                   \
+        GS_(vec) v_;                                                                     \
+        for (int l_ = 0; l_ < GS_VW; l_++) v_[l_] = (s);                                 \
+        v_;                                                                              \
+    })
+
+#define GS_TARGET
+#define GS_VFMA GS_BASELINE_VFMA
+#define GS_SPLAT GS_BASELINE_SPLAT
+#define GS_REAL float
+#define GS_VW 4
+#define GS_SFMA fmaf
+#define GS_(name) GS_CAT3(name, baseline, f32)
+#include "gemm_small_kernel.h"
+#undef GS_REAL
+#undef GS_VW
+#undef GS_SFMA
+#undef GS_
+#define GS_REAL double
+#define GS_VW 2
+#define GS_SFMA fma
+#define GS_(name) GS_CAT3(name, baseline, f64)
+#include "gemm_small_kernel.h"
+#undef GS_REAL
+#undef GS_VW
+#undef GS_SFMA
+#undef GS_
+#undef GS_TARGET
+#undef GS_VFMA
+#undef GS_SPLAT
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* ---- AVX2 + FMA (x86-64-v3): measured on this project's machine ---------- */
+#define GS_TARGET __attribute__((target("avx2,fma")))
+#define GS_REAL float
+#define GS_VW 8
+#define GS_VFMA(a, b, c) ((__typeof__(c))_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define GS_SPLAT(s) _mm256_set1_ps(s)
+#define GS_(name) GS_CAT3(name, avx2, f32)
+#include "gemm_small_kernel.h"
+#undef GS_REAL
+#undef GS_VW
+#undef GS_VFMA
+#undef GS_SPLAT
+#undef GS_
+#define GS_REAL double
+#define GS_VW 4
+#define GS_VFMA(a, b, c) ((__typeof__(c))_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
+#define GS_SPLAT(s) _mm256_set1_pd(s)
+#define GS_(name) GS_CAT3(name, avx2, f64)
+#include "gemm_small_kernel.h"
+#undef GS_REAL
+#undef GS_VW
+#undef GS_VFMA
+#undef GS_SPLAT
+#undef GS_
+#undef GS_TARGET
+
+/* ---- AVX-512: the same source at twice the width. NEVER EXECUTED on the
+ * machine these kernels were developed and measured on (an AMD EPYC with
+ * AVX2 and no AVX-512): it compiles from the same template, and the C tests
+ * run it on every shape wherever the CPU has AVX-512F. */
+#define GS_TARGET __attribute__((target("avx512f")))
+#define GS_REAL float
+#define GS_VW 16
+#define GS_VFMA(a, b, c) ((__typeof__(c))_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#define GS_SPLAT(s) _mm512_set1_ps(s)
+#define GS_(name) GS_CAT3(name, avx512, f32)
+#include "gemm_small_kernel.h"
+#undef GS_REAL
+#undef GS_VW
+#undef GS_VFMA
+#undef GS_SPLAT
+#undef GS_
+#define GS_REAL double
+#define GS_VW 8
+#define GS_VFMA(a, b, c) ((__typeof__(c))_mm512_fmadd_pd((__m512d)(a), (__m512d)(b), (__m512d)(c)))
+#define GS_SPLAT(s) _mm512_set1_pd(s)
+#define GS_(name) GS_CAT3(name, avx512, f64)
+#include "gemm_small_kernel.h"
+#undef GS_REAL
+#undef GS_VW
+#undef GS_VFMA
+#undef GS_SPLAT
+#undef GS_
+#undef GS_TARGET
+#endif
+
+/* ---- choosing: once, when the library is loaded ---------------------------- */
+
+static int mode = NN_SMALL_GEMM_AUTO;
+static int variant = NN_SMALL_GEMM_BASELINE;
+
+int nn_small_gemm_variant_supported(int v) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (v == NN_SMALL_GEMM_AVX512) return __builtin_cpu_supports("avx512f");
+    if (v == NN_SMALL_GEMM_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return v == NN_SMALL_GEMM_BASELINE;
+}
+
+const char *nn_small_gemm_variant_name(int v) {
+    static const char *names[NN_SMALL_GEMM_N_VARIANTS] = {"avx512", "avx2", "baseline"};
+    return v >= 0 && v < NN_SMALL_GEMM_N_VARIANTS ? names[v] : "unknown";
+}
+
+/* Runs before any caller can reach the kernels (at dlopen of the extension
+ * or start of a test program), so the reads below need no lock. */
+__attribute__((constructor)) static void choose_small_gemm(void) {
+    for (int v = 0; v < NN_SMALL_GEMM_N_VARIANTS; v++)
+        if (nn_small_gemm_variant_supported(v)) {
+            variant = v;
+            break;
+        }
+    const char *env = getenv("NNBOOK_SMALL_GEMM");
+    if (env && !strcmp(env, "always")) mode = NN_SMALL_GEMM_ALWAYS;
+    else if (env && !strcmp(env, "never")) mode = NN_SMALL_GEMM_NEVER;
+    else mode = NN_SMALL_GEMM_AUTO;
+}
+
+int nn_small_gemm_variant(void) { return variant; }
+int nn_small_gemm_mode(void) { return mode; }
+
+int nn_small_gemm_set_mode(int m) {
+    int old = mode;
+    if (m == NN_SMALL_GEMM_AUTO || m == NN_SMALL_GEMM_ALWAYS || m == NN_SMALL_GEMM_NEVER)
+        mode = m;
+    return old;
+}
+
+/* The size threshold, measured on the development machine (AMD EPYC
+ * family 25 = Zen 3, AVX2 + FMA, no AVX-512, 2 cores shared with other
+ * builds; the vendored OpenBLAS pinned to one thread) with
+ * `bench_kernels --threshold`: our time / cblas's, best of 3 interleaved
+ * medians, over M, N, K in {4, 16, 32, 64, 128, 256, 784}, float32. Below
+ * M*N*K = 2^18 multiply-adds ours took 0.3-0.9 of OpenBLAS's time in the
+ * NN and TN layouts (e.g. 32x16x64 NN 0.28, 32x32x32 NN 0.61, TN 0.65;
+ * 4xNx784 NN 0.5); above it the two were within noise of each other
+ * (32x128x784: 0.99/1.34/1.01; 32x784x256: 0.94/1.66/1.06), OpenBLAS's
+ * packed kernels pulling ahead as K and N grow. The NT layout packs B^T
+ * per call, which for N > 64 cost more than OpenBLAS's call (32x128x64:
+ * 1.22, 32x256x16: 1.33). With those two rules the book's breast-cancer
+ * MinibatchNetwork (500 epochs, batch 32, float64) fit in 0.12-0.14 s
+ * against 0.16-0.20 s with OpenBLAS alone (best of 3, three interleaved
+ * rounds); the same fit with every product on our kernels: 0.12-0.13 s. */
+static int small_wins(int layout, int M, int N, int K) {
+    if ((double)M * N * K > 262144.0) return 0;
+    if (layout == NN_GEMM_NT && N > 64) return 0;
+    return 1;
+}
+
+int nn_gemm_uses_small(int layout, int M, int N, int K) {
+    if (mode == NN_SMALL_GEMM_ALWAYS) return 1;
+    if (mode == NN_SMALL_GEMM_NEVER || variant == NN_SMALL_GEMM_BASELINE) return 0;
+    return small_wins(layout, M, N, K);
+}
+
+/* ---- entry points ------------------------------------------------------------ */
+
+#define GS_DISPATCH(prec)                                                                \
+    switch (v) {                                                                         \
+    case NN_SMALL_GEMM_AVX512:                                                           \
+        GS_X86_CALL(avx512, prec);                                                       \
+        break;                                                                           \
+    case NN_SMALL_GEMM_AVX2:                                                             \
+        GS_X86_CALL(avx2, prec);                                                         \
+        break;                                                                           \
+    default:                                                                             \
+        GS_CAT3(gemm, baseline, prec)(layout, M, N, K, A, lda, B, ldb, C, ldc);          \
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GS_X86_CALL(isa, prec) GS_CAT3(gemm, isa, prec)(layout, M, N, K, A, lda, B, ldb, C, ldc)
+#else
+#define GS_X86_CALL(isa, prec) GS_CAT3(gemm, baseline, prec)(layout, M, N, K, A, lda, B, ldb, C, ldc)
+#endif
+
+void nn_gemm_small_f32(int v, int layout, int M, int N, int K, const float *A, int lda,
+                       const float *B, int ldb, float *C, int ldc) {
+    GS_DISPATCH(f32)
+}
+
+void nn_gemm_small_f64(int v, int layout, int M, int N, int K, const double *A, int lda,
+                       const double *B, int ldb, double *C, int ldc) {
+    GS_DISPATCH(f64)
+}
+
+void nn_gemm_f32(int layout, int M, int N, int K, const float *A, int lda, const float *B,
+                 int ldb, float *C, int ldc) {
+    if (nn_gemm_uses_small(layout, M, N, K)) {
+        nn_gemm_small_f32(variant, layout, M, N, K, A, lda, B, ldb, C, ldc);
+        return;
+    }
+    NN_BLAS(cblas_sgemm)(CblasRowMajor, layout == NN_GEMM_TN ? CblasTrans : CblasNoTrans,
+                         layout == NN_GEMM_NT ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A,
+                         lda, B, ldb, 0.0f, C, ldc);
+}
+
+void nn_gemm_f64(int layout, int M, int N, int K, const double *A, int lda, const double *B,
+                 int ldb, double *C, int ldc) {
+    if (nn_gemm_uses_small(layout, M, N, K)) {
+        nn_gemm_small_f64(variant, layout, M, N, K, A, lda, B, ldb, C, ldc);
+        return;
+    }
+    NN_BLAS(cblas_dgemm)(CblasRowMajor, layout == NN_GEMM_TN ? CblasTrans : CblasNoTrans,
+                         layout == NN_GEMM_NT ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A,
+                         lda, B, ldb, 0.0, C, ldc);
+}

@@ -1,0 +1,196 @@
+/* The body of one microkernel variant at one precision; gemm_small.c
+ * includes it once per (variant, precision) with:
+ *   GS_REAL    float or double
+ *   GS_VW      lanes per vector (GS_VW * sizeof(GS_REAL) bytes)
+ *   GS_(name)  the name with this variant's and precision's suffix
+ *   GS_TARGET  the function attribute selecting the instruction set
+ *   GS_VFMA    GS_VFMA(a, b, c) = a*b + c per lane, rounded once
+ *   GS_SFMA    the scalar fma (fmaf or fma)
+ *   GS_SPLAT   GS_SPLAT(s) = a vector of GS_VW copies of s (a broadcast
+ *              instruction where there is one: GCC does not turn a loop of
+ *              lane stores into one)
+ *
+ * Register blocking (the BLIS/libxsmm scheme, written here for these
+ * shapes): an MR x (NV vectors) tile of C lives in registers while the inner
+ * dimension runs; each step loads NV vectors of one row of B, broadcasts one
+ * element of each of the MR rows of A and does MR*NV fused multiply-adds.
+ * With MR = 6, NV = 2 that is 12 accumulators + 2 B vectors + 1 broadcast:
+ * 15 of AVX2's 16 vector registers. Where only one vector of columns is
+ * left (narrow layers: N = 10 is one float32 vector plus two columns), tiles
+ * are 12 rows x 1 vector, again 12 independent chains: 6 would leave the
+ * two FMA units (4-cycle latency) idle half the time. B is read in place when its rows are
+ * contiguous (the NN and TN layouts); when N is not a multiple of the
+ * vector width, the last columns come from one vector overlapping the one
+ * before (N >= VW, one K block), else from a zero-padded copy of the last
+ * vector's worth of columns (extra lanes discarded). In the NT layout B is
+ * packed in KC x NC panels. Panels split the inner dimension only by storing the
+ * partial sums in C and loading them back, which keeps every element's
+ * fma chain in order. */
+
+#define GS_MR 6   /* rows of a 2-vector tile */
+#define GS_MR1 12 /* rows of a 1-vector tile: 12 chains keep both FMA units busy */
+#define GS_NV 2
+#define GS_KC 128
+#define GS_NC 64 /* a multiple of GS_NV * GS_VW for every variant */
+
+typedef GS_REAL GS_(vec) __attribute__((vector_size(GS_VW * sizeof(GS_REAL))));
+
+static inline __attribute__((always_inline)) GS_TARGET GS_(vec) GS_(load)(const GS_REAL *p) {
+    GS_(vec) v;
+    memcpy(&v, p, sizeof v); /* unaligned: callers pass any pointer */
+    return v;
+}
+
+static inline __attribute__((always_inline)) GS_TARGET void GS_(store)(GS_REAL *p, GS_(vec) v) {
+    memcpy(p, &v, sizeof v);
+}
+
+static inline __attribute__((always_inline)) GS_TARGET GS_(vec) GS_(splat)(GS_REAL s) {
+    return (GS_(vec))GS_SPLAT(s); /* not 0 + s: that would turn -0 into +0 */
+}
+
+/* c (mr, nv*VW; row stride ldc) = [first ? 0 : c] + sum over p < kc of
+ * a(r, p) * b(p, :), one fma per step in p order.
+ * a(r, p) = a[r*ars + p*acs]; b's rows are ldb apart. mr and nv are
+ * compile-time constants at every call (see micro_any), so acc stays in
+ * registers. */
+static inline __attribute__((always_inline)) GS_TARGET void
+GS_(micro)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
+           const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
+    GS_(vec) acc[GS_MR1][GS_NV]; /* mr * nv <= 12 of them are used */
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = first ? (GS_(vec)){0} : GS_(load)(c + r * ldc + v * GS_VW);
+    for (int p = 0; p < kc; p++) {
+        const GS_REAL *bp = b + p * ldb, *ap = a + p * acs;
+        GS_(vec) bv[GS_NV];
+        for (int v = 0; v < nv; v++) bv[v] = GS_(load)(bp + v * GS_VW);
+        for (int r = 0; r < mr; r++) {
+            GS_(vec) ar = GS_(splat)(ap[r * ars]);
+            for (int v = 0; v < nv; v++) acc[r][v] = GS_VFMA(ar, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) GS_(store)(c + r * ldc + v * GS_VW, acc[r][v]);
+}
+
+#define GS_MICRO_CASE(MR_, NV_)                                                          \
+    case (MR_) * 4 + (NV_):                                                              \
+        GS_(micro)(MR_, NV_, kc, a, ars, acs, b, ldb, c, ldc, first);                    \
+        break;
+
+static GS_TARGET void GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars,
+                                     ptrdiff_t acs, const GS_REAL *b, ptrdiff_t ldb,
+                                     GS_REAL *c, ptrdiff_t ldc, int first) {
+    switch (mr * 4 + nv) {
+        GS_MICRO_CASE(1, 1) GS_MICRO_CASE(2, 1) GS_MICRO_CASE(3, 1)
+        GS_MICRO_CASE(4, 1) GS_MICRO_CASE(5, 1) GS_MICRO_CASE(6, 1)
+        GS_MICRO_CASE(7, 1) GS_MICRO_CASE(8, 1) GS_MICRO_CASE(9, 1)
+        GS_MICRO_CASE(10, 1) GS_MICRO_CASE(11, 1) GS_MICRO_CASE(12, 1)
+        GS_MICRO_CASE(1, 2) GS_MICRO_CASE(2, 2) GS_MICRO_CASE(3, 2)
+        GS_MICRO_CASE(4, 2) GS_MICRO_CASE(5, 2) GS_MICRO_CASE(6, 2)
+    default:
+        break;
+    }
+}
+
+/* Columns [0, n) of rows [0, M) of C from the kc x n block of B at b (rows
+ * ldb apart; n a multiple of VW), every row tile of A. */
+static inline __attribute__((always_inline)) GS_TARGET void
+GS_(panel)(int M, int n, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
+           const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
+    const int n2 = n / (GS_NV * GS_VW) * (GS_NV * GS_VW); /* in 2-vector tiles */
+    for (int i0 = 0; i0 < M && n2; i0 += GS_MR) {
+        int mr = M - i0 < GS_MR ? M - i0 : GS_MR;
+        for (int j = 0; j < n2; j += GS_NV * GS_VW)
+            GS_(micro_any)(mr, GS_NV, kc, a + i0 * ars, ars, acs, b + j, ldb, c + i0 * ldc + j,
+                           ldc, first);
+    }
+    if (n > n2) /* one vector left */
+        for (int i0 = 0; i0 < M; i0 += GS_MR1)
+            GS_(micro_any)(M - i0 < GS_MR1 ? M - i0 : GS_MR1, 1, kc, a + i0 * ars, ars, acs,
+                           b + n2, ldb, c + i0 * ldc + n2, ldc, first);
+}
+
+/* The last, partial vector of columns: cols < VW columns of C, computed
+ * through a VW-wide scratch tile so no element outside C is read or
+ * written. bpad: a packed kc x VW block of B (rows ldb apart), zero in the
+ * lanes beyond cols. */
+static GS_TARGET void GS_(partial)(int M, int cols, int kc, const GS_REAL *a, ptrdiff_t ars,
+                                   ptrdiff_t acs, const GS_REAL *bpad, ptrdiff_t ldb,
+                                   GS_REAL *c, ptrdiff_t ldc, int first) {
+    GS_REAL tile[GS_MR1 * GS_VW];
+    for (int i0 = 0; i0 < M; i0 += GS_MR1) {
+        int mr = M - i0 < GS_MR1 ? M - i0 : GS_MR1;
+        GS_REAL *ci = c + i0 * ldc;
+        for (int r = 0; r < mr; r++)
+            for (int l = 0; l < GS_VW; l++)
+                tile[r * GS_VW + l] = first || l >= cols ? 0 : ci[r * ldc + l];
+        GS_(micro_any)(mr, 1, kc, a + i0 * ars, ars, acs, bpad, ldb, tile, GS_VW, first);
+        for (int r = 0; r < mr; r++)
+            for (int l = 0; l < cols; l++) ci[r * ldc + l] = tile[r * GS_VW + l];
+    }
+}
+
+/* C (M,N) = op(A) . op(B) for one layout; see gemm_small.h. */
+static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *A, int lda,
+                                const GS_REAL *B, int ldb, GS_REAL *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(ptrdiff_t)i * ldc + j] = 0;
+        return;
+    }
+    const ptrdiff_t ars = layout == NN_GEMM_TN ? 1 : lda, acs = layout == NN_GEMM_TN ? lda : 1;
+    const int direct = layout != NN_GEMM_NT; /* B's rows are contiguous */
+    /* the packed block of B: panels in the NT layout, else the padded tail */
+    GS_REAL pack[GS_KC * GS_NC] __attribute__((aligned(64)));
+    for (int j0 = 0; j0 < N; j0 += GS_NC) {
+        const int nc = N - j0 < GS_NC ? N - j0 : GS_NC;
+        const int nfull = nc / GS_VW * GS_VW; /* whole vectors */
+        const int cols = nc - nfull;          /* the partial vector */
+        GS_REAL *cj = C + j0;
+        for (int p0 = 0; p0 < K; p0 += GS_KC) {
+            const int kc = K - p0 < GS_KC ? K - p0 : GS_KC, first = p0 == 0;
+            const GS_REAL *ap = A + p0 * acs;
+            if (direct) {
+                const GS_REAL *bp = B + (ptrdiff_t)p0 * ldb + j0;
+                GS_(panel)(M, nfull, kc, ap, ars, acs, bp, ldb, cj, ldc, first);
+                if (cols && nfull && K <= GS_KC) {
+                    /* one whole vector ending at the last column, overlapping
+                     * columns already done: they get the very same fma
+                     * chains, so rewriting them changes no bit (and with a
+                     * single K block nothing reads C back in between) */
+                    for (int i0 = 0; i0 < M; i0 += GS_MR1)
+                        GS_(micro_any)(M - i0 < GS_MR1 ? M - i0 : GS_MR1, 1, kc, ap + i0 * ars, ars,
+                                       acs, bp + nc - GS_VW, ldb, cj + i0 * ldc + nc - GS_VW, ldc,
+                                       first);
+                } else if (cols) {
+                    for (int p = 0; p < kc; p++)
+                        for (int l = 0; l < GS_VW; l++)
+                            pack[p * GS_VW + l] = l < cols ? bp[(ptrdiff_t)p * ldb + nfull + l] : 0;
+                    GS_(partial)(M, cols, kc, ap, ars, acs, pack, GS_VW, cj + nfull, ldc, first);
+                }
+            } else {
+                /* b(p, j) = B[j*ldb + p]: pack the block transposed, width
+                 * rounded up to whole vectors with zero columns */
+                const int w = (nc + GS_VW - 1) / GS_VW * GS_VW;
+                for (int j = 0; j < nc; j++) {
+                    const GS_REAL *bj = B + (ptrdiff_t)(j0 + j) * ldb + p0;
+                    for (int p = 0; p < kc; p++) pack[p * w + j] = bj[p];
+                }
+                for (int j = nc; j < w; j++)
+                    for (int p = 0; p < kc; p++) pack[p * w + j] = 0;
+                GS_(panel)(M, nfull, kc, ap, ars, acs, pack, w, cj, ldc, first);
+                if (cols) GS_(partial)(M, cols, kc, ap, ars, acs, pack + nfull, w, cj + nfull, ldc, first);
+            }
+        }
+    }
+}
+
+#undef GS_MICRO_CASE
+#undef GS_MR
+#undef GS_MR1
+#undef GS_NV
+#undef GS_KC
+#undef GS_NC
