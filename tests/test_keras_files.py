@@ -122,8 +122,9 @@ def test_keras_predicted_what_nnbook_predicted(name):
     data = arrays(name)
     assert_close(data["keras_predictions"], data["nnbook_predictions"], rtol32=1e-6)
     again = load_model(fixture(name + ".keras"))
-    np.testing.assert_array_equal(again.predict(data["x"], verbose=0),
-                                  data["nnbook_predictions"])
+    # (the fixture's predictions came from the nnbook of its day: the same up
+    # to the rounding of the GEMM kernels the core picks for the shapes)
+    assert_close(again.predict(data["x"], verbose=0), data["nnbook_predictions"], rtol32=1e-6)
 
 
 def test_keras_read_nnbooks_weights_file():
@@ -132,8 +133,7 @@ def test_keras_read_nnbooks_weights_file():
     model = load_model(fixture("nnbook_dense_adam.keras"))
     model.set_weights([np.zeros_like(w) for w in model.get_weights()])
     model.load_weights(fixture("nnbook_dense_adam.weights.h5"))
-    np.testing.assert_array_equal(model.predict(data["x"], verbose=0),
-                                  data["nnbook_predictions"])
+    assert_close(model.predict(data["x"], verbose=0), data["nnbook_predictions"], rtol32=1e-6)
 
 
 # --------------------------------------------------------------------------
