@@ -26,6 +26,7 @@ cdef extern from "nncore.h" nogil:
         double learning_rate, momentum, beta1, beta2, epsilon, rho
         int nesterov
         double parallel_min_flops
+        int penalty_each_batch
 
     int nn_check_config(const nn_config *cfg)
     int64_t nn_param_count(const nn_config *cfg)
@@ -145,7 +146,8 @@ cdef class CoreConfig:
                  double zmin=-HUGE_VAL, double eps=0.0, double l1=0.0, double l2=0.0,
                  optimizer="sgd", double learning_rate=0.1, double momentum=0.0,
                  double beta1=0.9, double beta2=0.999, double epsilon=1e-7, double rho=0.9,
-                 bint nesterov=False, double parallel_min_flops=PARALLEL_MIN_FLOPS):
+                 bint nesterov=False, double parallel_min_flops=PARALLEL_MIN_FLOPS,
+                 bint penalty_each_batch=False):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -173,6 +175,7 @@ cdef class CoreConfig:
         self.cfg.rho = rho
         self.cfg.nesterov = nesterov
         self.cfg.parallel_min_flops = parallel_min_flops
+        self.cfg.penalty_each_batch = penalty_each_batch
         if nn_check_config(&self.cfg) != 0:
             raise ValueError("inconsistent network configuration (sizes must be >= 1, "
                              "binary_crossentropy needs a sigmoid output and "

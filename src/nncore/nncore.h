@@ -41,6 +41,9 @@ typedef struct {
     double parallel_min_flops; /* split batches across threads only when one
                                   batch's forward pass has at least this many
                                   flops (small networks: threads cost more) */
+    int penalty_each_batch; /* 1: an epoch's penalty is the sum of the penalty
+                               before each batch's update (scikit-learn's
+                               loss); 0: the penalty after the epoch */
 } nn_config;
 
 int nn_check_config(const nn_config *cfg);

@@ -286,11 +286,14 @@ static void train_thread(void *arg, int t) {
 
     for (int e = 0; e < j->n_epochs; e++) {
         const int64_t *perm = j->perms ? j->perms + (int64_t)e * j->n : NULL;
-        double loss = 0;
+        double loss = 0, batch_penalties = 0;
         int64_t hits = 0;
         for (int64_t start = 0; start < j->n; start += j->batch_size) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
             int64_t r0 = start + (int64_t)m * t / T, r1 = start + (int64_t)m * (t + 1) / T;
+            /* no thread updates the parameters before the barrier below */
+            if (t == 0 && cfg->penalty_each_batch)
+                batch_penalties += NNF(network_penalty)(cfg, j->params);
             if (r1 > r0)
                 loss += slice_gradients(cfg, s, j->params, j->x, j->y, perm, r0,
                                         (int)(r1 - r0), m, &hits);
@@ -320,7 +323,8 @@ static void train_thread(void *arg, int t) {
             }
             j->loss_sums[e] = total;
             if (j->correct) j->correct[e] = right;
-            j->penalties[e] = NNF(network_penalty)(cfg, j->params);
+            j->penalties[e] = cfg->penalty_each_batch ? batch_penalties
+                                                      : NNF(network_penalty)(cfg, j->params);
             if (j->xf) j->val_sums[e] = val;
         }
     }
