@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 pytest.importorskip("sklearn")
 from sklearn import neural_network as reference  # noqa: E402
@@ -205,15 +206,21 @@ def test_lbfgs_objective_equals_scikit_learns(iris, classifier):
     packed = net.params[order].copy()
     Y = ours._label_binarizer.transform(target) if classifier else target
     Y = np.ascontiguousarray(Y, np.float64)
-    loss, grad = _lbfgs.loss_and_gradient(net, [(X, Y)], ours.alpha, ours.out_activation_, len(X))
-    n = len(X)
+    w = np.linspace(0.5, 2.0, len(X))
+    loss, grad = _lbfgs.loss_and_gradient(net, [(X, Y, w)], ours.alpha, ours.out_activation_)
     theirs_loss, theirs_grad = theirs._loss_grad_lbfgs(
-        packed.copy(), X, Y, None, [X] + [None] * (theirs.n_layers_ - 1),
+        packed.copy(), X, Y, w, [X] + [None] * (theirs.n_layers_ - 1),
         [None] * (theirs.n_layers_ - 1), [np.empty_like(c) for c in theirs.coefs_],
         [np.empty_like(b) for b in theirs.intercepts_])
     assert abs(loss - theirs_loss) <= 1e-13 * abs(theirs_loss)
     assert relative_gap(grad[order], theirs_grad) < 1e-12
-    assert n == X.shape[0]
+    # the same objective from three sparse blocks of rows
+    blocks = _lbfgs.row_blocks(sp.csr_matrix(X), Y, w)
+    assert len(blocks) == 1
+    blocks = [(sp.csr_matrix(X[s:s + 50]), Y[s:s + 50], w[s:s + 50]) for s in (0, 50, 100)]
+    loss3, grad3 = _lbfgs.loss_and_gradient(net, blocks, ours.alpha, ours.out_activation_)
+    assert abs(loss3 - theirs_loss) <= 1e-13 * abs(theirs_loss)
+    assert relative_gap(grad3[order], theirs_grad) < 1e-12
 
 
 def test_float32_trains_in_float32_close_to_scikit_learn(iris):
@@ -227,3 +234,36 @@ def test_float32_trains_in_float32_close_to_scikit_learn(iris):
         theirs.fit(X32, y)  # scikit-learn trains in float32 on float32 input
     assert ours.coefs_[0].dtype == np.float32 and ours.predict_proba(X).dtype == np.float32
     assert relative_gap(ours.loss_curve_, theirs.loss_curve_) < 1e-4
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_sample_weight(iris, solver):
+    X, y = iris
+    w = np.random.RandomState(0).uniform(0.1, 3.0, len(y))
+    params = dict(hidden_layer_sizes=(6,), solver=solver, max_iter=20, random_state=0,
+                  learning_rate_init=0.02, alpha=0.01, batch_size=32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for kind, target in (("MLPClassifier", y), ("MLPRegressor", np.c_[X[:, 0], y])):
+            ours = getattr(nbs, kind)(**params).fit(X, target, sample_weight=w)
+            theirs = getattr(reference, kind)(**params).fit(X, target, sample_weight=w)
+            assert_same_fit(ours, theirs, X)
+            ours = getattr(nbs, kind)(early_stopping=True, **params)
+            theirs = getattr(reference, kind)(early_stopping=True, **params)
+            assert_same_fit(ours.fit(X, target, sample_weight=w),
+                            theirs.fit(X, target, sample_weight=w), X)
+        ours = nbs.MLPClassifier(**params).partial_fit(X, y, classes=[0, 1, 2], sample_weight=w)
+        theirs = reference.MLPClassifier(**params).partial_fit(X, y, classes=[0, 1, 2],
+                                                               sample_weight=w)
+        assert_same_fit(ours, theirs, X)
+
+
+def test_sample_weight_lbfgs(iris):
+    X, y = iris
+    w = np.random.RandomState(1).uniform(0.1, 3.0, len(y))
+    params = dict(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=50, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = nbs.MLPClassifier(**params).fit(X, y, sample_weight=w)
+        theirs = reference.MLPClassifier(**params).fit(X, y, sample_weight=w)
+    assert_same_fit(ours, theirs, X, rtol=1e-6)

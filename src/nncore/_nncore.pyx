@@ -71,6 +71,8 @@ cdef extern from "nncore.h" nogil:
     int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
     int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
     int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
+    int network_train_epochs_weighted_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int max_rows, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct, const float *sample_weight)
+    int network_train_epochs_weighted_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int max_rows, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int64_t *step, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct, const double *sample_weight)
     double network_penalty_f32(const nn_config *cfg, const float *params)
     double network_penalty_f64(const nn_config *cfg, const double *params)
     int network_forward_f32(const nn_config *cfg, const float *params, float *work, int max_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, double *loss_sum)
@@ -583,3 +585,54 @@ def rmsprop_update(real[::1] param, real[::1] velocity, const real[::1] grad, do
             rmsprop_update_f32(&param[0], &velocity[0], &grad[0], param.shape[0], <float>lr, <float>rho, <float>epsilon)
         else:
             rmsprop_update_f64(&param[0], &velocity[0], &grad[0], param.shape[0], lr, rho, epsilon)
+
+
+def train_epochs_weighted(CoreConfig config, real[::1] params, real[::1] opt_state,
+                          real[::1] work, int max_rows, int threads, const real[:, ::1] x,
+                          const real[:, ::1] y, const int64_t[:, ::1] perms, int n_epochs,
+                          int batch_size, int64_t step, double[::1] loss_sums,
+                          double[::1] penalties, const real[::1] sample_weight):
+    """n_epochs epochs with a weight per row of x (scikit-learn's sample_weight);
+    returns step. Each batch's loss is the weighted mean of its rows' losses;
+    loss_sums[e]/penalties[e] sum, over the batches, that mean times the
+    batch's rows (see network_train_epochs_weighted). No validation pass.
+
+    Example
+    -------
+    >>> cfg = CoreConfig([2, 1], ["sigmoid"], optimizer="sgd", learning_rate=0.1)
+    >>> p, w = np.zeros(3), np.empty(cfg.workspace_len(4, 1, False))
+    >>> x, y = np.ones((4, 2)), np.ones((4, 1))
+    >>> loss, pen = np.empty(1), np.empty(1)
+    >>> train_epochs_weighted(cfg, p, np.empty(0), w, 4, 1, x, y, np.empty((0, 0), np.int64),
+    ...                       1, 4, 0, loss, pen, np.array([1.0, 0, 0, 3]))
+    1
+    """
+    cdef nn_config *cfg = &config.cfg
+    cdef int64_t n = x.shape[0]
+    cdef Py_ssize_t e
+    cdef int rc
+    _check_training_call(cfg, n, x.shape[1], y.shape[0], y.shape[1], params.shape[0],
+                         opt_state.shape[0], work.shape[0], max_rows, threads, batch_size,
+                         perms.shape[0] != 0)
+    if sample_weight.shape[0] != n:
+        raise ValueError(f"sample_weight must have {n} entries (one per row), got {sample_weight.shape[0]}")
+    if n_epochs < 0:
+        raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
+    if perms.shape[0] != 0 and (perms.shape[0] < n_epochs or perms.shape[1] != n):
+        raise ValueError(f"perms must be empty or ({n_epochs}, {n})")
+    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs:
+        raise ValueError("loss_sums and penalties need one entry per epoch")
+    if n_epochs == 0:
+        return step
+    if perms.shape[0]:
+        for e in range(n_epochs):
+            _check_perm(perms[e], n)
+    cdef const int64_t *pp = &perms[0, 0] if perms.shape[0] else NULL
+    cdef real *state = &opt_state[0] if opt_state.shape[0] else NULL
+    with nogil:
+        if real is float:
+            rc = network_train_epochs_weighted_f32(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, NULL, NULL, 0, &step, &loss_sums[0], &penalties[0], NULL, NULL, &sample_weight[0])
+        else:
+            rc = network_train_epochs_weighted_f64(cfg, &params[0], state, &work[0], max_rows, threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, NULL, NULL, 0, &step, &loss_sums[0], &penalties[0], NULL, NULL, &sample_weight[0])
+    _need(rc == 0, "the core rejected the training call")
+    return step

@@ -122,6 +122,15 @@ int nn_get_num_threads(void);
                                 int64_t n_val, int64_t *step, double *loss_sums,            \
                                 double *penalties, double *val_loss_sums,                   \
                                 int64_t *correct);                                          \
+    int network_train_epochs_weighted##S(const nn_config *cfg, real *params,               \
+                                         real *opt_state, real *work, int max_rows,         \
+                                         int threads, const real *x, const real *y,         \
+                                         int64_t n, const int64_t *perms, int n_epochs,     \
+                                         int batch_size, const real *x_val,                 \
+                                         const real *y_val, int64_t n_val, int64_t *step,   \
+                                         double *loss_sums, double *penalties,              \
+                                         double *val_loss_sums, int64_t *correct,           \
+                                         const real *sample_weight);                        \
     double network_penalty##S(const nn_config *cfg, const real *params);                    \
     int network_forward##S(const nn_config *cfg, const real *params, real *work,            \
                            int max_rows, int threads, const real *x, int64_t n, real *out,  \

@@ -94,9 +94,10 @@ static void optimizer_step(const nn_config *cfg, real *params, real *opt_state,
 }
 
 /* The book's penalty gradient, (l1 sign W + l2 W)/m, on the weights that fall
- * in [lo, hi) (biases are not penalised). */
+ * in [lo, hi) (biases are not penalised); m is the batch's row count, or its
+ * weight sum when rows are weighted. */
 static void penalty_step(const nn_config *cfg, const scratch *s, real *grads,
-                         const real *params, int64_t lo, int64_t hi, int m) {
+                         const real *params, int64_t lo, int64_t hi, double m) {
     if (cfg->l1 == 0 && cfg->l2 == 0) return;
     for (int l = 0; l < cfg->n_layers; l++) {
         int64_t a = s->w_off[l], b = a + (int64_t)cfg->sizes[l] * cfg->sizes[l + 1];
@@ -137,10 +138,15 @@ static int64_t count_correct(const nn_config *cfg, const real *a, const real *y,
  * the batch-mean loss from these rows (overwriting s->grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
  * rows' loss sum, taken before any update, and adds their correct
- * predictions to *hits. */
+ * predictions to *hits.
+ * With sample weights sw (NULL: none) the batch's loss is the weighted mean
+ * sum_i w_i l_i / wsum (wsum: the whole batch's weight sum): row i's error is
+ * scaled by w_i m / wsum, and the returned sum is m times the rows' share of
+ * that mean, so an epoch's total stays "rows times mean loss" per batch. */
 static double slice_gradients(const nn_config *cfg, const scratch *s, const real *params,
                               const real *x, const real *y, const int64_t *perm,
-                              int64_t r0, int mt, int m, int64_t *hits) {
+                              int64_t r0, int mt, int m, int64_t *hits,
+                              const real *sw, double wsum) {
     const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
     const real *xb = x + r0 * F, *yb = y + r0 * K;
     if (perm) {
@@ -154,7 +160,15 @@ static double slice_gradients(const nn_config *cfg, const scratch *s, const real
     }
     forward_layers(cfg, params, s, xb, mt);
     real *a_out = s->acts[L - 1];
-    double loss = output_layer(cfg, a_out, yb, mt);
+    double loss = 0;
+    if (sw) { /* row by row, to weigh each row's loss */
+        for (int i = 0; i < mt; i++)
+            loss += (double)sw[perm ? perm[r0 + i] : r0 + i] *
+                    output_layer(cfg, a_out + (int64_t)i * K, yb + (int64_t)i * K, 1);
+        loss *= m / wsum;
+    } else {
+        loss = output_layer(cfg, a_out, yb, mt);
+    }
     *hits += count_correct(cfg, a_out, yb, mt, K);
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
@@ -168,6 +182,11 @@ static double slice_gradients(const nn_config *cfg, const scratch *s, const real
         double per = cfg->loss == NN_LOSS_BCE ? (double)m * K : (double)m;
         NNF(cross_entropy_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / per));
     }
+    if (sw)
+        for (int i = 0; i < mt; i++) {
+            real f = (real)(sw[perm ? perm[r0 + i] : r0 + i] * (m / wsum));
+            for (int k = 0; k < K; k++) delta[(int64_t)i * K + k] *= f;
+        }
     /* all gradients are formed before any weight moves, so the hidden error
      * uses each W as it was in the forward pass */
     for (int l = L - 1; l >= 0; l--) {
@@ -224,7 +243,7 @@ typedef struct {
     scratch s[NN_MAX_THREADS];
     nn_barrier barrier;
     /* training */
-    const real *x, *y;
+    const real *x, *y, *sw;  /* sw: sample weights, or NULL */
     int64_t n;
     const int64_t *perms;
     int n_epochs, batch_size;
@@ -291,12 +310,17 @@ static void train_thread(void *arg, int t) {
         for (int64_t start = 0; start < j->n; start += j->batch_size) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
             int64_t r0 = start + (int64_t)m * t / T, r1 = start + (int64_t)m * (t + 1) / T;
+            double wsum = m; /* the batch's weight sum, in row order on every thread */
+            if (j->sw) {
+                wsum = 0;
+                for (int i = 0; i < m; i++) wsum += j->sw[perm ? perm[start + i] : start + i];
+            }
             /* no thread updates the parameters before the barrier below */
             if (t == 0 && cfg->penalty_each_batch)
-                batch_penalties += NNF(network_penalty)(cfg, j->params);
+                batch_penalties += NNF(network_penalty)(cfg, j->params) * (m / wsum);
             if (r1 > r0)
                 loss += slice_gradients(cfg, s, j->params, j->x, j->y, perm, r0,
-                                        (int)(r1 - r0), m, &hits);
+                                        (int)(r1 - r0), m, &hits, j->sw, wsum);
             else
                 memset(s->grads, 0, sizeof(real) * (size_t)P);
             nn_barrier_wait(&j->barrier);
@@ -304,7 +328,7 @@ static void train_thread(void *arg, int t) {
                 const real *g = j->s[u].grads;
                 for (int64_t i = lo; i < hi; i++) grads[i] += g[i];
             }
-            penalty_step(cfg, s, grads, j->params, lo, hi, m);
+            penalty_step(cfg, s, grads, j->params, lo, hi, wsum);
             step += 1;
             optimizer_step(cfg, j->params, j->opt_state, grads, P, lo, hi, step);
             nn_barrier_wait(&j->barrier);
@@ -352,6 +376,26 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
                               const real *x_val, const real *y_val, int64_t n_val,
                               int64_t *step, double *loss_sums, double *penalties,
                               double *val_loss_sums, int64_t *correct) {
+    return NNF(network_train_epochs_weighted)(cfg, params, opt_state, work, max_rows, threads,
+                                              x, y, n, perms, n_epochs, batch_size, x_val,
+                                              y_val, n_val, step, loss_sums, penalties,
+                                              val_loss_sums, correct, NULL);
+}
+
+/* network_train_epochs with a weight per row of x (sample_weight, n values;
+ * NULL: all rows weigh 1, the batch mean). Each batch's loss is then the
+ * weighted mean sum_i w_i l_i / W (W: the batch's weight sum), its gradient
+ * that mean's gradient plus the penalty's divided by W (scikit-learn's
+ * sample_weight). loss_sums[e] and penalties[e] hold, per batch, m/W times
+ * the weighted sums (m rows): the batch's weighted mean times its rows. */
+int NNF(network_train_epochs_weighted)(const nn_config *cfg, real *params, real *opt_state,
+                                       real *work, int max_rows, int threads, const real *x,
+                                       const real *y, int64_t n, const int64_t *perms,
+                                       int n_epochs, int batch_size, const real *x_val,
+                                       const real *y_val, int64_t n_val, int64_t *step,
+                                       double *loss_sums, double *penalties,
+                                       double *val_loss_sums, int64_t *correct,
+                                       const real *sample_weight) {
     if (nn_check_config(cfg) != NN_OK || n < 1 || batch_size < 1 || batch_size > max_rows ||
         n_epochs < 0 || threads < 1 || (x_val && n_val < 1))
         return NN_EINVAL;
@@ -362,6 +406,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
     j.opt_state = opt_state;
     j.x = x;
     j.y = y;
+    j.sw = sample_weight;
     j.n = n;
     j.perms = perms;
     j.n_epochs = n_epochs;

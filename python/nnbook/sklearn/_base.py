@@ -91,12 +91,7 @@ class BaseMLP(BaseEstimator):
         dtype = self._train_dtype(first_pass)
         X, y = self._validate_input(X, y, incremental, reset=first_pass, dtype=dtype)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
-            if not np.all(sample_weight == sample_weight[0]):
-                raise NotImplementedError(
-                    "sample_weight with unequal weights is not supported by nnbook's core yet; "
-                    "got weights from %g to %g" % (sample_weight.min(), sample_weight.max()))
-            sample_weight = None  # equal weights: the unweighted fit, as in scikit-learn
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -106,12 +101,13 @@ class BaseMLP(BaseEstimator):
             self._initialize(y, layer_units, dtype)
         X = _rows.as_core_input(X, dtype)
         if self.solver in STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, y, incremental)
+            self._fit_stochastic(X, y, sample_weight, incremental)
         else:
             net = self._network()
             y_core = np.ascontiguousarray(y, dtype=dtype)
-            self.n_iter_, self.loss_ = fit_lbfgs(net, X, y_core, self.alpha, self.out_activation_,
-                                                 self.max_iter, self.max_fun, self.tol)
+            self.n_iter_, self.loss_ = fit_lbfgs(net, X, y_core, sample_weight, self.alpha,
+                                                 self.out_activation_, self.max_iter,
+                                                 self.max_fun, self.tol)
         if not all(np.isfinite(w).all() for w in chain(self.coefs_, self.intercepts_)):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
@@ -151,7 +147,7 @@ class BaseMLP(BaseEstimator):
                                             net.dtype, self._schedule.learning_rate)
         _coremap.reconfigure(net, **settings)
 
-    def _fit_stochastic(self, X, y, incremental):
+    def _fit_stochastic(self, X, y, sample_weight, incremental):
         net = self._network()
         if not incremental or getattr(self, "_schedule", None) is None:
             self._schedule = StochasticSchedule(self.solver, self.learning_rate_init,
@@ -167,9 +163,11 @@ class BaseMLP(BaseEstimator):
         if early_stopping:
             # stratified for a single output of a classifier only, as scikit-learn does
             stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
-            X_train, X_val, y_train, y_val = train_test_split(
-                X, y, random_state=self._random_state, test_size=self.validation_fraction,
-                stratify=stratify)
+            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+            parts = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X_train, X_val, y_train, y_val = parts[:4]
+            sw_train, sw_val = parts[4:] if sample_weight is not None else (None, None)
             if X_val.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
@@ -177,8 +175,8 @@ class BaseMLP(BaseEstimator):
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
         else:
-            X_train, y_train = X, y
-            X_val = y_val = None
+            X_train, y_train, sw_train = X, y, sample_weight
+            X_val = y_val = sw_val = None
         y_train = np.ascontiguousarray(y_train, dtype=net.dtype)
         n_samples = X_train.shape[0]
         if self.batch_size == "auto":
@@ -200,14 +198,15 @@ class BaseMLP(BaseEstimator):
                     perm = _nncore.legacy_permutations(self._random_state, n_samples, 1)[0]
                     sample_idx = sample_idx[perm]
                 loss_sum, penalty_sum = _rows.train_epoch(
-                    net, X_train, y_train, batch_size, sample_idx if self.shuffle else None)
+                    net, X_train, y_train, batch_size, sample_idx if self.shuffle else None,
+                    sw_train)
                 self.n_iter_ += 1
                 self.loss_ = (loss_sum * factor + penalty_sum / c) / n_samples
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val, y_val)
+                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 rate = schedule.learning_rate
                 schedule.iteration_ends(self.t_)
                 if self._no_improvement_count > self.n_iter_no_change:
@@ -235,9 +234,9 @@ class BaseMLP(BaseEstimator):
             net.params[...] = self._best_params
             self._best_params = None
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val):
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
         if early_stopping:
-            score = self._score_unchecked(X_val, y_val)
+            score = self._score_unchecked(X_val, y_val, sw_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % self.validation_scores_[-1])
@@ -265,13 +264,13 @@ class BaseMLP(BaseEstimator):
         net = self._network()
         return _rows.forward(net, _rows.as_core_input(X, net.dtype))
 
-    def _score_unchecked(self, X, y):
+    def _score_unchecked(self, X, y, sample_weight=None):
         """The validation score (accuracy or R^2) without input checks; NaN
         when the network's outputs are not finite."""
         y_pred = self._predict(X, check_input=False)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
-        return self._score_function(y, y_pred)
+        return self._score_function(y, y_pred, sample_weight=sample_weight)
 
     # ---- scikit-learn plumbing -----------------------------------------------------
 

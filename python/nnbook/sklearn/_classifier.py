@@ -109,8 +109,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _output_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
-    def _score_function(self, y_true, y_pred):
-        return accuracy_score(y_true, y_pred)
+    def _score_function(self, y_true, y_pred, sample_weight=None):
+        return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset, dtype):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,

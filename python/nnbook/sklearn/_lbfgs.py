@@ -23,57 +23,62 @@ def sklearn_order(net):
     return np.concatenate(w + b)
 
 
-def _row_blocks(X, Y):
-    """(x, y) blocks for one pass: a dense X whole, a sparse X in dense
-    blocks of rows (never densified whole)."""
+def row_blocks(X, Y, sample_weight=None):
+    """(x, y, weights or None) blocks for one pass: a dense X whole, a sparse
+    X in blocks of rows, each densified only while the core reads it."""
     if not sp.issparse(X):
-        return [(X, Y)]
+        return [(X, Y, sample_weight)]
     rows = _rows._block_rows(X, 1)
-    return [(X[s:s + rows], Y[s:s + rows]) for s in range(0, X.shape[0], rows)]
+    return [(X[s:s + rows], np.ascontiguousarray(Y[s:s + rows]),
+             None if sample_weight is None else np.ascontiguousarray(sample_weight[s:s + rows]))
+            for s in range(0, X.shape[0], rows)]
 
 
-def loss_and_gradient(net, blocks, alpha, out_activation, n_rows):
+def loss_and_gradient(net, blocks, alpha, out_activation):
     """scikit-learn's lbfgs objective at net.params: (loss, gradient in the
-    core's layout). Each block is one full batch in the core; a block's
-    gradient g_b = (A_b' d_b + c alpha W) / m_b, so the whole gradient is
-    (sum_b m_b g_b - (B - 1) c alpha W) / n."""
+    core's layout). Each block is one full batch in the core. With W_b the
+    block's weight sum (its row count m_b when unweighted), its gradient is
+    g_b = (A_b' (w d)_b + c alpha W) / W_b, so the whole gradient is
+    (sum_b W_b g_b - (B - 1) c alpha W) / sum_b W_b; its loss sums come back
+    scaled by m_b / W_b (see _rows.train_epoch)."""
     K = net.sizes[-1]
     c = _coremap.grad_scale(out_activation, K)
     start = net.params.copy()
     total = np.zeros(net.params.size, np.float64)
-    loss_sum = 0.0
+    loss_sum = weight_sum = 0.0
     penalty = None
-    for xb, yb in blocks:
-        xd = xb.toarray() if sp.issparse(xb) else xb
+    for xb, yb, wb in blocks:
+        m = xb.shape[0]
+        w = float(m if wb is None else np.sum(wb, dtype=np.float64))
         net.params[...] = start
         net.opt_state[...] = 0
-        lb, pb, _ = net.train_epochs(xd, yb, xd.shape[0], 1)
-        loss_sum += float(lb[0])
-        penalty = float(pb[0]) if penalty is None else penalty
-        total -= xd.shape[0] * net.opt_state[:net.params.size]
+        lb, pb = _rows.train_epoch(net, xb, yb, m, None, wb)
+        loss_sum += lb * w / m
+        penalty = pb * w / m if penalty is None else penalty
+        weight_sum += w
+        total -= w * net.opt_state[:net.params.size]
     net.params[...] = start
     if len(blocks) > 1:
         for l in range(net.n_layers):
             a = net.offsets[l][0]
-            w = start[a:a + net.weight(l).size]
-            total[a:a + w.size] -= (len(blocks) - 1) * c * alpha * w
+            size = net.weight(l).size
+            total[a:a + size] -= (len(blocks) - 1) * c * alpha * start[a:a + size]
     factor = _coremap.loss_factor(out_activation, K)
-    loss = (loss_sum * factor + penalty / c) / n_rows
-    return loss, total / (n_rows * c)
+    loss = (loss_sum * factor + penalty / c) / weight_sum
+    return loss, total / (weight_sum * c)
 
 
-def fit_lbfgs(net, X, Y, alpha, out_activation, max_iter, max_fun, tol):
+def fit_lbfgs(net, X, Y, sample_weight, alpha, out_activation, max_iter, max_fun, tol):
     """Minimise scikit-learn's MLP loss from net's current parameters with
     scipy's L-BFGS-B, as scikit-learn calls it. Returns (n_iter_, loss_)."""
     _coremap.reconfigure(net, **_coremap.gradient_settings(alpha, out_activation,
                                                            net.sizes[-1], net.dtype))
     order = sklearn_order(net)
-    blocks = _row_blocks(X, Y)
-    n_rows = X.shape[0]
+    blocks = row_blocks(X, Y, sample_weight)
 
     def objective(packed):
         net.params[order] = packed
-        loss, grad = loss_and_gradient(net, blocks, alpha, out_activation, n_rows)
+        loss, grad = loss_and_gradient(net, blocks, alpha, out_activation)
         return loss, grad[order]
 
     res = scipy.optimize.minimize(

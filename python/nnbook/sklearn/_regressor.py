@@ -89,8 +89,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _output_activation(self):
         return "identity"
 
-    def _score_function(self, y_true, y_pred):
-        return r2_score(y_true, y_pred)
+    def _score_function(self, y_true, y_pred, sample_weight=None):
+        return r2_score(y_true, y_pred, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset, dtype):
         if self.loss == "poisson":

@@ -3,6 +3,8 @@
 import numpy as np
 import scipy.sparse as sp
 
+from .. import _nncore
+
 # Dense rows made from a sparse X at a time (per block of batches, or per
 # forward chunk): bounded so a large sparse matrix is never densified whole.
 SPARSE_BLOCK_BYTES = 16 << 20
@@ -22,28 +24,45 @@ def _block_rows(X, multiple):
     return multiple * max(1, SPARSE_BLOCK_BYTES // max(1, per_row * multiple))
 
 
-def train_epoch(net, X, Y, batch_size, order):
-    """One epoch in C over X (n, F) and Y (n, K), batches of batch_size rows
-    taken in `order` (int64 row indices, or None for the rows as they are).
+def _core_epoch(net, x, y, batch_size, perm, sample_weight):
+    """One epoch of dense rows in C: (loss sum, penalty sum); see train_epoch."""
+    if sample_weight is None:
+        perms = None if perm is None else perm.reshape(1, -1)
+        loss, penalty, _ = net.train_epochs(x, y, batch_size, 1, perms=perms)
+        return float(loss[0]), float(penalty[0])
+    rows = min(batch_size, x.shape[0])
+    threads = net.threads()
+    work = np.empty(net.config.workspace_len(rows, threads, perm is not None), net.dtype)
+    perms = np.empty((0, 0), np.int64) if perm is None else perm.reshape(1, -1)
+    loss, penalty = np.empty(1), np.empty(1)
+    net.step = _nncore.train_epochs_weighted(net.config, net.params, net.opt_state, work, rows,
+                                             threads, x, y, perms, 1, rows, net.step, loss,
+                                             penalty, sample_weight)
+    return float(loss[0]), float(penalty[0])
 
-    Returns (sum of the loss terms, sum of the penalty before each batch's
-    update). A sparse X is densified one block of whole batches at a time;
-    the core carries its step count and optimizer state across blocks.
+
+def train_epoch(net, X, Y, batch_size, order, sample_weight=None):
+    """One epoch in C over X (n, F) and Y (n, K), batches of batch_size rows
+    taken in `order` (int64 row indices, or None for the rows as they are),
+    each row weighted by sample_weight (n values in net.dtype, or None).
+
+    Returns (sum over batches of rows x the batch's (weighted) mean loss,
+    the same sum of the penalty taken before each batch's update). A sparse
+    X is densified one block of whole batches at a time; the core carries
+    its step count and optimizer state across blocks.
     """
     n = X.shape[0]
     if not sp.issparse(X):
-        perms = None if order is None else order.reshape(1, n)
-        loss, penalty, _ = net.train_epochs(X, Y, batch_size, 1, perms=perms)
-        return float(loss[0]), float(penalty[0])
+        return _core_epoch(net, X, Y, batch_size, order, sample_weight)
     rows = _block_rows(X, batch_size)
     loss = penalty = 0.0
     for start in range(0, n, rows):
         idx = np.arange(start, min(start + rows, n)) if order is None else order[start:start + rows]
-        xb = X[idx].toarray()
-        yb = np.ascontiguousarray(Y[idx])
-        lb, pb, _ = net.train_epochs(xb, yb, batch_size, 1)
-        loss += float(lb[0])
-        penalty += float(pb[0])
+        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight[idx])
+        lb, pb = _core_epoch(net, X[idx].toarray(), np.ascontiguousarray(Y[idx]), batch_size,
+                             None, sw)
+        loss += lb
+        penalty += pb
     return loss, penalty
 
 
@@ -56,11 +75,3 @@ def forward(net, X):
     for start in range(0, X.shape[0], rows):
         out[start:start + rows] = net.forward(X[start:start + rows].toarray())
     return out
-
-
-def full_batch(net, X, Y):
-    """One step over all rows as a single batch (for the gradient): the
-    dense rows of X, densified if sparse (L-BFGS needs the whole batch)."""
-    xd = X.toarray() if sp.issparse(X) else X
-    loss, penalty, _ = net.train_epochs(xd, Y, X.shape[0], 1)
-    return float(loss[0]), float(penalty[0])
