@@ -179,3 +179,24 @@ def test_import_nnbook_never_imports_sklearn_scipy_or_dask():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from nnbook.sklearn import _classifier, _optimizer, _regressor, _shuffle
+
+    for module in (_classifier, _regressor, _optimizer, _shuffle):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_a_stopped_fit_leaves_the_callers_random_state_where_scikit_learn_does(iris):
+    X, y = iris
+    ours_rng, theirs_rng = np.random.RandomState(7), np.random.RandomState(7)
+    params = dict(hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=0.2, tol=0.05,
+                  n_iter_no_change=2, max_iter=100)
+    ours = MLPClassifier(random_state=ours_rng, **params).fit(X, y)
+    theirs = reference.MLPClassifier(random_state=theirs_rng, **params).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ < 100
+    assert ours_rng.randint(10**9) == theirs_rng.randint(10**9)

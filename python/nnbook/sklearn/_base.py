@@ -16,10 +16,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .. import _nncore
 from . import _coremap, _rows
 from ._lbfgs import fit_lbfgs
 from ._optimizer import StochasticSchedule
+from ._shuffle import EpochOrders
 from ._params import CONSTRAINTS
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -188,18 +188,14 @@ class BaseMLP(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         c = _coremap.grad_scale(self.out_activation_, self.n_outputs_)
         factor = _coremap.loss_factor(self.out_activation_, self.n_outputs_)
-        sample_idx = np.arange(n_samples, dtype=np.int64)
+        orders = EpochOrders(self._random_state, n_samples, 1 if incremental else self.max_iter)
         schedule = self._schedule
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
-                if self.shuffle:
-                    # scikit-learn shuffles its running order of sample indices
-                    perm = _nncore.legacy_permutations(self._random_state, n_samples, 1)[0]
-                    sample_idx = sample_idx[perm]
-                loss_sum, penalty_sum = _rows.train_epoch(
-                    net, X_train, y_train, batch_size, sample_idx if self.shuffle else None,
-                    sw_train)
+                order = orders.next() if self.shuffle else None
+                loss_sum, penalty_sum = _rows.train_epoch(net, X_train, y_train, batch_size,
+                                                          order, sw_train)
                 self.n_iter_ += 1
                 self.loss_ = (loss_sum * factor + penalty_sum / c) / n_samples
                 self.t_ += n_samples
@@ -230,6 +226,8 @@ class BaseMLP(BaseEstimator):
                         "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
+        finally:
+            orders.close()
         if early_stopping and self._best_params is not None:
             net.params[...] = self._best_params
             self._best_params = None

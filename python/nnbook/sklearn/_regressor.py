@@ -42,7 +42,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     >>> import numpy as np
     >>> from nnbook.sklearn import MLPRegressor
     >>> X = np.linspace(-1, 1, 50).reshape(-1, 1)
-    >>> reg = MLPRegressor((10,), solver="lbfgs", random_state=0).fit(X, X.ravel() ** 2)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(10,), solver="lbfgs", random_state=0)
+    >>> reg = reg.fit(X, X.ravel() ** 2)
     >>> reg.score(X, X.ravel() ** 2) > 0.9
     True
     """
