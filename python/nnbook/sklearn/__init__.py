@@ -8,7 +8,8 @@ with scikit-learn's parameters, attributes and (in float64) numbers:
 Needs scikit-learn (``pip install 'nnbook[sklearn]'``); ``import nnbook``
 alone never imports it.
 """
+from ._blocks import partial_fit_blocks
 from ._classifier import MLPClassifier
 from ._regressor import MLPRegressor
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "partial_fit_blocks"]
