@@ -267,3 +267,12 @@ def test_sample_weight_lbfgs(iris):
         ours = nbs.MLPClassifier(**params).fit(X, y, sample_weight=w)
         theirs = reference.MLPClassifier(**params).fit(X, y, sample_weight=w)
     assert_same_fit(ours, theirs, X, rtol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_poisson_regression(iris, solver):
+    X, y = iris
+    counts = np.c_[np.round(np.exp(0.5 * X[:, 0])), y]  # two non-negative outputs
+    fit_both("MLPRegressor", X[:, 1:], counts, rtol=1e-6 if solver == "lbfgs" else RTOL,
+             loss="poisson", hidden_layer_sizes=(5,), solver=solver, max_iter=25,
+             learning_rate_init=0.01, random_state=0, activation="tanh")

@@ -83,8 +83,8 @@ ctypedef fused real:
     double
 
 # Codes shared with nncore.h; the Python layer names them.
-ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
-LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2}
+ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4, "exponential": 5}
+LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "poisson": 3}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3}
 MAX_LAYERS = NN_MAX_LAYERS
 MAX_THREADS = NN_MAX_THREADS

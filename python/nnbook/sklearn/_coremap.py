@@ -8,6 +8,7 @@ and its gradient are scaled:
 output / loss      scikit-learn, per row       the core, per row
 =================  ==========================  ==================================
 softmax + log      -sum_k y log p              the same
+exp + Poisson      sum_k y log(y/a) - y + a    the same
 logistic + log     -sum_k bce_k (K units)      the mean over the K units
 identity + square  1/2 mean_k (a - y)^2,       mean_k (a - y)^2,
                    gradient a - y              gradient 2 (a - y) / K
@@ -31,6 +32,7 @@ OUTPUTS = {
     "softmax": ("softmax", "categorical_crossentropy"),
     "logistic": ("sigmoid", "binary_crossentropy"),
     "identity": ("linear", "mse"),
+    "exp": ("exponential", "poisson"),
 }
 
 

@@ -13,15 +13,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's MLPRegressor (same
     parameters, attributes and numbers) trained by nnbook's compiled core.
 
-    It minimises half the squared error (identity output) with 'adam',
-    'sgd' or 'lbfgs', for one or several outputs. Every parameter has
+    It minimises half the squared error (identity output) or half the
+    Poisson deviance (exponential output) with 'adam', 'sgd' or 'lbfgs', for
+    one or several outputs. Every parameter has
     scikit-learn's name, default and meaning; one is nnbook's own:
 
     Parameters
     ----------
-    loss : {'squared_error'}, default='squared_error'
-        scikit-learn 1.9 also offers 'poisson'; nnbook's core has no
-        exponential output yet, so it is refused with a ValueError.
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        Half the squared error with an identity output, or half the Poisson
+        deviance with an exponential output (targets >= 0), as in scikit-learn.
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol,
     verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
@@ -88,15 +89,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.dtype = dtype
 
     def _output_activation(self):
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _score_function(self, y_true, y_pred, sample_weight=None):
         return r2_score(y_true, y_pred, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset, dtype):
-        if self.loss == "poisson":
-            raise ValueError("loss='poisson' is not supported by nnbook's core yet (it needs an "
-                             "exponential output); got loss='poisson', expected 'squared_error'")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=dtype, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
