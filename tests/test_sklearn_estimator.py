@@ -200,3 +200,41 @@ def test_a_stopped_fit_leaves_the_callers_random_state_where_scikit_learn_does(i
     theirs = reference.MLPClassifier(random_state=theirs_rng, **params).fit(X, y)
     assert ours.n_iter_ == theirs.n_iter_ < 100
     assert ours_rng.randint(10**9) == theirs_rng.randint(10**9)
+
+
+def test_sample_weight_metadata_routing_as_in_scikit_learn(iris):
+    import sklearn
+    from sklearn.model_selection import cross_validate
+
+    X, y = iris
+    w = np.linspace(0.2, 2.0, len(y))
+    scores = []
+    with sklearn.config_context(enable_metadata_routing=True):
+        for cls in (MLPClassifier, reference.MLPClassifier):
+            est = cls(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=30, random_state=0)
+            est.set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                out = cross_validate(est, X, y, cv=3, params={"sample_weight": w},
+                                     return_estimator=True)
+            scores.append(out["test_score"])
+        # unrequested sample_weight is an error, as in scikit-learn
+        with pytest.raises(sklearn.exceptions.UnsetMetadataPassedError):
+            cross_validate(MLPClassifier(max_iter=5), X, y, cv=3, params={"sample_weight": w})
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-6)
+
+
+def test_replaced_coefs_are_used(iris):
+    X, y = iris
+    est = quiet_fit(MLPRegressor(hidden_layer_sizes=(3,), max_iter=5, random_state=0), X, y)
+    est.coefs_ = [np.zeros_like(c) for c in est.coefs_]
+    np.testing.assert_allclose(est.predict(X), np.full(len(X), est.intercepts_[-1][0]),
+                               rtol=1e-12)
+
+
+def test_n_iter_no_change_inf_runs_every_epoch(iris):
+    X, y = iris
+    with pytest.warns(ConvergenceWarning):
+        est = MLPClassifier((3,), max_iter=12, n_iter_no_change=np.inf, tol=10.0,
+                            random_state=0).fit(X, y)
+    assert est.n_iter_ == 12
