@@ -2,8 +2,9 @@
 
 Each workload fits scikit-learn's estimator and nnbook's with identical
 parameters and random_state, checks first that both reached the same final
-loss (float64: within 1e-9 relative, as the parity tests require; float32:
-within 1e-3, rounding differs), then reports both times and their ratio.
+loss curve (float64: every epoch within 1e-9 relative, as the parity tests
+require; float32: the first epoch within 1e-5 and every epoch within 2%, as
+the two round differently), then reports both times and their ratio.
 
 Workloads (issue 10, "Speed"):
   cancer    breast cancer (455 rows after a stratified 80/20 split, scaled),
@@ -76,12 +77,17 @@ def timed_fit(module, X, y, params):
 
 
 def compare_fit(name, X, y, params, rtol, ours_params=None):
+    """Time both fits; rtol bounds the gap of every epoch's loss, or (float32,
+    rtol a pair) of the first epoch's and of the final loss: float32 rounding
+    differs between the two and the gap grows over thousands of steps."""
     t_ref, ref = timed_fit(reference, X, y, params)
     t_ours, mine = timed_fit(ours, X, y, {**params, **(ours_params or {})})
-    gap = abs(mine.loss_ - ref.loss_) / abs(ref.loss_)
-    ok = gap <= rtol and mine.n_iter_ == ref.n_iter_
+    gaps = np.abs(np.subtract(mine.loss_curve_, ref.loss_curve_)) / np.abs(ref.loss_curve_)
+    first, last = rtol if isinstance(rtol, tuple) else (rtol, rtol)
+    ok = mine.n_iter_ == ref.n_iter_ and gaps[0] <= first and np.all(gaps <= last)
     return dict(name=name, t_ref=t_ref, t_ours=t_ours, loss_ref=ref.loss_, loss_ours=mine.loss_,
-                gap=gap, ok=ok, note=f"{mine.n_iter_} epochs, loss gap {gap:.1e}")
+                gap=gaps[-1], ok=ok, note=f"{mine.n_iter_} epochs, loss gap first epoch "
+                                          f"{gaps[0]:.1e}, largest {gaps.max():.1e}")
 
 
 def compare_grid(X, y, quick):
@@ -122,7 +128,7 @@ def run(workloads, quick):
         params = dict(hidden_layer_sizes=(256, 128), solver="adam", max_iter=10, tol=0,
                       random_state=0)
         rows.append(compare_fit("fmnist f64", X, y, params, 1e-9))
-        rows.append(compare_fit("fmnist f32", X.astype(np.float32), y, params, 1e-3,
+        rows.append(compare_fit("fmnist f32", X.astype(np.float32), y, params, (1e-5, 2e-2),
                                 dict(dtype=np.float32)))
     if "grid" in workloads:
         X, y = digits_data()
