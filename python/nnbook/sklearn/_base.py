@@ -53,7 +53,7 @@ class BaseMLP(BaseEstimator):
         arrays after unpickling, or when they were replaced."""
         net = self.__dict__.get("_net")
         if net is not None and len(self.coefs_) == net.n_layers and all(
-                c.base is net.params and i.base is net.params
+                getattr(c, "base", None) is net.params and getattr(i, "base", None) is net.params
                 for c, i in zip(self.coefs_, self.intercepts_)):
             return net
         dtype = np.asarray(self.coefs_[0]).dtype
