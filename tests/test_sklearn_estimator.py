@@ -184,10 +184,12 @@ def test_import_nnbook_never_imports_sklearn_scipy_or_dask():
 def test_docstring_examples_run():
     import doctest
 
-    from nnbook.sklearn import _classifier, _optimizer, _regressor, _shuffle
+    from nnbook.sklearn import _blocks, _classifier, _optimizer, _regressor, _shuffle
 
-    for module in (_classifier, _regressor, _optimizer, _shuffle):
-        result = doctest.testmod(module)
+    for module in (_classifier, _regressor, _optimizer, _shuffle, _blocks):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
