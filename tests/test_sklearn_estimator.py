@@ -184,9 +184,11 @@ def test_import_nnbook_never_imports_sklearn_scipy_or_dask():
 def test_docstring_examples_run():
     import doctest
 
-    from nnbook.sklearn import _blocks, _classifier, _optimizer, _regressor, _shuffle
+    from nnbook.sklearn import (_blocks, _classifier, _coremap, _lbfgs, _optimizer,
+                                _regressor, _rows, _shuffle)
 
-    for module in (_classifier, _regressor, _optimizer, _shuffle, _blocks):
+    for module in (_classifier, _regressor, _optimizer, _shuffle, _blocks, _coremap, _lbfgs,
+                   _rows):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             result = doctest.testmod(module)

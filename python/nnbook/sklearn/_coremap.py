@@ -37,7 +37,13 @@ OUTPUTS = {
 
 
 def grad_scale(out_activation, n_outputs):
-    """c: the core's gradient over scikit-learn's for this output."""
+    """c: the core's gradient over scikit-learn's for this output.
+
+    Example
+    -------
+    >>> grad_scale("identity", 1), grad_scale("logistic", 4), grad_scale("softmax", 10)
+    (2.0, 0.25, 1.0)
+    """
     if out_activation == "logistic":
         return 1.0 / n_outputs
     if out_activation == "identity":
@@ -46,7 +52,13 @@ def grad_scale(out_activation, n_outputs):
 
 
 def loss_factor(out_activation, n_outputs):
-    """scikit-learn's summed loss terms over the core's."""
+    """scikit-learn's summed loss terms over the core's.
+
+    Example
+    -------
+    >>> loss_factor("identity", 3), loss_factor("logistic", 4)
+    (0.5, 4.0)
+    """
     if out_activation == "logistic":
         return float(n_outputs)
     if out_activation == "identity":
@@ -75,7 +87,14 @@ def solver_settings(est, out_activation, n_outputs, dtype, learning_rate):
 
 
 def build_network(layer_units, activation, out_activation, dtype, **settings):
-    """An untrained CoreNetwork for scikit-learn's layer_units (inputs first)."""
+    """An untrained CoreNetwork for scikit-learn's layer_units (inputs first).
+
+    Example
+    -------
+    >>> net = build_network([4, 8, 3], "relu", "softmax", np.float64)
+    >>> net.activations, net.loss, net.weight(1).shape
+    (['relu', 'softmax'], 'categorical_crossentropy', (8, 3))
+    """
     out_act, loss = OUTPUTS[out_activation]
     acts = [HIDDEN_ACTIVATIONS[activation]] * (len(layer_units) - 2) + [out_act]
     return CoreNetwork(layer_units, acts, loss, dtype, **settings)

@@ -17,7 +17,15 @@ from . import _coremap, _rows
 
 def sklearn_order(net):
     """Indices that turn the core's flat vector (W0 b0 W1 b1 ...) into
-    scikit-learn's packing (all weights, then all intercepts)."""
+    scikit-learn's packing (all weights, then all intercepts).
+
+    Example
+    -------
+    >>> from nnbook.sklearn._coremap import build_network
+    >>> net = build_network([2, 1, 1], "tanh", "identity", np.float64)
+    >>> sklearn_order(net).tolist()   # W0 at 0-1, b0 at 2, W1 at 3, b1 at 4
+    [0, 1, 3, 2, 4]
+    """
     w = [np.arange(net.weight(l).size) + net.offsets[l][0] for l in range(net.n_layers)]
     b = [np.arange(net.bias(l).size) + net.offsets[l][1] for l in range(net.n_layers)]
     return np.concatenate(w + b)

@@ -12,7 +12,13 @@ SPARSE_BLOCK_BYTES = 16 << 20
 
 def as_core_input(X, dtype):
     """X as the core reads it: a C-contiguous array of dtype, or a CSR matrix
-    of dtype (CSC is converted, once, to CSR so rows can be gathered)."""
+    of dtype (CSC is converted, once, to CSR so rows can be gathered).
+
+    Example
+    -------
+    >>> as_core_input(sp.csc_matrix(np.eye(3)), np.float32).format
+    'csr'
+    """
     if sp.issparse(X):
         return sp.csr_matrix(X, dtype=dtype)
     return np.ascontiguousarray(X, dtype=dtype)
