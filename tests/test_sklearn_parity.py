@@ -276,3 +276,35 @@ def test_poisson_regression(iris, solver):
     fit_both("MLPRegressor", X[:, 1:], counts, rtol=1e-6 if solver == "lbfgs" else RTOL,
              loss="poisson", hidden_layer_sizes=(5,), solver=solver, max_iter=25,
              learning_rate_init=0.01, random_state=0, activation="tanh")
+
+
+def test_warm_started_early_stopping_and_multilabel_partial_fit(iris):
+    X, y = iris
+    params = dict(hidden_layer_sizes=(6,), solver="sgd", early_stopping=True, warm_start=True,
+                  max_iter=15, random_state=0, learning_rate_init=0.05, n_iter_no_change=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = nbs.MLPClassifier(**params).fit(X, y).fit(X, y).fit(X[::2], y[::2])
+        theirs = reference.MLPClassifier(**params).fit(X, y).fit(X, y).fit(X[::2], y[::2])
+    assert_same_fit(ours, theirs, X)
+    Y = np.c_[y == 0, y == 1]
+    ours, theirs = nbs.MLPClassifier((5,), random_state=0), reference.MLPClassifier((5,),
+                                                                                 random_state=0)
+    for _ in range(3):
+        ours.partial_fit(X, Y, classes=[0, 1])
+        theirs.partial_fit(X, Y, classes=[0, 1])
+    assert_same_fit(ours, theirs, X)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_sparse_weighted_fit(iris, early_stopping):
+    X, y = iris
+    Xs = sp.csr_matrix(np.where(np.abs(X) < 0.5, 0.0, X))
+    w = np.linspace(0.1, 2.0, len(y))
+    params = dict(hidden_layer_sizes=(6,), solver="sgd", max_iter=15, random_state=0,
+                  batch_size=20, early_stopping=early_stopping)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = nbs.MLPClassifier(**params).fit(Xs, y, sample_weight=w)
+        theirs = reference.MLPClassifier(**params).fit(Xs, y, sample_weight=w)
+    assert_same_fit(ours, theirs, Xs)
