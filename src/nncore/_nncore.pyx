@@ -107,8 +107,8 @@ ctypedef fused real:
     double
 
 # Codes shared with nncore.h; the Python layer names them.
-ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4}
-LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2}
+ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4, "exponential": 5}
+LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "poisson": 3}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3, "adagrad": 4, "adadelta": 5,
               "adamax": 6, "nadam": 7}
 LR_SCHEDULES = {"constant": 0, "exponential": 1, "piecewise": 2, "cosine": 3}

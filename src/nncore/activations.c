@@ -42,6 +42,18 @@ void NNF(relu_backward)(real *dinp, const real *dout, const real *out, int64_t n
     for (int64_t i = 0; i < n; i++) dinp[i] = out[i] > 0 ? dout[i] : (real)0;
 }
 
+/* out[i] = exp(inp[i]) (the exponential output of a Poisson regression) */
+NN_VECTORISE
+void NNF(exp_forward)(real *out, const real *inp, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = R_VEXP(inp[i]);
+}
+
+/* dinp[i] = dout[i] * a: exp is its own derivative */
+NN_VECTORISE
+void NNF(exp_backward)(real *dinp, const real *dout, const real *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * out[i];
+}
+
 /* out (B,K) = row-wise softmax of max(inp, zmin); equals exp(z)/sum(exp(z))
  * wherever that is finite. out may alias inp. */
 NN_VECTORISE
@@ -70,6 +82,7 @@ void NNF(activation_forward)(real *out, const real *inp, int B, int N, int act, 
     case NN_TANH: NNF(tanh_forward)(out, inp, n); break;
     case NN_RELU: NNF(relu_forward)(out, inp, n); break;
     case NN_SOFTMAX: NNF(softmax_forward)(out, inp, B, N, zmin); break;
+    case NN_EXP: NNF(exp_forward)(out, inp, n); break;
     default:
         if (out != inp)
             for (int64_t i = 0; i < n; i++) out[i] = inp[i];
@@ -83,6 +96,7 @@ void NNF(activation_backward)(real *dinp, const real *dout, const real *out, int
     case NN_TANH: NNF(tanh_backward)(dinp, dout, out, n); break;
     case NN_RELU: NNF(relu_backward)(dinp, dout, out, n); break;
     case NN_SOFTMAX: NNF(softmax_backward)(dinp, dout, out, B, N); break;
+    case NN_EXP: NNF(exp_backward)(dinp, dout, out, n); break;
     default:
         if (dinp != dout)
             for (int64_t i = 0; i < n; i++) dinp[i] = dout[i];

@@ -7,12 +7,14 @@ int nn_check_config(const nn_config *cfg) {
     for (int l = 0; l <= cfg->n_layers; l++)
         if (cfg->sizes[l] < 1) return NN_EINVAL;
     for (int l = 0; l < cfg->n_layers; l++)
-        if (cfg->activations[l] < NN_LINEAR || cfg->activations[l] > NN_SOFTMAX) return NN_EINVAL;
+        if (cfg->activations[l] < NN_LINEAR || cfg->activations[l] > NN_EXP) return NN_EINVAL;
     int last = cfg->activations[cfg->n_layers - 1];
     /* the fused output pairs: the loss kernel itself applies the activation */
     if (cfg->loss == NN_LOSS_BCE && last != NN_SIGMOID) return NN_EINVAL;
     if (cfg->loss == NN_LOSS_CE && last != NN_SOFTMAX) return NN_EINVAL;
-    if (cfg->loss < NN_LOSS_BCE || cfg->loss > NN_LOSS_MSE) return NN_EINVAL;
+    /* the Poisson error a - y holds for an exponential output only */
+    if (cfg->loss == NN_LOSS_POISSON && last != NN_EXP) return NN_EINVAL;
+    if (cfg->loss < NN_LOSS_BCE || cfg->loss > NN_LOSS_POISSON) return NN_EINVAL;
     if (cfg->optimizer < NN_OPT_SGD || cfg->optimizer > NN_OPT_NADAM) return NN_EINVAL;
     if (cfg->lr_schedule < NN_LR_CONSTANT || cfg->lr_schedule > NN_LR_COSINE) return NN_EINVAL;
     if ((cfg->lr_schedule == NN_LR_EXPONENTIAL || cfg->lr_schedule == NN_LR_COSINE) &&

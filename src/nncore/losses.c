@@ -1,6 +1,6 @@
 /* Output losses. Why the output error is simply a - y: for sigmoid + binary
- * cross-entropy, softmax + categorical cross-entropy (and identity + squared
- * error), dL/dz collapses to (a - y) because the activation's derivative
+ * cross-entropy, softmax + categorical cross-entropy, exp + Poisson deviance
+ * (and identity + squared error), dL/dz collapses to (a - y) because the activation's derivative
  * cancels against the loss's 1/a terms. So the fused pairs below never form
  * dL/da at all. Loss values are accumulated in double in both precisions. */
 #include "real.h"
@@ -121,4 +121,16 @@ double NNF(mse_forward)(const real *out, const real *y, int B, int K) {
 NN_VECTORISE
 void NNF(mse_backward)(real *dout, const real *out, const real *y, int64_t n, real scale) {
     for (int64_t i = 0; i < n; i++) dout[i] = scale * (real)2 * (out[i] - y[i]);
+}
+
+/* Sum over rows and outputs of half the Poisson deviance,
+ * y log(y / a) - y + a (y log(y / a) taken as 0 where y = 0), for a = exp(z).
+ * Its gradient in z is a - y: see cross_entropy_backward. */
+double NNF(poisson_forward)(const real *out, const real *y, int B, int K) {
+    double total = 0;
+    for (int64_t i = 0; i < (int64_t)B * K; i++) {
+        double t = y[i], a = out[i];
+        total += (t != 0 ? t * log(t / a) : 0.0) - t + a;
+    }
+    return total;
 }

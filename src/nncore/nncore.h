@@ -13,8 +13,9 @@
 
 #include <stdint.h>
 
-enum nn_activation { NN_LINEAR = 0, NN_SIGMOID = 1, NN_TANH = 2, NN_RELU = 3, NN_SOFTMAX = 4 };
-enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2 };
+enum nn_activation { NN_LINEAR = 0, NN_SIGMOID = 1, NN_TANH = 2, NN_RELU = 3, NN_SOFTMAX = 4,
+                     NN_EXP = 5 };
+enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2, NN_LOSS_POISSON = 3 };
 enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3,
                     NN_OPT_ADAGRAD = 4, NN_OPT_ADADELTA = 5, NN_OPT_ADAMAX = 6,
                     NN_OPT_NADAM = 7 };
@@ -148,6 +149,8 @@ int nn_blas_threads(void);
     void tanh_backward##S(real *dinp, const real *dout, const real *out, int64_t n);        \
     void relu_forward##S(real *out, const real *inp, int64_t n);                            \
     void relu_backward##S(real *dinp, const real *dout, const real *out, int64_t n);        \
+    void exp_forward##S(real *out, const real *inp, int64_t n);                             \
+    void exp_backward##S(real *dinp, const real *dout, const real *out, int64_t n);         \
     void softmax_forward##S(real *out, const real *inp, int B, int K, real zmin);           \
     void softmax_backward##S(real *dinp, const real *dout, const real *out, int B, int K);  \
     void activation_forward##S(real *out, const real *inp, int B, int N, int act, real zmin); \
@@ -166,6 +169,7 @@ int nn_blas_threads(void);
                                    int64_t n, real scale);                                  \
     double mse_forward##S(const real *out, const real *y, int B, int K);                    \
     void mse_backward##S(real *dout, const real *out, const real *y, int64_t n, real scale);\
+    double poisson_forward##S(const real *out, const real *y, int B, int K);                \
     /* optimizers.c */                                                                      \
     double l1_l2_penalty_forward##S(const real *weight, int64_t n, double l1, double l2);   \
     void l1_l2_penalty_backward##S(real *dweight, const real *weight, int64_t n,            \

@@ -71,6 +71,7 @@ static double output_layer(const nn_config *cfg, real *a, const real *y, int m) 
     if (y && cfg->loss == NN_LOSS_BCE) /* per sample: the mean over its K units */
         return NNF(binary_cross_entropy_forward)(a, a, y, (int64_t)m * K, zmin, eps) / K;
     NNF(activation_forward)(a, a, m, K, act, zmin);
+    if (y && cfg->loss == NN_LOSS_POISSON) return NNF(poisson_forward)(a, y, m, K);
     return y ? NNF(mse_forward)(a, y, m, K) : 0.0;
 }
 

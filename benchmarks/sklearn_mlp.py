@@ -1,0 +1,196 @@
+"""scikit-learn's MLP against nnbook.sklearn's, same parameters, one run.
+
+Each workload fits scikit-learn's estimator and nnbook's with identical
+parameters and random_state, checks first that both reached the same final
+loss curve (float64: every epoch within 1e-9 relative, as the parity tests
+require; float32: the first epoch within 1e-4 and every epoch within 2%, as
+the two round differently: scikit-learn's own float32 loss moves by 1e-3
+between its 1- and 2-thread runs), then reports both times and their ratio.
+
+Workloads (issue 10, "Speed"):
+  cancer    breast cancer (455 rows after a stratified 80/20 split, scaled),
+            hidden (100,), adam, max_iter=200 (tol=0: every epoch runs)
+  digits    digits (1,797 rows, scaled), hidden (100,), sgd, max_iter=200, tol=0
+  fmnist    Fashion-MNIST's 48,000 training rows (the book's split), hidden
+            (256, 128), adam, 10 epochs, float64 and float32 (scikit-learn
+            trains in float32 when X is float32; nnbook with dtype=float32)
+  grid      GridSearchCV on digits: 12 candidates x 5 folds, n_jobs=2,
+            MLPClassifier(max_iter=30); the searches must pick the same
+            candidate with the same scores
+
+Targets: >= 20x on cancer, >= 10x on digits, >= 1.8x on Fashion-MNIST
+float64, >= 3.5x with float32, >= 8x on the grid search.
+
+Usage (from the repository root):
+    python benchmarks/sklearn_mlp.py [--quick] [--workloads cancer,digits,fmnist,grid]
+                                     [--markdown docs/sklearn.md] [--threads N]
+--markdown rewrites the table between the file's sklearn-bench markers.
+Exit status 1 when a sanity check fails (a broken run never looks fast).
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+
+import numpy as np
+import sklearn
+from sklearn import neural_network as reference
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.preprocessing import StandardScaler
+
+import nnbook.sklearn as ours
+
+MARK_START = "<!-- sklearn-bench:start -->"
+MARK_END = "<!-- sklearn-bench:end -->"
+TARGETS = {"cancer": 20, "digits": 10, "fmnist f64": 1.8, "fmnist f32": 3.5, "grid": 8}
+
+
+def cancer_data():
+    X, y = load_breast_cancer(return_X_y=True)
+    X, _, y, _ = train_test_split(X, y, stratify=y, test_size=0.2, random_state=42)
+    return StandardScaler().fit_transform(X), y
+
+
+def digits_data():
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def fmnist_data(quick):
+    from nnbook import datasets
+
+    split = datasets.fashion_mnist_split(dtype=np.float64)
+    n = 6000 if quick else len(split.y_train)
+    return split.x_train[:n], split.y_train[:n]
+
+
+def timed_fit(module, X, y, params):
+    est = module.MLPClassifier(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        est.fit(X, y)
+        return time.perf_counter() - start, est
+
+
+def compare_fit(name, X, y, params, rtol, ours_params=None):
+    """Time both fits; rtol bounds the gap of every epoch's loss, or (float32,
+    rtol a pair) of the first epoch's and of the final loss: float32 rounding
+    differs between the two and the gap grows over thousands of steps."""
+    t_ref, ref = timed_fit(reference, X, y, params)
+    t_ours, mine = timed_fit(ours, X, y, {**params, **(ours_params or {})})
+    gaps = np.abs(np.subtract(mine.loss_curve_, ref.loss_curve_)) / np.abs(ref.loss_curve_)
+    first, last = rtol if isinstance(rtol, tuple) else (rtol, rtol)
+    ok = mine.n_iter_ == ref.n_iter_ and gaps[0] <= first and np.all(gaps <= last)
+    return dict(name=name, t_ref=t_ref, t_ours=t_ours, loss_ref=ref.loss_, loss_ours=mine.loss_,
+                gap=gaps[-1], ok=ok, note=f"{mine.n_iter_} epochs, loss gap first epoch "
+                                          f"{gaps[0]:.1e}, largest {gaps.max():.1e}")
+
+
+def compare_grid(X, y, quick):
+    grid = {"hidden_layer_sizes": [(50,), (100,)], "alpha": [1e-4, 1e-3, 1e-2],
+            "activation": ["relu", "tanh"]}
+    params = dict(max_iter=10 if quick else 30, random_state=0)
+    runs = {}
+    for label, module in (("ref", reference), ("ours", ours)):
+        search = GridSearchCV(module.MLPClassifier(**params), grid, cv=5, n_jobs=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            search.fit(X, y)
+            runs[label] = (time.perf_counter() - start, search)
+    (t_ref, ref), (t_ours, mine) = runs["ref"], runs["ours"]
+    scores_ref = ref.cv_results_["mean_test_score"]
+    scores_ours = mine.cv_results_["mean_test_score"]
+    ok = mine.best_params_ == ref.best_params_ and np.allclose(scores_ours, scores_ref, rtol=0,
+                                                                  atol=1e-12)
+    return dict(name="grid", t_ref=t_ref, t_ours=t_ours, loss_ref=ref.best_score_,
+                loss_ours=mine.best_score_, gap=float(np.max(np.abs(scores_ours - scores_ref))),
+                ok=ok, note=f"12 x 5 fits, best {mine.best_params_}")
+
+
+def run(workloads, quick):
+    rows = []
+    if "cancer" in workloads:
+        X, y = cancer_data()
+        rows.append(compare_fit("cancer", X, y, dict(hidden_layer_sizes=(100,), solver="adam",
+                                                     max_iter=200, tol=0, random_state=0), 1e-9))
+    if "digits" in workloads:
+        X, y = digits_data()
+        rows.append(compare_fit("digits", X, y, dict(hidden_layer_sizes=(100,), solver="sgd",
+                                                     max_iter=60 if quick else 200, tol=0,
+                                                     random_state=0), 1e-9))
+    if "fmnist" in workloads:
+        X, y = fmnist_data(quick)
+        params = dict(hidden_layer_sizes=(256, 128), solver="adam", max_iter=10, tol=0,
+                      random_state=0)
+        rows.append(compare_fit("fmnist f64", X, y, params, 1e-9))
+        rows.append(compare_fit("fmnist f32", X.astype(np.float32), y, params, (1e-4, 2e-2),
+                                dict(dtype=np.float32)))
+    if "grid" in workloads:
+        X, y = digits_data()
+        rows.append(compare_grid(X, y, quick))
+    return rows
+
+
+def table(rows, quick):
+    load = os.getloadavg()
+    lines = [f"Measured by `benchmarks/sklearn_mlp.py{' --quick' if quick else ''}` on "
+             f"{platform.machine()}, {os.cpu_count()} cores, scikit-learn "
+             f"{sklearn.__version__}, load average "
+             f"{load[0]:.1f} at the end.", "",
+             "| workload | scikit-learn (s) | nnbook (s) | speed-up | target | final loss "
+             "(scikit-learn / nnbook) | check |",
+             "|---|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        ratio = r["t_ref"] / r["t_ours"]
+        target = TARGETS.get(r["name"])
+        met = "" if target is None else (" (met)" if ratio >= target else " (not met)")
+        lines.append(f"| {r['name']} | {r['t_ref']:.2f} | {r['t_ours']:.2f} | {ratio:.1f}x | "
+                     f"{target}x{met} | {r['loss_ref']:.10g} / {r['loss_ours']:.10g} | "
+                     f"{'ok' if r['ok'] else 'FAILED'}: {r['note']} |")
+    return "\n".join(lines)
+
+
+def update_markdown(path, text):
+    with open(path) as f:
+        old = f.read()
+    start, end = old.find(MARK_START), old.find(MARK_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"{path} has no {MARK_START} ... {MARK_END} section to update")
+    with open(path, "w") as f:
+        f.write(old[:start + len(MARK_START)] + "\n" + text + "\n" + old[end:])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    ap.add_argument("--workloads", default="cancer,digits,fmnist,grid")
+    ap.add_argument("--markdown", help="file whose sklearn-bench section gets the table")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="BLAS threads for both sides (threadpoolctl and "
+                         "nnbook.set_num_threads); default: each library's own")
+    args = ap.parse_args(argv)
+    if args.threads:
+        import threadpoolctl
+
+        import nnbook
+
+        nnbook.set_num_threads(args.threads)
+        with threadpoolctl.threadpool_limits(args.threads):
+            rows = run(set(args.workloads.split(",")), args.quick)
+    else:
+        rows = run(set(args.workloads.split(",")), args.quick)
+    text = table(rows, args.quick)
+    print(text)
+    if args.markdown:
+        update_markdown(args.markdown, text)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
