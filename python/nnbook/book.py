@@ -34,14 +34,13 @@ argument; inputs are never modified):
 Hyper-parameters set as attributes after __init__ are checked again when
 the network is (re)built, at fit or init_weights.
 """
-import functools
-import threading
 import time
 import warnings
 
 import numpy as np
 
 from . import _nncore
+from ._fit_lock import SerialFits, serialised
 from ._network import BOOK_EPS, BOOK_ZMIN, CoreNetwork
 from ._validation import (NotFittedError, _as_numeric_array, as_array, as_binary_targets,
                           as_matrix, as_one_hot, as_parameter, check_dtype, check_pair,
@@ -103,16 +102,7 @@ def _parameter(layer, kind, name):
     return property(view, assign, doc=f"The book's {name}, a view of the core's parameters.")
 
 
-def _serialised(fit):
-    """fit runs under the model's lock: two threads fitting one model take turns."""
-    @functools.wraps(fit)
-    def locked(self, *args, **kwargs):
-        with self._fit_lock:
-            return fit(self, *args, **kwargs)
-    return locked
-
-
-class _BookNetwork:
+class _BookNetwork(SerialFits):
     """What every book class shares: the core network, views, bookkeeping."""
 
     _output_activation = "sigmoid"
@@ -126,19 +116,6 @@ class _BookNetwork:
         self.losses = []
         self.val_losses = []
         self._net = None
-        self._fit_lock = threading.RLock()
-
-    # fits of one model from several threads run one after the other (each
-    # rebuilds the network and its losses); predictions need no lock here:
-    # the network they read is consistent by itself (see _network.py)
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_fit_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._fit_lock = threading.RLock()
 
     def _check_hyperparameters(self):
         """Check (again) what may have been set as attributes since __init__."""
@@ -374,7 +351,7 @@ class SingleLayer(_BookNetwork):
             raise ValueError(f"err must have shape ({m}, {units}), got {e.shape}")
         return np.ascontiguousarray(e.reshape(m, units) / m)
 
-    @_serialised
+    @serialised
     def fit(self, x, y, epochs=100, x_val=None, y_val=None, *, callback=None):
         """Full-batch gradient descent for `epochs` epochs; returns self.
 
@@ -526,7 +503,7 @@ class DualLayer(SingleLayer):
     def _prepare_rng(self):
         pass
 
-    @_serialised
+    @serialised
     def fit(self, x, y, epochs=100, x_val=None, y_val=None, *, callback=None):
         """Train for `epochs` epochs, run in the core in chunks. Returns self.
 

@@ -41,13 +41,12 @@ Example
 >>> sorted(history.history)
 ['accuracy', 'loss']
 """
-import functools
 import math
-import threading
 import warnings
 
 import numpy as np
 
+from .._fit_lock import SerialFits, serialised
 from .._validation import (INT32_MAX, _as_numeric_array, as_array, as_matrix, check_bool,
                            check_dtype,
                            check_positive_int, check_real)
@@ -115,16 +114,7 @@ def _class_weights(class_weight, core_targets, dtype):
     return np.ascontiguousarray(table[classes], dtype=dtype)
 
 
-def _serialised(fit):
-    """fit runs under the model's lock."""
-    @functools.wraps(fit)
-    def locked(self, *args, **kwargs):
-        with self._fit_lock:
-            return fit(self, *args, **kwargs)
-    return locked
-
-
-class Sequential:
+class Sequential(SerialFits):
     """A linear stack of Dense layers.
 
     Parameters
@@ -168,20 +158,8 @@ class Sequential:
         self._applied_optimizer = None
         self.stop_training = False
         self.history = None
-        self._fit_lock = threading.RLock()
         for layer in layers or []:
             self.add(layer)
-
-    # two threads fitting one model take turns (a fit's epochs never interleave
-    # with another's); predictions read the core, which is consistent by itself
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_fit_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._fit_lock = threading.RLock()
 
     # -- structure -----------------------------------------------------------
     @property
@@ -458,7 +436,7 @@ class Sequential:
         return logs
 
     # -- training --------------------------------------------------------------
-    @_serialised
+    @serialised
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, **kwargs):
