@@ -4,6 +4,7 @@ Most runs are in-process (``main([...])``, output captured); one end-to-end
 ``python -m nnbook reproduce --quick --out DIR`` runs as a subprocess.
 """
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -66,6 +67,13 @@ def no_fashion(monkeypatch, tmp_path):
 
 # -- reproduce ----------------------------------------------------------------
 
+# reproduce draws the chapters' figures: it needs the plot extra (matplotlib)
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None,
+    reason="reproduce draws figures: needs the plot extra (matplotlib)")
+
+
+@needs_matplotlib
 def test_reproduce_quick_end_to_end_subprocess(tmp_path):
     """The README's command, as a user runs it (python -m nnbook, stdout not a TTY)."""
     out_dir = tmp_path / "out"
@@ -95,6 +103,7 @@ def test_reproduce_quick_end_to_end_subprocess(tmp_path):
         assert [r["key"] for r in csv.DictReader(f)] == list(rows)
 
 
+@needs_matplotlib
 def test_reproduce_breast_cancer_in_process(capsys, tmp_path):
     code, out, err = run(capsys, "reproduce", "--quick", "--only", *BREAST_KEYS,
                          "--out", tmp_path)
