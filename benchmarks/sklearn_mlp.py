@@ -43,6 +43,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 import nnbook.sklearn as ours
+from markers import replace_between
 
 MARK_START = "<!-- sklearn-bench:start -->"
 MARK_END = "<!-- sklearn-bench:end -->"
@@ -157,13 +158,7 @@ def table(rows, quick):
 
 
 def update_markdown(path, text):
-    with open(path) as f:
-        old = f.read()
-    start, end = old.find(MARK_START), old.find(MARK_END)
-    if start < 0 or end < start:
-        raise SystemExit(f"{path} has no {MARK_START} ... {MARK_END} section to update")
-    with open(path, "w") as f:
-        f.write(old[:start + len(MARK_START)] + "\n" + text + "\n" + old[end:])
+    replace_between(path, MARK_START, MARK_END, text)
 
 
 def main(argv=None):

@@ -65,6 +65,8 @@ import nnbook
 from nnbook import _nncore, datasets, reference
 from nnbook._network import BOOK_EPS, BOOK_ZMIN, CoreNetwork
 
+from markers import replace_between   # benchmarks/markers.py, beside this script
+
 LOAD_LIMIT = 1.2          # 1-minute load average above which timings are suspect
 MEMORY_TARGET_MIB = 64    # target: peak training RSS <= the training set + 64 MiB
 WIDE_MARGIN = 10.0        # "faster than PyTorch/sklearn by a wide margin": at least 10x
@@ -963,14 +965,7 @@ README_END = "<!-- bench:end -->"
 
 def update_readme(path, tables):
     """Put the generated tables between the README's bench markers (they must exist)."""
-    with open(path) as f:
-        text = f.read()
-    start, end = text.find(README_START), text.find(README_END)
-    if start < 0 or end < start:
-        raise SystemExit(f"{path} has no {README_START} ... {README_END} section to update")
-    text = text[:start + len(README_START)] + "\n" + tables.strip() + "\n" + text[end:]
-    with open(path, "w") as f:
-        f.write(text)
+    replace_between(path, README_START, README_END, tables.strip())
 
 
 def markdown(res, infer, memory, tgts, mline, load_end):
