@@ -21,6 +21,7 @@ Conventions, shared with the core:
   because that is what the C core receives. Loss *values* are accumulated in
   float64 in both precisions, as the core does.
 """
+import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -31,6 +32,11 @@ __all__ = [
     "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
     "relu_forward", "relu_backward", "softmax_forward", "softmax_backward",
     "activation_forward", "activation_backward",
+    "elu_forward", "elu_backward", "selu_forward", "selu_backward", "gelu_forward",
+    "gelu_backward", "swish_forward", "swish_backward", "leaky_relu_forward",
+    "leaky_relu_backward", "softplus_forward", "softplus_backward", "softsign_forward",
+    "softsign_backward", "hard_sigmoid_forward", "hard_sigmoid_backward",
+    "hard_silu_forward", "hard_silu_backward", "ACTIVATIONS_NEEDING_INPUT",
     # dense layer
     "dense_forward", "dense_backward",
     # losses
@@ -199,11 +205,14 @@ def activation_forward(z, act, zmin=-np.inf):
         return softmax_forward(z, zmin)
     if act == "linear":
         return np.array(z, copy=True)
+    if act in _KERAS_FORWARD:
+        return _KERAS_FORWARD[act](z)
     raise ValueError(f"unknown activation {act!r}")
 
 
-def activation_backward(dout, a, act):
-    """dL/dz from dL/da and the forward output a of the activation `act`.
+def activation_backward(dout, a, act, z=None):
+    """dL/dz from dL/da and the forward output a of the activation `act`; the
+    activations in ACTIVATIONS_NEEDING_INPUT need the forward input z as well.
 
     Example
     -------
@@ -220,7 +229,262 @@ def activation_backward(dout, a, act):
         return softmax_backward(dout, a)
     if act == "linear":
         return np.array(dout, copy=True)
+    if act in ACTIVATIONS_NEEDING_INPUT:
+        if z is None:
+            raise ValueError(f"the backward pass of {act!r} needs its input z")
+        return _KERAS_BACKWARD[act](dout, z)
+    if act in _KERAS_BACKWARD:
+        return _KERAS_BACKWARD[act](dout, a)
     raise ValueError(f"unknown activation {act!r}")
+
+
+# ---------------------------------------------------------------------------
+# Keras's further activations (Keras 3, TensorFlow backend). elu, selu,
+# leaky_relu, softplus, softsign and hard_sigmoid write their derivative from
+# the output a, as above; gelu, swish and hard_silu are not monotonic, so a
+# does not determine z and their backward takes z.
+# ---------------------------------------------------------------------------
+
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SELU_SCALE_ALPHA = 1.7580993408473768599402175208123    # scale * alpha, as TensorFlow has it
+_LEAKY_SLOPE = 0.2                                       # Keras's default for "leaky_relu"
+ACTIVATIONS_NEEDING_INPUT = ("gelu", "swish", "silu", "hard_silu", "hard_swish")
+
+
+def elu_forward(z):
+    """elu (alpha 1): z for z > 0, else exp(z) - 1 (as expm1, exact near 0).
+
+    Example
+    -------
+    >>> elu_forward(np.array([-1.0, 2.0])).round(6)
+    array([-0.632121,  2.      ])
+    """
+    return np.where(z > 0, z, np.expm1(np.minimum(z, _as(0, z))))
+
+
+def elu_backward(dout, a):
+    """dL/dz = dL/da where a >= 0, else dL/da * (a + 1) (= exp(z)).
+
+    Example
+    -------
+    >>> elu_backward(np.array([1.0, 1.0]), np.array([-0.5, 2.0]))
+    array([0.5, 1. ])
+    """
+    return np.where(a < 0, dout * (a + _as(1, a)), dout)
+
+
+def selu_forward(z):
+    """selu: scale * z for z > 0, else scale * alpha * (exp(z) - 1).
+
+    Example
+    -------
+    >>> float(selu_forward(np.array([1.0]))[0])
+    1.0507009873554805
+    """
+    neg = _as(_SELU_SCALE_ALPHA, z) * np.expm1(np.minimum(z, _as(0, z)))
+    return np.where(z > 0, _as(_SELU_SCALE, z) * z, neg)
+
+
+def selu_backward(dout, a):
+    """dL/dz = dL/da * scale where a >= 0, else dL/da * (a + scale * alpha).
+
+    Example
+    -------
+    >>> float(selu_backward(np.array([2.0]), np.array([0.5]))[0])
+    2.101401974710961
+    """
+    return np.where(a < 0, dout * (a + _as(_SELU_SCALE_ALPHA, a)), dout * _as(_SELU_SCALE, a))
+
+
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def gelu_forward(z):
+    """gelu, exact (Keras's default): z/2 * erfc(-z/sqrt 2) = z Phi(z).
+
+    Example
+    -------
+    >>> gelu_forward(np.array([0.0, 1.0])).round(6)
+    array([0.      , 0.841345])
+    """
+    z64 = np.asarray(z, np.float64)
+    return (0.5 * z64 * _erfc(-z64 / math.sqrt(2.0))).astype(np.asarray(z).dtype)
+
+
+def gelu_backward(dout, z):
+    """dL/dz = dL/da * (Phi(z) + z phi(z)), phi the standard normal density.
+
+    Example
+    -------
+    >>> gelu_backward(np.array([1.0]), np.array([0.0]))
+    array([0.5])
+    """
+    z64 = np.asarray(z, np.float64)
+    cdf = 0.5 * _erfc(-z64 / math.sqrt(2.0))
+    pdf = np.exp(-0.5 * z64 * z64) / math.sqrt(2.0 * math.pi)
+    return dout * (cdf + z64 * pdf).astype(np.asarray(z).dtype)
+
+
+def _sigmoid_pair(z):
+    """(sigmoid(z), 1 - sigmoid(z)) from exp(-|z|), which never overflows."""
+    e = np.exp(-np.abs(z))
+    p = _as(1, z) / (_as(1, z) + e)
+    q = e * p
+    return np.where(z >= 0, p, q), np.where(z >= 0, q, p)
+
+
+def swish_forward(z):
+    """swish = silu: z * sigmoid(z).
+
+    Example
+    -------
+    >>> swish_forward(np.array([0.0, -1000.0, 1000.0]))
+    array([   0.,   -0., 1000.])
+    """
+    return z * _sigmoid_pair(z)[0]
+
+
+def swish_backward(dout, z):
+    """dL/dz = dL/da * s (1 + z (1 - s)), s = sigmoid(z).
+
+    Example
+    -------
+    >>> swish_backward(np.array([1.0]), np.array([0.0]))
+    array([0.5])
+    """
+    s, t = _sigmoid_pair(z)
+    return dout * (s * (_as(1, z) + z * t))
+
+
+def leaky_relu_forward(z):
+    """leaky_relu with Keras's default slope for the name, 0.2: z for z > 0, else 0.2 z.
+
+    Example
+    -------
+    >>> leaky_relu_forward(np.array([-1.0, 2.0]))
+    array([-0.2,  2. ])
+    """
+    return np.where(z > 0, z, _as(_LEAKY_SLOPE, z) * z)
+
+
+def leaky_relu_backward(dout, a):
+    """dL/dz = dL/da where a > 0, else 0.2 dL/da.
+
+    Example
+    -------
+    >>> leaky_relu_backward(np.array([1.0, 1.0]), np.array([-0.2, 2.0]))
+    array([0.2, 1. ])
+    """
+    return np.where(a > 0, dout, _as(_LEAKY_SLOPE, a) * dout)
+
+
+def softplus_forward(z):
+    """softplus: log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)).
+
+    Example
+    -------
+    >>> softplus_forward(np.array([0.0, 1000.0])).round(6).tolist()
+    [0.693147, 1000.0]
+    """
+    return np.maximum(z, _as(0, z)) + np.log1p(np.exp(-np.abs(z)))
+
+
+def softplus_backward(dout, a):
+    """dL/dz = dL/da * sigmoid(z) = dL/da * -expm1(-a), from the output a.
+
+    Example
+    -------
+    >>> softplus_backward(np.array([1.0]), np.array([np.log(2.0)]))
+    array([0.5])
+    """
+    return dout * -np.expm1(-a)
+
+
+def softsign_forward(z):
+    """softsign: z / (1 + |z|).
+
+    Example
+    -------
+    >>> softsign_forward(np.array([-1.0, 3.0]))
+    array([-0.5 ,  0.75])
+    """
+    return z / (_as(1, z) + np.abs(z))
+
+
+def softsign_backward(dout, a):
+    """dL/dz = dL/da / (1 + |z|)^2 = dL/da * (1 - |a|)^2.
+
+    Example
+    -------
+    >>> softsign_backward(np.array([1.0]), np.array([0.5]))
+    array([0.25])
+    """
+    r = _as(1, a) - np.abs(a)
+    return dout * (r * r)
+
+
+def _relu6(t):
+    return np.minimum(np.maximum(t, _as(0, t)), _as(6, t))
+
+
+def hard_sigmoid_forward(z):
+    """hard_sigmoid, Keras 3's: relu6(z + 3) / 6.
+
+    Example
+    -------
+    >>> hard_sigmoid_forward(np.array([-4.0, 0.0, 4.0]))
+    array([0. , 0.5, 1. ])
+    """
+    return _relu6(z + _as(3, z)) / _as(6, z)
+
+
+def hard_sigmoid_backward(dout, a):
+    """dL/dz = dL/da / 6 where 0 < a < 1, else 0.
+
+    Example
+    -------
+    >>> hard_sigmoid_backward(np.array([6.0, 6.0]), np.array([0.5, 1.0]))
+    array([1., 0.])
+    """
+    return np.where((a > 0) & (a < 1), dout / _as(6, a), _as(0, a))
+
+
+def hard_silu_forward(z):
+    """hard_silu = hard_swish: z * hard_sigmoid(z).
+
+    Example
+    -------
+    >>> hard_silu_forward(np.array([-4.0, 1.0, 4.0]))
+    array([-0.        ,  0.66666667,  4.        ])
+    """
+    return z * (_relu6(z + _as(3, z)) / _as(6, z))
+
+
+def hard_silu_backward(dout, z):
+    """dL/dz = dL/da * (hard_sigmoid(z) + z/6 inside -3 < z < 3).
+
+    Example
+    -------
+    >>> hard_silu_backward(np.array([1.0, 1.0]), np.array([0.0, 4.0]))
+    array([0.5, 1. ])
+    """
+    t = z + _as(3, z)
+    slope = np.where((t > 0) & (t < 6), z / _as(6, z), _as(0, z))
+    return dout * (_relu6(t) / _as(6, z) + slope)
+
+
+_KERAS_FORWARD = {"elu": elu_forward, "selu": selu_forward, "gelu": gelu_forward,
+                  "swish": swish_forward, "silu": swish_forward,
+                  "leaky_relu": leaky_relu_forward, "softplus": softplus_forward,
+                  "softsign": softsign_forward, "hard_sigmoid": hard_sigmoid_forward,
+                  "hard_silu": hard_silu_forward, "hard_swish": hard_silu_forward,
+                  "exponential": np.exp}
+_KERAS_BACKWARD = {"elu": elu_backward, "selu": selu_backward, "gelu": gelu_backward,
+                   "swish": swish_backward, "silu": swish_backward,
+                   "leaky_relu": leaky_relu_backward, "softplus": softplus_backward,
+                   "softsign": softsign_backward, "hard_sigmoid": hard_sigmoid_backward,
+                   "hard_silu": hard_silu_backward, "hard_swish": hard_silu_backward,
+                   "exponential": lambda dout, a: dout * a}
 
 
 # ---------------------------------------------------------------------------

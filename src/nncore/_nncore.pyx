@@ -65,8 +65,9 @@ cdef extern from "nncore.h" nogil:
 
     void activation_forward_f32(float *out, const float *inp, int B, int N, int act, float zmin)
     void activation_forward_f64(double *out, const double *inp, int B, int N, int act, double zmin)
-    void activation_backward_f32(float *dinp, const float *dout, const float *out, int B, int N, int act)
-    void activation_backward_f64(double *dinp, const double *dout, const double *out, int B, int N, int act)
+    void activation_backward_f32(float *dinp, const float *dout, const float *out, const float *inp, int B, int N, int act)
+    void activation_backward_f64(double *dinp, const double *dout, const double *out, const double *inp, int B, int N, int act)
+    int nn_activation_needs_input(int act)
     void dense_forward_f32(float *out, const float *inp, const float *weight, const float *bias, int B, int C, int OC, int act, float zmin)
     void dense_forward_f64(double *out, const double *inp, const double *weight, const double *bias, int B, int C, int OC, int act, double zmin)
     void dense_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight, int B, int C, int OC)
@@ -107,7 +108,14 @@ ctypedef fused real:
     double
 
 # Codes shared with nncore.h; the Python layer names them.
-ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4, "exponential": 5}
+ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4, "exponential": 5,
+               "elu": 6, "selu": 7, "gelu": 8, "swish": 9, "silu": 9, "leaky_relu": 10,
+               "softplus": 11, "softsign": 12, "hard_sigmoid": 13, "hard_silu": 14,
+               "hard_swish": 14}
+# Activations whose backward pass needs their input z (not only their output):
+# they only run as activation stages, which keep z.
+ACTIVATIONS_NEEDING_INPUT = tuple(name for name, code in ACTIVATIONS.items()
+                                  if nn_activation_needs_input(code))
 LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "poisson": 3}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3, "adagrad": 4, "adadelta": 5,
               "adamax": 6, "nadam": 7}
@@ -547,17 +555,25 @@ def activation_forward(real[:, ::1] out, const real[:, ::1] inp, act, double zmi
             activation_forward_f64(&out[0, 0], &inp[0, 0], B, N, a, zmin)
 
 
-def activation_backward(real[:, ::1] dinp, const real[:, ::1] dout, const real[:, ::1] out, act):
-    """dinp = dout * act'(a), written from the forward output a = out."""
+def activation_backward(real[:, ::1] dinp, const real[:, ::1] dout, const real[:, ::1] out, act,
+                        const real[:, ::1] inp=None):
+    """dinp = dout * act'(z), written from the forward output a = out (and the
+    forward input z = inp, which the activations in ACTIVATIONS_NEEDING_INPUT
+    require; the others ignore it)."""
     cdef int B = out.shape[0], N = out.shape[1], a = ACTIVATIONS[act]
     _need(dinp.shape[0] == B and dinp.shape[1] == N and dout.shape[0] == B and dout.shape[1] == N, "dinp, dout and out must share a shape")
+    if nn_activation_needs_input(a):
+        if inp is None:
+            raise ValueError(f"activation_backward of {act!r} needs inp, the activation's input")
+        _need(inp.shape[0] == B and inp.shape[1] == N, "inp must have out's shape")
     if B == 0 or N == 0:
         return
+    cdef const real *pin = NULL if inp is None or inp.shape[0] == 0 else &inp[0, 0]
     with nogil:
         if real is float:
-            activation_backward_f32(&dinp[0, 0], &dout[0, 0], &out[0, 0], B, N, a)
+            activation_backward_f32(&dinp[0, 0], &dout[0, 0], &out[0, 0], pin, B, N, a)
         else:
-            activation_backward_f64(&dinp[0, 0], &dout[0, 0], &out[0, 0], B, N, a)
+            activation_backward_f64(&dinp[0, 0], &dout[0, 0], &out[0, 0], pin, B, N, a)
 
 
 def dense_forward(real[:, ::1] out, const real[:, ::1] inp, const real[:, ::1] weight,
@@ -742,3 +758,4 @@ def rmsprop_update(real[::1] param, real[::1] velocity, const real[::1] grad, do
             rmsprop_update_f32(&param[0], &velocity[0], &grad[0], param.shape[0], <float>lr, <float>rho, <float>epsilon)
         else:
             rmsprop_update_f64(&param[0], &velocity[0], &grad[0], param.shape[0], lr, rho, epsilon)
+

@@ -6,8 +6,12 @@ int nn_check_config(const nn_config *cfg) {
     if (!cfg || cfg->n_layers < 1 || cfg->n_layers > NN_MAX_LAYERS) return NN_EINVAL;
     for (int l = 0; l <= cfg->n_layers; l++)
         if (cfg->sizes[l] < 1) return NN_EINVAL;
+    /* every layer is dense and keeps only its output: no activation whose
+     * backward needs its input */
     for (int l = 0; l < cfg->n_layers; l++)
-        if (cfg->activations[l] < NN_LINEAR || cfg->activations[l] > NN_EXP) return NN_EINVAL;
+        if (cfg->activations[l] < NN_LINEAR || cfg->activations[l] >= NN_ACTIVATION_COUNT ||
+            nn_activation_needs_input(cfg->activations[l]))
+            return NN_EINVAL;
     int last = cfg->activations[cfg->n_layers - 1];
     /* the fused output pairs: the loss kernel itself applies the activation */
     if (cfg->loss == NN_LOSS_BCE && last != NN_SIGMOID) return NN_EINVAL;

@@ -14,7 +14,14 @@
 #include <stdint.h>
 
 enum nn_activation { NN_LINEAR = 0, NN_SIGMOID = 1, NN_TANH = 2, NN_RELU = 3, NN_SOFTMAX = 4,
-                     NN_EXP = 5 };
+                     NN_EXP = 5, NN_ELU = 6, NN_SELU = 7, NN_GELU = 8, NN_SWISH = 9,
+                     NN_LEAKY_RELU = 10, NN_SOFTPLUS = 11, NN_SOFTSIGN = 12,
+                     NN_HARD_SIGMOID = 13, NN_HARD_SILU = 14, NN_ACTIVATION_COUNT = 15 };
+/* Whether activation_backward needs the activation's input z besides its
+ * output: the non-monotonic ones, whose output does not determine z. */
+static inline int nn_activation_needs_input(int act) {
+    return act == NN_GELU || act == NN_SWISH || act == NN_HARD_SILU;
+}
 enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2, NN_LOSS_POISSON = 3 };
 enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3,
                     NN_OPT_ADAGRAD = 4, NN_OPT_ADADELTA = 5, NN_OPT_ADAMAX = 6,
@@ -160,7 +167,8 @@ int nn_blas_threads(void);
     void softmax_forward##S(real *out, const real *inp, int B, int K, real zmin);           \
     void softmax_backward##S(real *dinp, const real *dout, const real *out, int B, int K);  \
     void activation_forward##S(real *out, const real *inp, int B, int N, int act, real zmin); \
-    void activation_backward##S(real *dinp, const real *dout, const real *out, int B, int N, int act); \
+    void activation_backward##S(real *dinp, const real *dout, const real *out, const real *inp, \
+                                int B, int N, int act);                                     \
     /* dense.c */                                                                           \
     void dense_forward##S(real *out, const real *inp, const real *weight, const real *bias, \
                           int B, int C, int OC, int act, real zmin);                        \

@@ -241,7 +241,7 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
     real *delta = s->delta[0], *spare = s->delta[1];
     if (cfg->loss == NN_LOSS_MSE) {
         NNF(mse_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / ((double)m * K)));
-        NNF(activation_backward)(delta, delta, a_out, mt, K, cfg->activations[L - 1]);
+        NNF(activation_backward)(delta, delta, a_out, NULL, mt, K, cfg->activations[L - 1]);
     } else {
         /* binary cross-entropy is averaged over a sample's K units (Keras's
          * multi-label form; the book's networks have K = 1) */
@@ -261,7 +261,7 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
         NNF(dense_backward)(dinp, grads + s->w_off[l], BIAS(grads, s, l), delta, inp,
                             params + s->w_off[l], mt, cfg->sizes[l], cfg->sizes[l + 1]);
         if (l) {
-            NNF(activation_backward)(dinp, dinp, s->acts[l - 1], mt, cfg->sizes[l],
+            NNF(activation_backward)(dinp, dinp, s->acts[l - 1], NULL, mt, cfg->sizes[l],
                                      cfg->activations[l - 1]);
             spare = delta;
             delta = dinp;
