@@ -16,6 +16,8 @@ DTYPES = [np.float32, np.float64]
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 NEW_ACTIVATIONS = ["elu", "selu", "gelu", "swish", "silu", "leaky_relu", "softplus",
                    "softsign", "hard_sigmoid", "hard_silu", "hard_swish"]
+NEW_LOSSES = ["mean_absolute_error", "mae", "mean_absolute_percentage_error", "mape", "huber",
+              "log_cosh", "kl_divergence", "hinge", "squared_hinge"]
 SHAPES = [(1, 1), (7, 13), (13, 7), (2, 40)]
 # values where the activations change form or saturate; the float32 set stays
 # inside float32's range
@@ -194,3 +196,209 @@ def test_dense_forward_applies_the_new_activations(act, rng):
     out = np.empty((7, 13))
     core.dense_forward(out, x, w, b, act)
     assert_close(out, ref.dense_forward(x, w, b, act), np.float64)
+
+
+# ---------------------------------------------------------------------------
+# losses
+# ---------------------------------------------------------------------------
+
+def loss_data(rng, shape, loss, dtype):
+    """(outputs, targets) of the kind each loss meets."""
+    name = ref._ELEMENTWISE_LOSSES.get(loss, loss)
+    if name == "kl_divergence":
+        a = ref.softmax_forward(rng.standard_normal(shape) * 2)
+        y = ref.softmax_forward(rng.standard_normal(shape) * 2)
+        y[0, 0] = 0.0                        # below the clip
+        return a.astype(dtype), y.astype(dtype)
+    a = rng.standard_normal(shape) * 2
+    if name in ("hinge", "squared_hinge"):
+        labels = (0.0, 1.0) if rng.random() < 0.5 else (-1.0, 1.0)
+        y = np.where(rng.random(shape) < 0.5, *labels)
+        return a.astype(dtype), y.astype(dtype)
+    y = rng.standard_normal(shape) * 2
+    if name == "mape":
+        y.ravel()[::5] = 0.0                 # |y| below Keras's epsilon
+    return a.astype(dtype), y.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("loss", NEW_LOSSES)
+def test_elementwise_loss_forward_matches_reference(dtype, shape, loss, rng):
+    a, y = loss_data(rng, shape, loss, dtype)
+    got = core.elementwise_loss_forward(a, y, loss, huber_delta=0.7)
+    want = ref.elementwise_loss_forward(a, y, loss, huber_delta=0.7)
+    assert np.isfinite(got)
+    # values are formed in float64 in both precisions
+    assert_close(got, want, np.float64, rtol=1e-12 if loss != "mape" else 1e-11)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("loss", NEW_LOSSES)
+def test_elementwise_loss_backward_matches_reference(dtype, shape, loss, rng):
+    a, y = loss_data(rng, shape, loss, dtype)
+    scale = 1.0 / (3 * shape[1])
+    dout = np.empty_like(a)
+    core.elementwise_loss_backward(dout, a, y, loss, scale, huber_delta=0.7)
+    assert_close(dout, ref.elementwise_loss_backward(a, y, loss, scale, huber_delta=0.7), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", NEW_LOSSES)
+def test_elementwise_loss_backward_matches_central_differences(dtype, loss, rng):
+    # the forward is sum over rows of mean_k term (kl_divergence: sum_k), so its
+    # gradient is the backward at scale 1/K (1)
+    a, y = loss_data(rng, (7, 13), loss, np.float64)
+    name = ref._ELEMENTWISE_LOSSES[loss]
+    if name == "kl_divergence":
+        a = np.clip(a, 1e-3, 1 - 1e-3)       # inside the clip
+    h = 1e-6
+    numeric = np.empty_like(a)
+    for idx in np.ndindex(a.shape):
+        up, down = a.copy(), a.copy()
+        up[idx] += h
+        down[idx] -= h
+        numeric[idx] = (core.elementwise_loss_forward(up, y, loss, 0.7)
+                        - core.elementwise_loss_forward(down, y, loss, 0.7)) / (2 * h)
+    scale = 1.0 if name == "kl_divergence" else 1.0 / a.shape[1]
+    got = np.empty(a.shape, dtype)
+    core.elementwise_loss_backward(got, a.astype(dtype), y.astype(dtype), loss, scale, 0.7)
+    tol = 1e-6 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(got, numeric, rtol=tol, atol=tol * np.max(np.abs(numeric)))
+
+
+def test_loss_values_worked_by_hand():
+    a = np.array([[0.5, 3.0]])
+    y = np.array([[0.0, 1.0]])
+    # mae: (0.5 + 2) / 2
+    assert core.elementwise_loss_forward(a, y, "mae") == 1.25
+    # mape: 100 * (|0 - 0.5| / 1e-7 + |1 - 3| / 1) / 2 = 100 * (5e6 + 2) / 2
+    assert_close(core.elementwise_loss_forward(a, y, "mape"), 250000100.0, np.float64)
+    # huber, delta 1: (0.5^2/2 + (1 * 2 - 1/2)) / 2 = (0.125 + 1.5) / 2
+    assert core.elementwise_loss_forward(a, y, "huber") == 0.8125
+    # huber, delta 3: both quadratic, (0.125 + 2) / 2
+    assert core.elementwise_loss_forward(a, y, "huber", huber_delta=3.0) == 1.0625
+    # log_cosh: (log cosh 0.5 + log cosh 2) / 2
+    assert_close(core.elementwise_loss_forward(a, y, "log_cosh"),
+                 (np.log(np.cosh(0.5)) + np.log(np.cosh(2.0))) / 2, np.float64)
+    # hinge with 0/1 labels read as -1/+1: (max(1 + 0.5, 0) + max(1 - 3, 0)) / 2
+    assert core.elementwise_loss_forward(a, y, "hinge") == 0.75
+    # squared hinge: (1.5^2 + 0) / 2
+    assert core.elementwise_loss_forward(a, y, "squared_hinge") == 1.125
+    # kl_divergence, summed over the row: 0.5 log(0.5/0.25) + 0.5 log(0.5/0.75)
+    p, q = np.array([[0.25, 0.75]]), np.array([[0.5, 0.5]])
+    assert_close(core.elementwise_loss_forward(p, q, "kl_divergence"),
+                 0.5 * np.log(2.0) + 0.5 * np.log(2.0 / 3.0), np.float64)
+    # a zero label and a zero prediction are clipped to 1e-7: 1e-7 log(1e-7/1e-7) + 1 log(1/1)
+    assert core.elementwise_loss_forward(np.array([[0.0, 1.0]]), np.array([[0.0, 1.0]]),
+                                         "kl_divergence") == 0.0
+
+
+def test_log_cosh_is_accurate_for_small_and_huge_errors():
+    # log cosh x = x^2/2 - x^4/12 + ... near 0 (the direct formula cancels to 0
+    # there); |x| - log 2 far out (cosh overflows)
+    x = np.array([[1e-8, 1e-4]])
+    want = (x**2 / 2 - x**4 / 12).mean()
+    assert_close(core.elementwise_loss_forward(x, np.zeros_like(x), "log_cosh") / want, 1.0,
+                 np.float64)
+    far = np.array([[1000.0]])
+    assert core.elementwise_loss_forward(far, np.zeros_like(far), "log_cosh") == 1000.0 - np.log(2.0)
+
+
+def test_gradients_at_kinks_are_tensorflows():
+    # |.|' (0) = 0; the hinge's max passes its gradient at 1 - t a = 0; huber
+    # takes the quadratic side at |e| = delta; kl_divergence's clip passes it at 1
+    def grad(a, y, loss, delta=1.0):
+        d = np.empty_like(a)
+        core.elementwise_loss_backward(d, a, y, loss, 1.0, delta)
+        return d
+
+    np.testing.assert_array_equal(grad(np.array([[1.0]]), np.array([[1.0]]), "mae"), [[0.0]])
+    np.testing.assert_array_equal(grad(np.array([[1.0, -1.0]]), np.array([[1.0, 0.0]]), "hinge"),
+                                  [[-1.0, 1.0]])
+    np.testing.assert_array_equal(grad(np.array([[2.0]]), np.array([[1.0]]), "huber"), [[1.0]])
+    np.testing.assert_array_equal(grad(np.array([[3.0]]), np.array([[1.0]]), "huber"), [[1.0]])
+    np.testing.assert_array_equal(grad(np.array([[1.0, 0.0]]), np.array([[0.5, 0.5]]),
+                                       "kl_divergence"), [[-0.5, 0.0]])
+
+
+OUTPUT_PAIRS = [("mean_absolute_error", "linear"), ("mape", "relu"), ("huber", "tanh"),
+                ("log_cosh", "elu"), ("kl_divergence", "softmax"), ("hinge", "tanh"),
+                ("squared_hinge", "linear"), ("mae", "softplus"), ("huber", "selu"),
+                ("mse", "leaky_relu"), ("mse", "hard_sigmoid"), ("log_cosh", "softsign"),
+                ("mse", "sigmoid"), ("binary_crossentropy", "sigmoid"),
+                ("categorical_crossentropy", "softmax"), ("poisson", "exponential")]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss,act", OUTPUT_PAIRS)
+def test_output_loss_matches_reference(dtype, loss, act, rng):
+    z = (rng.standard_normal((7, 13)) * 2).astype(dtype)
+    _, y = loss_data(rng, (7, 13), loss, dtype)
+    if loss == "categorical_crossentropy":
+        y = np.eye(13, dtype=dtype)[rng.integers(0, 13, 7)]
+    if loss in ("binary_crossentropy", "poisson"):
+        y = (rng.random((7, 13)) < 0.5).astype(dtype)
+    a = z.copy()
+    got = core.output_loss_forward(a, y, loss, act, huber_delta=0.7)
+    want_a, want = ref.output_loss_forward(z, y, loss, act, huber_delta=0.7)
+    assert_close(a, want_a, dtype)
+    # the loss of float32 activations inherits their last-bit differences
+    assert_close(got, want, np.float64, rtol=1e-5 if dtype == np.float32 else 1e-11)
+    delta = np.empty_like(a)
+    core.output_loss_backward(delta, a, y, loss, act, 10.0, huber_delta=0.7)
+    assert_close(delta, ref.output_loss_backward(a, y, loss, act, 10.0, huber_delta=0.7), dtype)
+    # without targets: the activation only
+    a2 = z.copy()
+    assert core.output_loss_forward(a2, y[:0], loss, act) == 0.0
+    assert_close(a2, want_a, dtype)
+
+
+@pytest.mark.parametrize("loss,act", OUTPUT_PAIRS)
+def test_output_loss_backward_matches_central_differences(loss, act, rng):
+    # dL/dz of the batch mean over m rows, L = output_loss_forward(z) / m, through
+    # the activation; z kept off the kinks of relu, leaky_relu and hard_sigmoid
+    m = 10.0
+    z = rng.standard_normal((3, 5)) * 2
+    z[np.abs(z) < 1e-3] = 0.5
+    z[np.abs(np.abs(z) - 3) < 1e-3] = 1.5
+    _, y = loss_data(rng, (3, 5), loss, np.float64)
+    if loss == "categorical_crossentropy":
+        y = np.eye(5)[[0, 3, 4]]
+    if loss in ("binary_crossentropy", "poisson"):
+        y = (rng.random((3, 5)) < 0.5).astype(float)
+    if loss == "mape":
+        z = np.abs(z) + 0.1                      # relu stays on its linear side
+
+    def total(zz):
+        return core.output_loss_forward(zz.copy(), y, loss, act, huber_delta=0.7) / m
+
+    h = 1e-6
+    numeric = np.empty_like(z)
+    for idx in np.ndindex(z.shape):
+        up, down = z.copy(), z.copy()
+        up[idx] += h
+        down[idx] -= h
+        numeric[idx] = (total(up) - total(down)) / (2 * h)
+    a = z.copy()
+    core.output_loss_forward(a, y, loss, act, huber_delta=0.7)
+    delta = np.empty_like(a)
+    core.output_loss_backward(delta, a, y, loss, act, m, huber_delta=0.7)
+    np.testing.assert_allclose(delta, numeric, rtol=1e-6, atol=1e-7 * max(1, np.max(np.abs(numeric))))
+
+
+def test_output_loss_refuses_bad_arguments():
+    a, y = np.zeros((2, 3)), np.zeros((2, 3))
+    with pytest.raises(ValueError, match="loss must be one of"):
+        core.output_loss_forward(a, y, "nope", "linear")
+    with pytest.raises(ValueError, match="act must be one of"):
+        core.output_loss_forward(a, y, "mae", "nope")
+    with pytest.raises(ValueError, match="cannot follow"):
+        core.output_loss_forward(a, y, "mae", "gelu")
+    with pytest.raises(ValueError, match="must not be a"):
+        core.output_loss_backward(a, a, y, "mae", "linear", 2.0)
+    with pytest.raises(ValueError, match="m .* must be >="):
+        core.output_loss_backward(a.copy(), a, y, "mae", "linear", 1.0)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        core.elementwise_loss_forward(a, y, "mse")

@@ -42,6 +42,8 @@ __all__ = [
     # losses
     "softmax_cross_entropy_forward", "binary_cross_entropy_forward",
     "cross_entropy_backward", "mse_forward", "mse_backward",
+    "elementwise_loss_forward", "elementwise_loss_backward", "output_loss_forward",
+    "output_loss_backward",
     # penalty and optimizers
     "l1_l2_penalty_forward", "l1_l2_penalty_backward", "sgd_update",
     "sgd_momentum_update", "adam_update", "rmsprop_update", "adagrad_update",
@@ -667,6 +669,163 @@ def mse_backward(out, y, scale):
     array([[1., 3.]])
     """
     return _as(scale, out) * _as(2, out) * (out - y)
+
+
+# ---------------------------------------------------------------------------
+# Keras's further losses, between output activations a and targets y. Each
+# row's loss is the mean of its K elementwise terms (kl_divergence: the sum);
+# values in float64, gradients dL/da in the array's precision.
+# ---------------------------------------------------------------------------
+
+_KERAS_EPSILON = 1e-7           # Keras's backend.epsilon(): mape's and kl_divergence's guard
+_ELEMENTWISE_LOSSES = {"mean_absolute_error": "mae", "mae": "mae",
+                       "mean_absolute_percentage_error": "mape", "mape": "mape",
+                       "huber": "huber", "log_cosh": "log_cosh",
+                       "kl_divergence": "kl_divergence", "hinge": "hinge",
+                       "squared_hinge": "squared_hinge"}
+
+
+def _hinge_labels(y):
+    """Keras's 0/1 -> -1/+1 hinge labels, element by element: 0 reads as -1."""
+    return np.where(y == 0, -1.0, y)
+
+
+def _log_cosh(x):
+    """log(cosh x) without cancellation (x float64): log1p(cosh x - 1) below
+    |x| = 1, with cosh x - 1 = em^2 / (2 (1 + em)), em = expm1(|x|); beyond,
+    Keras's |x| + log1p(exp(-2|x|)) - log 2."""
+    ax = np.abs(x)
+    em = np.expm1(np.minimum(ax, 1.0))
+    small = np.log1p(em * em / (2.0 * (1.0 + em)))
+    large = ax + np.log1p(np.exp(-2.0 * ax)) - math.log(2.0)
+    return np.where(ax < 1.0, small, large)
+
+
+def elementwise_loss_forward(out, y, loss, huber_delta=1.0):
+    """Sum over rows of Keras's `loss` ('mae', 'mape', 'huber', 'log_cosh',
+    'kl_divergence', 'hinge', 'squared_hinge' or their long names) between
+    out and y (B, K):
+
+    * mae: |a - y|;  mape: 100 |(y - a) / max(|y|, 1e-7)|;
+    * huber: e^2/2 where |e| <= delta, else delta |e| - delta^2/2 (e = a - y);
+    * log_cosh: log(cosh(a - y));
+    * kl_divergence: t log(t / p), t and p the labels and a clipped to [1e-7, 1];
+    * hinge: max(1 - t a, 0);  squared_hinge: its square (t: y with 0 read as -1),
+
+    each averaged over a row's K terms, except kl_divergence, which sums them.
+
+    Example
+    -------
+    >>> elementwise_loss_forward(np.array([[0.5, 3.0]]), np.zeros((1, 2)), "huber")   # (0.125 + 2.5)/2
+    1.3125
+    """
+    name = _ELEMENTWISE_LOSSES[loss]
+    a, t = out.astype(np.float64), y.astype(np.float64)
+    eps = float(np.asarray(out).dtype.type(_KERAS_EPSILON))   # the constant in out's precision
+    if name == "mae":
+        terms = np.abs(a - t)
+    elif name == "mape":
+        terms = 100.0 * np.abs((t - a) / np.maximum(np.abs(t), eps))
+    elif name == "huber":
+        e = np.abs(a - t)
+        terms = np.where(e <= huber_delta, 0.5 * e * e,
+                         huber_delta * e - 0.5 * huber_delta * huber_delta)
+    elif name == "log_cosh":
+        terms = _log_cosh(a - t)
+    elif name == "kl_divergence":
+        tc, pc = np.clip(t, eps, 1.0), np.clip(a, eps, 1.0)
+        return float(np.sum(tc * np.log(tc / pc)))
+    else:
+        h = np.maximum(1.0 - _hinge_labels(t) * a, 0.0)
+        terms = h if name == "hinge" else h * h
+    return float(np.sum(terms.sum(axis=1) / out.shape[1]))
+
+
+def elementwise_loss_backward(out, y, loss, scale, huber_delta=1.0):
+    """scale * d(term)/d(out) of `loss` (see elementwise_loss_forward); scale is
+    1/(m K) for a batch mean of row means, 1/m for kl_divergence. At kinks the
+    gradient is TensorFlow's: |.|' (0) = 0, the hinge's max passes the
+    gradient at 1 - t a = 0, huber takes the quadratic side at |e| = delta, a
+    clip passes the gradient at its bounds.
+
+    Example
+    -------
+    >>> elementwise_loss_backward(np.array([[2.0, -1.0, 0.0]]), np.zeros((1, 3)), "mae", 1.0)
+    array([[ 1., -1.,  0.]])
+    """
+    name = _ELEMENTWISE_LOSSES[loss]
+    one, zero, sc = _as(1, out), _as(0, out), _as(scale, out)
+    eps = _as(_KERAS_EPSILON, out)
+    if name == "mae":
+        g = np.sign(out - y)
+    elif name == "mape":
+        g = _as(100, out) * np.sign(out - y) / np.maximum(np.abs(y), eps)
+    elif name == "huber":
+        e, d = out - y, _as(huber_delta, out)
+        g = np.where(np.abs(e) <= d, e, np.where(e > 0, d, -d))
+    elif name == "log_cosh":
+        g = np.tanh(out - y)
+    elif name == "kl_divergence":
+        t = np.clip(y, eps, one)
+        inside = (out >= eps) & (out <= one)
+        return np.where(inside, sc * (-t / np.where(inside, out, one)), zero)
+    else:
+        t = np.where(y == 0, -one, y)
+        h = one - t * out
+        if name == "hinge":
+            return np.where(h >= 0, sc * -t, zero)
+        return np.where(h > 0, sc * (_as(-2, out) * t * h), zero)
+    return sc * g
+
+
+def output_loss_forward(z, y, loss, act, zmin=-np.inf, eps=0.0, huber_delta=1.0):
+    """(act(z), rows' loss sum) of the output layer, as the training loop forms
+    them (mirrors output_loss_forward in losses.c); the loss is 0.0 without y.
+
+    Example
+    -------
+    >>> a, loss = output_loss_forward(np.array([[0.0]]), np.array([[1.0]]), "hinge", "tanh")
+    >>> a, loss
+    (array([[0.]]), 1.0)
+    """
+    if y is not None and loss == "categorical_crossentropy":
+        return softmax_cross_entropy_forward(z, y, zmin, eps)
+    if y is not None and loss == "binary_crossentropy":
+        a, total = binary_cross_entropy_forward(z, y, zmin, eps)
+        return a, total / z.shape[1]
+    a = activation_forward(z, act, zmin)
+    if y is None:
+        return a, 0.0
+    if loss == "mse":
+        return a, mse_forward(a, y)
+    if loss == "poisson":
+        a64, t = a.astype(np.float64), y.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(t != 0, t * np.log(t / a64), 0.0)
+        return a, float(np.sum(logs - t + a64))
+    return a, elementwise_loss_forward(a, y, loss, huber_delta)
+
+
+def output_loss_backward(a, y, loss, act, m, huber_delta=1.0):
+    """dL/dz of the output layer's logits for a's rows, in a batch of m rows
+    whose loss is the mean over its rows (mirrors output_loss_backward).
+
+    Example
+    -------
+    >>> output_loss_backward(np.array([[0.5]]), np.array([[1.0]]), "mae", "sigmoid", 2)
+    array([[-0.125]])
+    """
+    k = a.shape[1]
+    if loss == "binary_crossentropy":
+        return cross_entropy_backward(a, y, 1.0 / (m * k))
+    if loss in ("categorical_crossentropy", "poisson"):
+        return cross_entropy_backward(a, y, 1.0 / m)
+    if loss == "mse":
+        dout = mse_backward(a, y, 1.0 / (m * k))
+    else:
+        scale = 1.0 / (m if _ELEMENTWISE_LOSSES[loss] == "kl_divergence" else m * k)
+        dout = elementwise_loss_backward(a, y, loss, scale, huber_delta)
+    return activation_backward(dout, a, act)
 
 
 # ---------------------------------------------------------------------------

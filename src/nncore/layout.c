@@ -18,7 +18,7 @@ int nn_check_config(const nn_config *cfg) {
     if (cfg->loss == NN_LOSS_CE && last != NN_SOFTMAX) return NN_EINVAL;
     /* the Poisson error a - y holds for an exponential output only */
     if (cfg->loss == NN_LOSS_POISSON && last != NN_EXP) return NN_EINVAL;
-    if (cfg->loss < NN_LOSS_BCE || cfg->loss > NN_LOSS_POISSON) return NN_EINVAL;
+    if (cfg->loss < NN_LOSS_BCE || cfg->loss >= NN_LOSS_COUNT) return NN_EINVAL;
     if (cfg->optimizer < NN_OPT_SGD || cfg->optimizer > NN_OPT_NADAM) return NN_EINVAL;
     if (cfg->lr_schedule < NN_LR_CONSTANT || cfg->lr_schedule > NN_LR_COSINE) return NN_EINVAL;
     if ((cfg->lr_schedule == NN_LR_EXPONENTIAL || cfg->lr_schedule == NN_LR_COSINE) &&

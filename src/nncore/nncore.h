@@ -22,7 +22,10 @@ enum nn_activation { NN_LINEAR = 0, NN_SIGMOID = 1, NN_TANH = 2, NN_RELU = 3, NN
 static inline int nn_activation_needs_input(int act) {
     return act == NN_GELU || act == NN_SWISH || act == NN_HARD_SILU;
 }
-enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2, NN_LOSS_POISSON = 3 };
+enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2, NN_LOSS_POISSON = 3,
+               NN_LOSS_MAE = 4, NN_LOSS_MAPE = 5, NN_LOSS_HUBER = 6, NN_LOSS_LOG_COSH = 7,
+               NN_LOSS_KLD = 8, NN_LOSS_HINGE = 9, NN_LOSS_SQUARED_HINGE = 10,
+               NN_LOSS_COUNT = 11 };
 enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3,
                     NN_OPT_ADAGRAD = 4, NN_OPT_ADADELTA = 5, NN_OPT_ADAMAX = 6,
                     NN_OPT_NADAM = 7 };
@@ -94,6 +97,7 @@ typedef struct {
                                1: sum_i w_i l_i / m (Keras's sum over batch
                                size); 0: sum_i w_i l_i / sum_i w_i
                                (scikit-learn's weighted mean) */
+    double huber_delta;     /* the huber loss's delta (Keras: 1.0)          */
 } nn_config;
 
 /* Where a long call stands, for its hook. */
@@ -184,6 +188,13 @@ int nn_blas_threads(void);
     double mse_forward##S(const real *out, const real *y, int B, int K);                    \
     void mse_backward##S(real *dout, const real *out, const real *y, int64_t n, real scale);\
     double poisson_forward##S(const real *out, const real *y, int B, int K);                \
+    double elementwise_loss_forward##S(int loss, const real *out, const real *y, int B,     \
+                                       int K, double huber_delta);                          \
+    void elementwise_loss_backward##S(int loss, real *dout, const real *out, const real *y, \
+                                      int64_t n, real scale, real huber_delta);             \
+    double output_loss_forward##S(const nn_config *cfg, real *a, const real *y, int m);     \
+    void output_loss_backward##S(const nn_config *cfg, real *delta, const real *a,          \
+                                 const real *y, int mt, double m);                          \
     /* optimizers.c */                                                                      \
     double l1_l2_penalty_forward##S(const real *weight, int64_t n, double l1, double l2);   \
     void l1_l2_penalty_backward##S(real *dweight, const real *weight, int64_t n,            \

@@ -62,17 +62,9 @@ static void forward_layers(const nn_config *cfg, const real *params, const scrat
 }
 
 /* Turns the last layer's logits into activations in place and, when y is
- * given, returns the batch's loss sum. */
+ * given, returns the batch's loss sum (losses.c). */
 static double output_layer(const nn_config *cfg, real *a, const real *y, int m) {
-    int K = cfg->sizes[cfg->n_layers], act = cfg->activations[cfg->n_layers - 1];
-    real zmin = (real)cfg->zmin, eps = (real)cfg->eps;
-    if (y && cfg->loss == NN_LOSS_CE)
-        return NNF(softmax_cross_entropy_forward)(a, a, y, m, K, zmin, eps);
-    if (y && cfg->loss == NN_LOSS_BCE) /* per sample: the mean over its K units */
-        return NNF(binary_cross_entropy_forward)(a, a, y, (int64_t)m * K, zmin, eps) / K;
-    NNF(activation_forward)(a, a, m, K, act, zmin);
-    if (y && cfg->loss == NN_LOSS_POISSON) return NNF(poisson_forward)(a, y, m, K);
-    return y ? NNF(mse_forward)(a, y, m, K) : 0.0;
+    return NNF(output_loss_forward)(cfg, a, y, m);
 }
 
 /* output_layer over m rows, each row's loss weighted: sum_i w_i l_i, where
@@ -239,15 +231,7 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
     real *delta = s->delta[0], *spare = s->delta[1];
-    if (cfg->loss == NN_LOSS_MSE) {
-        NNF(mse_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / ((double)m * K)));
-        NNF(activation_backward)(delta, delta, a_out, NULL, mt, K, cfg->activations[L - 1]);
-    } else {
-        /* binary cross-entropy is averaged over a sample's K units (Keras's
-         * multi-label form; the book's networks have K = 1) */
-        double per = cfg->loss == NN_LOSS_BCE ? (double)m * K : (double)m;
-        NNF(cross_entropy_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / per));
-    }
+    NNF(output_loss_backward)(cfg, delta, a_out, yb, mt, m);
     if (sw)
         for (int i = 0; i < mt; i++) {
             real f = (real)(sw[perm ? perm[r0 + i] : r0 + i] * (m / wsum));
