@@ -402,3 +402,43 @@ def test_output_loss_refuses_bad_arguments():
         core.output_loss_backward(a.copy(), a, y, "mae", "linear", 1.0)
     with pytest.raises(ValueError, match="loss must be one of"):
         core.elementwise_loss_forward(a, y, "mse")
+
+
+# ---------------------------------------------------------------------------
+# metric counts
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("K", [1, 3, 7, 13])
+@pytest.mark.parametrize("loss", ["mse", "binary_crossentropy", "categorical_crossentropy"])
+def test_metric_counts_match_reference(dtype, K, loss, rng):
+    m = 7
+    # rounded scores make ties common, at the top-k boundary too
+    a = np.round(rng.random((m, K)) * 4) / 4
+    y = np.eye(K)[rng.integers(0, K, m)] if K > 1 else (rng.random((m, 1)) < 0.5) * 1.0
+    a, y = a.astype(dtype), y.astype(dtype)
+    for top_k in range(1, K + 1):
+        for threshold in (0.0, 0.25, 0.5, 0.9):
+            got = core.metric_counts(a, y, loss, top_k=top_k, threshold=threshold)
+            assert got.tolist() == ref.metric_counts(a, y, loss, top_k, threshold)
+
+
+def test_metric_counts_worked_by_hand():
+    a = np.array([[0.5, 0.5, 0.0],       # target 1 ties with class 0 for first place
+                  [0.2, 0.3, 0.5],       # target 0 is third
+                  [np.nan, 0.9, 0.1]])   # a non-finite score: never in the top k
+    y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    # correct (argmax, first maximum on ties): row 0 argmax 0 != 1, row 1 2 != 0,
+    # row 2: nothing compares greater than the NaN in front, argmax 0 != 1 -> 0
+    # top 1: row 0 has no score strictly above its target's -> in (TensorFlow's
+    # in_top_k); rows 1 and 2 out -> 1. top 3: rows 0 and 1 -> 2
+    # threshold 0.4: predicted positive (0,0) (0,1) (1,2) (2,1); labels (0,1) (1,0) (2,1)
+    # -> tp 2 [(0,1), (2,1)], fp 2 [(0,0), (1,2)], fn 1 [(1,0)]
+    assert core.metric_counts(a, y, "categorical_crossentropy", top_k=1,
+                              threshold=0.4).tolist() == [0, 1, 2, 2, 1]
+    assert core.metric_counts(a, y, "categorical_crossentropy", top_k=3,
+                              threshold=0.4).tolist()[1] == 2
+    with pytest.raises(ValueError, match="top_k"):
+        core.metric_counts(a, y, top_k=0)
+    with pytest.raises(ValueError, match="share a shape"):
+        core.metric_counts(a, y[:2])

@@ -44,6 +44,8 @@ __all__ = [
     "cross_entropy_backward", "mse_forward", "mse_backward",
     "elementwise_loss_forward", "elementwise_loss_backward", "output_loss_forward",
     "output_loss_backward",
+    # metric counts
+    "metric_counts",
     # penalty and optimizers
     "l1_l2_penalty_forward", "l1_l2_penalty_backward", "sgd_update",
     "sgd_momentum_update", "adam_update", "rmsprop_update", "adagrad_update",
@@ -826,6 +828,43 @@ def output_loss_backward(a, y, loss, act, m, huber_delta=1.0):
         scale = 1.0 / (m if _ELEMENTWISE_LOSSES[loss] == "kl_divergence" else m * k)
         dout = elementwise_loss_backward(a, y, loss, scale, huber_delta)
     return activation_backward(dout, a, act)
+
+
+# ---------------------------------------------------------------------------
+# Per-batch metric counts (mirrors metrics.c).
+# ---------------------------------------------------------------------------
+
+def metric_counts(a, y, loss="mse", top_k=5, threshold=0.5):
+    """[correct, top_k, true positives, false positives, false negatives] of
+    output activations a (m, K) against targets y:
+
+    * correct: for one output, or binary cross-entropy, the elements where
+      a > 0.5 agrees with y > 0.5; otherwise rows whose argmax agrees;
+    * top_k: rows whose target (argmax of y) has fewer than top_k scores
+      strictly above it (TensorFlow's in_top_k: ties at the boundary count
+      in; a row with a non-finite score never does);
+    * tp/fp/fn over every element: predicted positive a > threshold, label
+      positive y != 0 (Keras's Precision and Recall).
+
+    Example
+    -------
+    >>> metric_counts(np.array([[0.6, 0.6, 0.1]]), np.array([[0.0, 1.0, 0.0]]), top_k=1)
+    [0, 1, 1, 1, 0]
+    """
+    m, k = a.shape
+    if k == 1 or loss == "binary_crossentropy":
+        correct = int(np.sum((a > _as(0.5, a)) == (y > _as(0.5, y))))
+    else:
+        correct = int(np.sum(np.argmax(a, axis=1) == np.argmax(y, axis=1)))
+    target = np.argmax(y, axis=1)
+    score = a[np.arange(m), target]
+    higher = np.sum(a > score[:, None], axis=1)
+    finite = np.all(np.isfinite(a), axis=1)
+    in_top = int(np.sum(finite & (higher < top_k)))
+    pred, label = a > _as(threshold, a), y != 0
+    return [correct, in_top, int(np.sum(pred & label)), int(np.sum(pred & ~label)),
+            int(np.sum(~pred & label))]
+
 
 
 # ---------------------------------------------------------------------------

@@ -39,6 +39,8 @@ cdef extern from "nncore.h" nogil:
         int penalty_each_batch
         int weight_over_rows
         double huber_delta
+        int top_k
+        double threshold
 
     int nn_check_config(const nn_config *cfg)
     int64_t nn_param_count(const nn_config *cfg)
@@ -108,6 +110,9 @@ cdef extern from "nncore.h" nogil:
     double output_loss_forward_f64(const nn_config *cfg, double *a, const double *y, int m)
     void output_loss_backward_f32(const nn_config *cfg, float *delta, const float *a, const float *y, int mt, double m)
     void output_loss_backward_f64(const nn_config *cfg, double *delta, const double *a, const double *y, int mt, double m)
+    int NN_COUNTS
+    void metric_counts_f32(const nn_config *cfg, const float *a, const float *y, int m, int K, int64_t *counts)
+    void metric_counts_f64(const nn_config *cfg, const double *a, const double *y, int m, int K, int64_t *counts)
     double network_penalty_f32(const nn_config *cfg, const float *params)
     double network_penalty_f64(const nn_config *cfg, const double *params)
     int network_forward_f32(const nn_config *cfg, const float *params, float *work, int chunk_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, const float *sample_weight, double *chunk_loss, const nn_hook *hook, double *loss_sum)
@@ -133,6 +138,8 @@ LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "po
 # by elementwise_loss_forward/backward; the others have kernels of their own.
 ELEMENTWISE_LOSSES = ("mean_absolute_error", "mae", "mean_absolute_percentage_error", "mape",
                       "huber", "log_cosh", "kl_divergence", "hinge", "squared_hinge")
+# The counts metric_counts returns, in order.
+COUNTS = ("correct", "top_k", "true_positives", "false_positives", "false_negatives")
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3, "adagrad": 4, "adadelta": 5,
               "adamax": 6, "nadam": 7}
 LR_SCHEDULES = {"constant": 0, "exponential": 1, "piecewise": 2, "cosine": 3}
@@ -776,7 +783,7 @@ def rmsprop_update(real[::1] param, real[::1] velocity, const real[::1] grad, do
             rmsprop_update_f64(&param[0], &velocity[0], &grad[0], param.shape[0], lr, rho, epsilon)
 
 
-# ---- Keras's further losses and the output layer's loss ----
+# ---- Keras's further losses, the output layer's loss and the metric counts ----
 
 cdef int _code(dict table, name, str what) except -1:
     """table[name], or a ValueError naming the argument and the choices."""
@@ -786,7 +793,7 @@ cdef int _code(dict table, name, str what) except -1:
 
 
 cdef void _output_config(nn_config *cfg, int K, loss, act, double zmin, double eps,
-                         double huber_delta) except *:
+                         double huber_delta, int top_k, double threshold) except *:
     """A one-layer nn_config whose output is K units of `act` under `loss`."""
     memset(cfg, 0, sizeof(nn_config))
     cfg.n_layers = 1
@@ -798,6 +805,8 @@ cdef void _output_config(nn_config *cfg, int K, loss, act, double zmin, double e
     cfg.zmin = zmin
     cfg.eps = eps
     cfg.huber_delta = huber_delta
+    cfg.top_k = top_k
+    cfg.threshold = threshold
     if nn_check_config(cfg) != 0:
         raise ValueError(f"loss={loss!r} cannot follow act={act!r} (binary_crossentropy needs "
                          f"sigmoid, categorical_crossentropy softmax, poisson exponential; "
@@ -866,7 +875,7 @@ def output_loss_forward(real[:, ::1] a, const real[:, ::1] y, loss, act, double 
     cdef double r
     _need(B >= 1 and K >= 1, "a must not be empty")
     _need(y.shape[0] == 0 or (y.shape[0] == B and y.shape[1] == K), "y must be empty or have a's shape")
-    _output_config(&cfg, K, loss, act, zmin, eps, huber_delta)
+    _output_config(&cfg, K, loss, act, zmin, eps, huber_delta, 5, 0.5)
     cdef const real *py = &y[0, 0] if y.shape[0] else NULL
     with nogil:
         if real is float:
@@ -888,10 +897,42 @@ def output_loss_backward(real[:, ::1] delta, const real[:, ::1] a, const real[:,
         raise ValueError(f"m (the batch's rows) must be >= a's {B} rows, got {m}")
     if &delta[0, 0] == &a[0, 0]:
         raise ValueError("delta must not be a: the activation's gradient reads a")
-    _output_config(&cfg, K, loss, act, -HUGE_VAL, 0.0, huber_delta)
+    _output_config(&cfg, K, loss, act, -HUGE_VAL, 0.0, huber_delta, 5, 0.5)
     with nogil:
         if real is float:
             output_loss_backward_f32(&cfg, &delta[0, 0], &a[0, 0], &y[0, 0], B, m)
         else:
             output_loss_backward_f64(&cfg, &delta[0, 0], &a[0, 0], &y[0, 0], B, m)
 
+
+def metric_counts(const real[:, ::1] a, const real[:, ::1] y, loss="mse", int top_k=5,
+                  double threshold=0.5):
+    """The per-batch metric counts of output activations a against targets y: an
+    int64 array in the order of COUNTS (correct rows by the training accuracy's
+    rule, which depends on `loss`; rows whose target is in the top_k; true
+    positives, false positives, false negatives of a > threshold against y != 0).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> metric_counts(np.array([[0.2, 0.7, 0.1]]), np.array([[0.0, 1.0, 0.0]]), top_k=1).tolist()
+    [1, 1, 1, 0, 0]
+    """
+    cdef nn_config cfg
+    cdef int B = a.shape[0], K = a.shape[1]
+    _need(B >= 1 and K >= 1, "a must not be empty")
+    _need(y.shape[0] == B and y.shape[1] == K, "a and y must share a shape")
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    _output_config(&cfg, K, loss, {"binary_crossentropy": "sigmoid",
+                                   "categorical_crossentropy": "softmax",
+                                   "poisson": "exponential"}.get(loss, "linear"),
+                   -HUGE_VAL, 0.0, 1.0, top_k, threshold)
+    counts = np.zeros(NN_COUNTS, np.int64)
+    cdef int64_t[::1] c = counts
+    with nogil:
+        if real is float:
+            metric_counts_f32(&cfg, &a[0, 0], &y[0, 0], B, K, &c[0])
+        else:
+            metric_counts_f64(&cfg, &a[0, 0], &y[0, 0], B, K, &c[0])
+    return counts

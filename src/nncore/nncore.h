@@ -26,6 +26,13 @@ enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2, NN_LOSS_POISSON
                NN_LOSS_MAE = 4, NN_LOSS_MAPE = 5, NN_LOSS_HUBER = 6, NN_LOSS_LOG_COSH = 7,
                NN_LOSS_KLD = 8, NN_LOSS_HINGE = 9, NN_LOSS_SQUARED_HINGE = 10,
                NN_LOSS_COUNT = 11 };
+/* Per-epoch metric counts (metric_counts): rows predicted right (see
+ * metrics.c), rows whose target is in the top cfg->top_k, and true
+ * positives, false positives and false negatives over the output elements
+ * at cfg->threshold. */
+#define NN_COUNTS 5
+enum nn_count { NN_COUNT_CORRECT = 0, NN_COUNT_TOP_K = 1, NN_COUNT_TP = 2, NN_COUNT_FP = 3,
+                NN_COUNT_FN = 4 };
 enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3,
                     NN_OPT_ADAGRAD = 4, NN_OPT_ADADELTA = 5, NN_OPT_ADAMAX = 6,
                     NN_OPT_NADAM = 7 };
@@ -98,6 +105,9 @@ typedef struct {
                                size); 0: sum_i w_i l_i / sum_i w_i
                                (scikit-learn's weighted mean) */
     double huber_delta;     /* the huber loss's delta (Keras: 1.0)          */
+    int top_k;              /* k of the top-k count (Keras: 5)              */
+    double threshold;       /* precision/recall counts: a > threshold is a
+                               positive prediction (Keras: 0.5)             */
 } nn_config;
 
 /* Where a long call stands, for its hook. */
@@ -195,6 +205,9 @@ int nn_blas_threads(void);
     double output_loss_forward##S(const nn_config *cfg, real *a, const real *y, int m);     \
     void output_loss_backward##S(const nn_config *cfg, real *delta, const real *a,          \
                                  const real *y, int mt, double m);                          \
+    /* metrics.c */                                                                         \
+    void metric_counts##S(const nn_config *cfg, const real *a, const real *y, int m, int K, \
+                          int64_t counts[NN_COUNTS]);                                       \
     /* optimizers.c */                                                                      \
     double l1_l2_penalty_forward##S(const real *weight, int64_t n, double l1, double l2);   \
     void l1_l2_penalty_backward##S(real *dweight, const real *weight, int64_t n,            \

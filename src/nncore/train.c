@@ -173,31 +173,6 @@ static void update_slice(const nn_config *cfg, const scratch *s, real *params,
     }
 }
 
-/* Correct predictions in a (m, K) against y, taken on the batch's
- * activations before its update, so an epoch's count is Keras's running
- * training accuracy: for binary outputs (one unit, or binary cross-entropy
- * over several) the elements where a > 0.5 agrees with y > 0.5; otherwise
- * the rows whose argmax agrees. */
-static int64_t count_correct(const nn_config *cfg, const real *a, const real *y, int m,
-                             int K) {
-    int64_t hits = 0;
-    if (K == 1 || cfg->loss == NN_LOSS_BCE) {
-        for (int64_t i = 0; i < (int64_t)m * K; i++)
-            hits += (a[i] > (real)0.5) == (y[i] > (real)0.5);
-        return hits;
-    }
-    for (int i = 0; i < m; i++) {
-        const real *ai = a + (int64_t)i * K, *yi = y + (int64_t)i * K;
-        int pa = 0, py = 0;
-        for (int k = 1; k < K; k++) {
-            if (ai[k] > ai[pa]) pa = k;
-            if (yi[k] > yi[py]) py = k;
-        }
-        hits += pa == py;
-    }
-    return hits;
-}
-
 /* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
  * the batch-mean loss from these rows (overwriting grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
@@ -227,7 +202,9 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
     real *a_out = s->acts[L - 1];
     double loss = sw ? weighted_output_layer(cfg, a_out, yb, mt, sw, perm, r0) * (m / wsum)
                      : output_layer(cfg, a_out, yb, mt);
-    *hits = count_correct(cfg, a_out, yb, mt, K);
+    int64_t counts[NN_COUNTS];
+    NNF(metric_counts)(cfg, a_out, yb, mt, K, counts);
+    *hits = counts[NN_COUNT_CORRECT];
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
     real *delta = s->delta[0], *spare = s->delta[1];
@@ -469,7 +446,7 @@ static void forward_thread(void *arg, int t) {
  * epoch and, when x_val is not NULL, val_loss_sums[e] = the loss sum over
  * x_val (n_val rows, in chunks of fwd_rows, val_chunk_loss holding one entry
  * per chunk) after it; correct[e] (when not NULL) = the rows predicted right,
- * each before its batch's update (see count_correct). *step counts updates
+ * each before its batch's update (see metric_counts). *step counts updates
  * (Adam's t); *epochs_done the epochs completed. sample_weight (n values,
  * or NULL for none) weighs each row as block_gradients says. Returns NN_STOPPED when the
  * hook stopped the call: then *epochs_done < n_epochs and the parameters are
