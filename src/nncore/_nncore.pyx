@@ -987,3 +987,115 @@ def metric_counts(const real[:, ::1] a, const real[:, ::1] y, loss="mse", int to
         else:
             metric_counts_f64(&cfg, &a[0, 0], &y[0, 0], B, K, &c[0])
     return counts
+
+
+cdef extern from "nncore.h" nogil:
+    void batchnorm_forward_train_f32(float *out, float *mean, float *var, const float *inp, const float *gamma, const float *beta, int B, int N, double epsilon)
+    void batchnorm_forward_train_f64(double *out, double *mean, double *var, const double *inp, const double *gamma, const double *beta, int B, int N, double epsilon)
+    void batchnorm_forward_infer_f32(float *out, const float *inp, const float *gamma, const float *beta, const float *moving_mean, const float *moving_var, int B, int N, double epsilon)
+    void batchnorm_forward_infer_f64(double *out, const double *inp, const double *gamma, const double *beta, const double *moving_mean, const double *moving_var, int B, int N, double epsilon)
+    void batchnorm_backward_f32(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean, const float *var, const float *gamma, int B, int N, double epsilon, int batch)
+    void batchnorm_backward_f64(double *dinp, double *dgamma, double *dbeta, const double *dout, const double *inp, const double *mean, const double *var, const double *gamma, int B, int N, double epsilon, int batch)
+    void batchnorm_update_moving_f32(float *moving_mean, float *moving_var, const float *mean, const float *var, int N, double momentum)
+    void batchnorm_update_moving_f64(double *moving_mean, double *moving_var, const double *mean, const double *var, int N, double momentum)
+    void dropout_forward_f32(float *out, const float *inp, int B, int N, double rate, uint64_t key, int64_t row0)
+    void dropout_forward_f64(double *out, const double *inp, int B, int N, double rate, uint64_t key, int64_t row0)
+    uint64_t nn_dropout_key(uint64_t seed, int64_t step, int layer)
+
+
+cdef inline const real *_optional(const real[::1] v, int n, str what) except? NULL:
+    if v.shape[0] == 0:
+        return NULL
+    _need(v.shape[0] == n, f"{what} must hold one value per unit")
+    return &v[0]
+
+
+def batchnorm_forward_train(real[:, ::1] out, real[::1] mean, real[::1] var,
+                            const real[:, ::1] inp, const real[::1] gamma, const real[::1] beta,
+                            double epsilon):
+    """out (B,N) = gamma (inp - mean) / sqrt(var + eps) + beta with the batch's
+    mean and biased variance, which land in mean and var (N,); an empty gamma
+    or beta stands for 1 or 0."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    _need(mean.shape[0] == N and var.shape[0] == N, "mean and var need one value per unit")
+    _need(epsilon > 0, "epsilon must be > 0")
+    cdef const real *g = _optional(gamma, N, "gamma")
+    cdef const real *b = _optional(beta, N, "beta")
+    with nogil:
+        if real is float:
+            batchnorm_forward_train_f32(&out[0, 0], &mean[0], &var[0], &inp[0, 0], g, b, B, N, epsilon)
+        else:
+            batchnorm_forward_train_f64(&out[0, 0], &mean[0], &var[0], &inp[0, 0], g, b, B, N, epsilon)
+
+
+def batchnorm_forward_infer(real[:, ::1] out, const real[:, ::1] inp, const real[::1] gamma,
+                            const real[::1] beta, const real[::1] moving_mean,
+                            const real[::1] moving_var, double epsilon):
+    """out (B,N) = gamma (inp - moving_mean) / sqrt(moving_var + eps) + beta."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    _need(moving_mean.shape[0] == N and moving_var.shape[0] == N,
+          "the moving statistics need one value per unit")
+    _need(epsilon > 0, "epsilon must be > 0")
+    cdef const real *g = _optional(gamma, N, "gamma")
+    cdef const real *b = _optional(beta, N, "beta")
+    with nogil:
+        if real is float:
+            batchnorm_forward_infer_f32(&out[0, 0], &inp[0, 0], g, b, &moving_mean[0], &moving_var[0], B, N, epsilon)
+        else:
+            batchnorm_forward_infer_f64(&out[0, 0], &inp[0, 0], g, b, &moving_mean[0], &moving_var[0], B, N, epsilon)
+
+
+def batchnorm_backward(real[:, ::1] dinp, real[::1] dgamma, real[::1] dbeta,
+                       const real[:, ::1] dout, const real[:, ::1] inp, const real[::1] mean,
+                       const real[::1] var, const real[::1] gamma, double epsilon, bint batch):
+    """dinp (B,N), dgamma, dbeta (N,) of batch normalization given dout = dL/dy;
+    batch: mean/var are the batch's own (else fixed moving statistics);
+    empty dgamma/dbeta are skipped, an empty gamma stands for 1."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(dinp.shape[0] == B and dinp.shape[1] == N and dout.shape[0] == B and
+          dout.shape[1] == N, "dinp and dout must have inp's shape")
+    _need(mean.shape[0] == N and var.shape[0] == N, "mean and var need one value per unit")
+    _need(epsilon > 0, "epsilon must be > 0")
+    cdef real *dg = <real *>_optional(dgamma, N, "dgamma")
+    cdef real *db = <real *>_optional(dbeta, N, "dbeta")
+    cdef const real *g = _optional(gamma, N, "gamma")
+    with nogil:
+        if real is float:
+            batchnorm_backward_f32(&dinp[0, 0], dg, db, &dout[0, 0], &inp[0, 0], &mean[0], &var[0], g, B, N, epsilon, batch)
+        else:
+            batchnorm_backward_f64(&dinp[0, 0], dg, db, &dout[0, 0], &inp[0, 0], &mean[0], &var[0], g, B, N, epsilon, batch)
+
+
+def batchnorm_update_moving(real[::1] moving_mean, real[::1] moving_var, const real[::1] mean,
+                            const real[::1] var, double momentum):
+    """moving = moving * momentum + batch * (1 - momentum), in place."""
+    cdef int N = moving_mean.shape[0]
+    _need(N >= 1 and moving_var.shape[0] == N and mean.shape[0] == N and var.shape[0] == N,
+          "the statistics must share one length >= 1")
+    with nogil:
+        if real is float:
+            batchnorm_update_moving_f32(&moving_mean[0], &moving_var[0], &mean[0], &var[0], N, momentum)
+        else:
+            batchnorm_update_moving_f64(&moving_mean[0], &moving_var[0], &mean[0], &var[0], N, momentum)
+
+
+def dropout_forward(real[:, ::1] out, const real[:, ::1] inp, double rate, uint64_t seed,
+                    int64_t step, int layer, int64_t row0=0):
+    """out (B,N) = inp * mask / (1 - rate), the mask of stage `layer` at update
+    `step` for batch rows row0.. (the same call on dL/dout is the backward pass)."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    if not 0 <= rate < 1:
+        raise ValueError(f"rate must lie in [0, 1), got {rate}")
+    cdef uint64_t key = nn_dropout_key(seed, step, layer)
+    with nogil:
+        if real is float:
+            dropout_forward_f32(&out[0, 0], &inp[0, 0], B, N, rate, key, row0)
+        else:
+            dropout_forward_f64(&out[0, 0], &inp[0, 0], B, N, rate, key, row0)
