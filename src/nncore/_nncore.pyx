@@ -68,6 +68,7 @@ cdef extern from "nncore.h" nogil:
         int64_t batch, batches, rows
         double loss_sum
         int64_t correct
+        int64_t counts[5]
     ctypedef struct nn_hook:
         int (*fn)(void *ctx, const nn_progress *progress) noexcept
         void *ctx
@@ -114,8 +115,8 @@ cdef extern from "nncore.h" nogil:
     void rmsprop_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double rho, double epsilon)
     int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
     int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
-    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const float *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
-    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const double *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
+    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const float *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *counts)
+    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const double *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *counts)
     double elementwise_loss_forward_f32(int loss, const float *out, const float *y, int B, int K, double huber_delta)
     double elementwise_loss_forward_f64(int loss, const double *out, const double *y, int B, int K, double huber_delta)
     void elementwise_loss_backward_f32(int loss, float *dout, const float *out, const float *y, int64_t n, float scale, float huber_delta)
@@ -189,7 +190,8 @@ cdef class BatchHook:
     Every `interval` seconds (or after every batch when interval <= 0) the
     core's calling thread takes the GIL, checks for signals (Ctrl-C raises
     KeyboardInterrupt here) and calls `callback(progress)` if given, with
-    progress = (epoch, batch, batches, rows, loss_sum, correct). A truthy
+    progress = (epoch, batch, batches, rows, loss_sum, correct, counts), counts
+    being the epoch's metric counts so far (in the order of COUNTS). A truthy
     return, or any exception, stops the call cleanly after the current batch;
     the exception is kept in `error` for the caller to raise.
     """
@@ -220,7 +222,8 @@ cdef int _run_hook(BatchHook h, const nn_progress *p) noexcept:
     try:
         PyErr_CheckSignals()
         if h.callback is not None and h.callback(
-                (p.epoch, p.batch, p.batches, p.rows, p.loss_sum, p.correct)):
+                (p.epoch, p.batch, p.batches, p.rows, p.loss_sum, p.correct,
+                 tuple(p.counts[c] for c in range(NN_COUNTS)))):
             h.stop_requested = True
             return 1
     except BaseException as exc:
@@ -281,7 +284,8 @@ cdef class CoreConfig:
                  lr_schedule="constant", double lr_decay_steps=1.0, double lr_decay_rate=1.0,
                  double lr_alpha=0.0, bint lr_staircase=False, lr_boundaries=(),
                  lr_values=(), kinds=None, uint64_t dropout_seed=0, double clipnorm=0.0,
-                 double global_clipnorm=0.0, double clipvalue=0.0, **stage_settings):
+                 double global_clipnorm=0.0, double clipvalue=0.0, double huber_delta=1.0,
+                 int top_k=5, double threshold=0.5, **stage_settings):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -323,6 +327,11 @@ cdef class CoreConfig:
         self.cfg.clipnorm = clipnorm
         self.cfg.global_clipnorm = global_clipnorm
         self.cfg.clipvalue = clipvalue
+        self.cfg.huber_delta = huber_delta
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        self.cfg.top_k = top_k
+        self.cfg.threshold = threshold
         self.cfg.loss = LOSSES[loss]
         self.cfg.zmin = zmin
         self.cfg.eps = eps
@@ -483,18 +492,18 @@ def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[:
     cdef int64_t n = x.shape[0]
     loss_sums = np.zeros(1)
     penalties = np.zeros(1)
-    correct = np.zeros(1, np.int64)
+    counts = np.zeros((1, NN_COUNTS), np.int64)
     if perm.shape[0] not in (0, n):
         raise ValueError("perm must be empty or have one entry per row")
     perms = np.asarray(perm).reshape(1 if perm.shape[0] else 0, perm.shape[0] if perm.shape[0] else 0)
     step, done = train_epochs(config, params, opt_state, work, threads, x, y, perms, 1,
                               batch_size, x[:0], y[:0], step, loss_sums, penalties,
-                              np.zeros(0), correct, hook)
+                              np.zeros(0), counts, hook)
     if done < 1:
         if hook.error is not None:
             raise hook.error
         raise StopIteration("the hook stopped the epoch")
-    return loss_sums[0], step, correct[0]
+    return loss_sums[0], step, counts[0, 0]
 
 
 def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
@@ -502,7 +511,7 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
                  const int64_t[:, ::1] perms, int n_epochs, int batch_size,
                  const real[:, ::1] x_val, const real[:, ::1] y_val, int64_t step,
                  double[::1] loss_sums, double[::1] penalties, double[::1] val_loss_sums,
-                 int64_t[::1] correct, BatchHook hook=None, int fwd_rows=1024,
+                 int64_t[:, ::1] counts, BatchHook hook=None, int fwd_rows=1024,
                  const real[::1] sample_weight=None):
     """n_epochs epochs in one C call; returns (step, epochs_done).
 
@@ -510,7 +519,8 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     x_val/y_val: empty to skip the validation loss (taken in chunks of
     fwd_rows rows, as forward() takes it). Per completed epoch e the core
     writes loss_sums[e], penalties[e] (after the epoch), val_loss_sums[e] and
-    correct[e] (rows predicted right during the epoch). epochs_done <
+    counts[e] (its metric counts, in the order of COUNTS, each batch's taken
+    before its update). epochs_done <
     n_epochs only when the hook stopped the call (see BatchHook); the
     parameters are then those after the last completed batch. sample_weight
     (n values, or None): each batch's loss is the weighted mean of its rows'
@@ -527,8 +537,9 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
         raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
     if perms.shape[0] != 0 and (perms.shape[0] < n_epochs or perms.shape[1] != n):
         raise ValueError(f"perms must be empty or ({n_epochs}, {n})")
-    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs or correct.shape[0] < n_epochs:
-        raise ValueError("loss_sums, penalties and correct need one entry per epoch")
+    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs or counts.shape[0] < n_epochs:
+        raise ValueError("loss_sums, penalties and counts need one entry per epoch")
+    _need(counts.shape[1] == NN_COUNTS, "counts needs one column per metric count")
     if n_val:
         if x_val.shape[1] != cfg.sizes[0] or y_val.shape[0] != n_val or y_val.shape[1] != cfg.sizes[cfg.n_layers]:
             raise ValueError("x_val/y_val do not match the network")
@@ -553,9 +564,9 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     cdef const real *psw = NULL if sample_weight is None else &sample_weight[0]
     with nogil:
         if real is float:
-            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
+            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &counts[0, 0])
         else:
-            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
+            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &counts[0, 0])
     _need(rc == 0 or rc == NN_STOPPED, "the core rejected the training call")
     return step, done
 

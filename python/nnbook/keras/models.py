@@ -565,7 +565,7 @@ class Sequential(SerialFits):
             running = [0.0, 0, 0]
 
             def after_batches(progress, line=line, running=running):
-                _, done, _, rows, loss_sum, correct = progress
+                _, done, _, rows, loss_sum, correct, _ = progress
                 running[:] = [loss_sum, rows, correct]
                 batch_logs = {"loss": loss_sum / rows}
                 batch_logs.update(self._core_counted_scores(metrics, rows, correct))
