@@ -4,8 +4,12 @@ Each metric is an object with Keras's ``update_state(y_true, y_pred,
 sample_weight=None)``, ``result()`` and ``reset_state()``, usable on its own
 or named in ``compile(metrics=[...])`` by a string, a class instance or one
 of the module's functions. The value a model logs is the metric's name:
-the string as given, else the class's default name (``Precision()`` logs
-``precision``).
+the string as given, else the object's name (``BinaryAccuracy()`` logs
+``binary_accuracy``; ``Precision()``, ``Recall()`` and ``AUC()`` are named
+from a per-session counter as in Keras: ``precision``, then ``precision_1``
+for the next one; ``backend.clear_session()`` restarts it). A name repeated
+in one model gets ``_1``, ``_2``...; a weighted metric named like an
+unweighted one is logged as ``weighted_<name>``.
 
 'accuracy' (or 'acc') becomes the variant Keras picks for the output and
 labels: binary accuracy (threshold 0.5) for one output unit, sparse
