@@ -248,3 +248,31 @@ def test_update_state_checks_shapes_and_leaves_inputs_alone():
     metrics.AUC(from_logits=True).update_state(y, p, D["w"])
     np.testing.assert_array_equal(y, D["y_bin"])
     np.testing.assert_array_equal(p, D["p_bin"])
+
+
+def test_core_counts_give_the_metric_definitions():
+    """CoreCounts reads each metric from (correct, top_k, tp, fp, fn) as the
+    metric itself computes it on the same outputs."""
+    rng = np.random.default_rng(3)
+    out = rng.dirichlet(np.ones(4), size=30)
+    labels = rng.integers(0, 4, 30)
+    y = np.eye(4)[labels]
+    pred, pos = out > 0.4, y != 0
+    top2 = metrics.top_k_categorical_accuracy(y, out, k=2).sum()
+    counts = [np.sum(out.argmax(1) == labels), top2, np.sum(pred & pos),
+              np.sum(pred & ~pos), np.sum(~pred & pos)]
+    counting = metrics.CoreCounts(binary=False, units=4, top_k=2, threshold=0.4)
+    for metric in (metrics.CategoricalAccuracy(), metrics.TopKCategoricalAccuracy(k=2),
+                   metrics.Precision(thresholds=0.4), metrics.Recall(thresholds=0.4),
+                   metrics.BinaryAccuracy(threshold=0.4)):
+        assert counting.value(metric, counts, 30) == pytest.approx(metric.value(y, out),
+                                                                   abs=1e-12), metric
+    # not given by these counts: another k or threshold, AUC, soft labels
+    assert counting.value(metrics.Precision(thresholds=0.5), counts, 30) is None
+    assert counting.value(metrics.TopKCategoricalAccuracy(k=3), counts, 30) is None
+    assert counting.value(metrics.AUC(), counts, 30) is None
+    soft = metrics.CoreCounts(binary=False, units=4, top_k=2, threshold=0.4, labels_01=False)
+    assert soft.value(metrics.Recall(thresholds=0.4), counts, 30) is None
+    # the running batch logs know `correct` alone
+    assert counting.value(metrics.Precision(thresholds=0.4), counts, 30,
+                          correct_only=True) is None

@@ -22,10 +22,10 @@ values v_i (a row's value is the mean over its units); Precision, Recall
 and AUC weigh every unit of row i by w_i in their counts.
 
 While ``fit`` trains, a model takes what it can from the core's per-epoch
-counts (accuracies, top-k, precision, recall: Keras's running values, each
-batch scored before its update) and computes the rest (AUC, mse, mae, or a
-weighted metric with sample weights) from one forward pass over the
-training rows after the epoch; see ``CoreCounts``.
+counts (the accuracy it counts: Keras's running value, each batch scored
+before its update) and computes the rest (top-k, precision, recall, AUC,
+mse, mae, or a weighted metric with sample weights) from one forward pass
+over the training rows after the epoch; see ``CoreCounts``.
 
 Example
 -------
@@ -577,7 +577,7 @@ def get(identifier, loss, units):
     >>> from nnbook.keras import losses
     >>> type(get('accuracy', losses.get('binary_crossentropy'), units=1)).__name__
     'BinaryAccuracy'
-    >>> get(Precision(), losses.get('mse'), 1).name
+    >>> get('precision', losses.get('mse'), 1).name
     'precision'
     """
     if isinstance(identifier, Metric):
@@ -628,11 +628,14 @@ def serialize(identifier):
 class CoreCounts:
     """What the core counted during an epoch, and the metrics read from it.
 
-    The core counts, over the epoch's batches (each before its update):
-    ``correct`` (units with (a > 0.5) == (y > 0.5) for one output unit or
-    binary cross-entropy, else rows whose argmax agrees), ``top_k`` correct
-    rows, and true positives, false positives and false negatives over all
-    units at ``threshold`` (a label is positive when it is not 0).
+    Counts over the epoch's batches (each before its update), in the
+    order (correct, top_k, tp, fp, fn): ``correct`` (units with
+    (a > 0.5) == (y > 0.5) for one output unit or binary cross-entropy,
+    else rows whose argmax agrees), ``top_k`` correct rows, and true
+    positives, false positives and false negatives over all units at
+    ``threshold`` (a label is positive when it is not 0). The core counts
+    ``correct`` today (``correct_only``); ``value`` reads the others when
+    they are given.
 
     Parameters
     ----------

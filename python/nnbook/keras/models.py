@@ -507,7 +507,8 @@ class Sequential(SerialFits):
             scores_are_outputs=not self._core_logits)
 
     def _epoch_counts(self):
-        """The finished epoch's counts from the core, and whether only `correct` is known."""
+        """The finished epoch's counts from the core, and whether only `correct`
+        is known (the core counts correct predictions alone so far)."""
         return [self._core.last_correct], True
 
     def _running_logs(self, counting, correct, rows, weights):
@@ -635,12 +636,12 @@ class Sequential(SerialFits):
 
         Notes
         -----
-        ``loss`` and the accuracies, top-k accuracy, precision and recall are
-        Keras's running means over the epoch's batches, each batch scored
-        before its update (the core counts them while it trains); other
-        training metrics (AUC, mse, mae; a weighted metric with sample
-        weights) come from one forward pass over the training rows after the
-        epoch. A callback setting ``model.stop_training = True`` in a batch
+        ``loss`` and the accuracy the core counts (binary accuracy at 0.5 for
+        one unit or binary cross-entropy, else categorical/sparse accuracy)
+        are Keras's running means over the epoch's batches, each batch scored
+        before its update; the other training metrics (top-k, precision,
+        recall, AUC, mse, mae; a weighted metric with sample weights) come
+        from one forward pass over the training rows after the epoch. A callback setting ``model.stop_training = True`` in a batch
         hook ends training after that batch (the epoch still validates and
         ends, as in Keras).
 
@@ -669,6 +670,10 @@ class Sequential(SerialFits):
         shuffle = check_bool(shuffle, "shuffle", keras_style=True)
         validation_split = check_real(validation_split, "validation_split", minimum=0, below=1,
                                       keras_style=True)
+        validate = _validation_epochs(validation_freq)
+        val_batch_size = (batch_size if validation_batch_size is None
+                          else check_positive_int(validation_batch_size, "validation_batch_size",
+                                                  keras_style=True))
 
         xs, targets = self._xy(x, y)
         if class_weight is not None and sample_weight is not None:
@@ -705,10 +710,6 @@ class Sequential(SerialFits):
 
         n = xs.shape[0]
         steps = math.ceil(n / batch_size)
-        validate = _validation_epochs(validation_freq)
-        val_batch_size = (batch_size if validation_batch_size is None
-                          else check_positive_int(validation_batch_size, "validation_batch_size",
-                                                  keras_style=True))
         counting = self._core_counts(targets)
         cbs = callbacks_module.configure(callbacks, self, verbose=verbose, epochs=epochs,
                                          steps=steps, add_history=True)
