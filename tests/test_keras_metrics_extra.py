@@ -276,3 +276,21 @@ def test_core_counts_give_the_metric_definitions():
     # the running batch logs know `correct` alone
     assert counting.value(metrics.Precision(thresholds=0.4), counts, 30,
                           correct_only=True) is None
+
+
+@pytest.mark.parametrize("filename", ["m.npz", "m.keras"])
+def test_metric_objects_survive_save_and_load(tmp_path, filename):
+    if filename.endswith(".keras"):
+        pytest.importorskip("h5py")
+    from nnbook.keras import models
+    x, labels = _class_data()
+    model = _classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", metrics.Precision(thresholds=0.3, name="p"),
+                           metrics.AUC(name="auc", num_thresholds=50),
+                           metrics.TopKCategoricalAccuracy(k=2)])
+    model.fit(x, labels, epochs=1, verbose=0)
+    model.save(tmp_path / filename)
+    loaded = models.load_model(tmp_path / filename)
+    assert loaded.metrics_names == model.metrics_names
+    assert loaded.evaluate(x, labels, verbose=0) == model.evaluate(x, labels, verbose=0)

@@ -550,6 +550,7 @@ _CLASSES = (BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
             TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError,
             MeanAbsoluteError, Precision, Recall, AUC)
 _BY_CLASS_NAME = {cls.__name__: cls for cls in _CLASSES}
+CLASS_NAMES = frozenset(_BY_CLASS_NAME)
 _BY_NAME = {cls.default_name: cls for cls in _CLASSES}
 _BY_NAME.update({"mse": MeanSquaredError, "mae": MeanAbsoluteError})
 _BY_FUNCTION = {binary_accuracy: BinaryAccuracy, categorical_accuracy: CategoricalAccuracy,
