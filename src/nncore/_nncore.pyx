@@ -7,7 +7,7 @@ around the C call. Shapes are checked here so a wrong call raises instead of
 reading out of bounds; dtype, finiteness and meaning are checked once, in the
 Python layer. An empty array stands for "none" where an argument is optional.
 """
-from libc.stdint cimport int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 import numpy as np
 from libc.math cimport HUGE_VAL
@@ -38,6 +38,19 @@ cdef extern from "nncore.h" nogil:
         double parallel_min_flops
         int penalty_each_batch
         int weight_over_rows
+        int kinds[32]
+        double rates[32]
+        double bn_momentum[32]
+        double bn_epsilon[32]
+        int bn_scale[32]
+        uint64_t dropout_seed
+        double kernel_l1[32]
+        double kernel_l2[32]
+        double bias_l1[32]
+        double bias_l2[32]
+        double activity_l1[32]
+        double activity_l2[32]
+        double clipnorm, global_clipnorm, clipvalue
         double huber_delta
         int top_k
         double threshold
@@ -45,6 +58,7 @@ cdef extern from "nncore.h" nogil:
     int nn_check_config(const nn_config *cfg)
     int64_t nn_param_count(const nn_config *cfg)
     void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off)
+    int64_t nn_state_offset(const nn_config *cfg, int layer)
     int nn_optimizer_slots(const nn_config *cfg)
     int64_t nn_optimizer_state_len(const nn_config *cfg)
     double nn_learning_rate(const nn_config *cfg, int64_t iterations)
@@ -143,6 +157,11 @@ COUNTS = ("correct", "top_k", "true_positives", "false_positives", "false_negati
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3, "adagrad": 4, "adadelta": 5,
               "adamax": 6, "nadam": 7}
 LR_SCHEDULES = {"constant": 0, "exponential": 1, "piecewise": 2, "cosine": 3}
+LAYER_KINDS = {"dense": 0, "batchnorm": 1, "dropout": 2, "activation": 3}
+# Per-stage settings of CoreConfig (one value per stage) and their defaults.
+STAGE_SETTINGS = {"rates": 0.0, "bn_momentum": 0.99, "bn_epsilon": 1e-3, "bn_scale": True,
+                  "kernel_l1": 0.0, "kernel_l2": 0.0, "bias_l1": 0.0, "bias_l2": 0.0,
+                  "activity_l1": 0.0, "activity_l2": 0.0}
 MAX_LAYERS = NN_MAX_LAYERS
 MAX_THREADS = NN_MAX_THREADS
 ROW_BLOCKS = NN_ROW_BLOCKS
@@ -261,7 +280,8 @@ cdef class CoreConfig:
                  double weight_decay=0.0, double initial_accumulator=0.0,
                  lr_schedule="constant", double lr_decay_steps=1.0, double lr_decay_rate=1.0,
                  double lr_alpha=0.0, bint lr_staircase=False, lr_boundaries=(),
-                 lr_values=()):
+                 lr_values=(), kinds=None, uint64_t dropout_seed=0, double clipnorm=0.0,
+                 double global_clipnorm=0.0, double clipvalue=0.0, **stage_settings):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -271,8 +291,16 @@ cdef class CoreConfig:
             has_bias = [True] * L
         if frozen is None:
             frozen = [False] * L
-        if len(has_bias) != L or len(frozen) != L:
-            raise ValueError(f"has_bias and frozen need one entry per layer ({L})")
+        if kinds is None:
+            kinds = ["dense"] * L
+        unknown = sorted(set(stage_settings) - set(STAGE_SETTINGS))
+        if unknown:
+            raise TypeError(f"unknown core settings {unknown}")
+        per_stage = {k: list(stage_settings[k]) if stage_settings.get(k) is not None else [v] * L
+                     for k, v in STAGE_SETTINGS.items()}
+        if any(len(v) != L for v in (has_bias, frozen, kinds, *per_stage.values())):
+            raise ValueError(f"has_bias, frozen, kinds and every per-stage setting need one "
+                             f"entry per layer ({L})")
         self.cfg.n_layers = L
         for l in range(L + 1):
             self.cfg.sizes[l] = sizes[l]
@@ -280,6 +308,21 @@ cdef class CoreConfig:
             self.cfg.activations[l] = ACTIVATIONS[activations[l]]
             self.cfg.has_bias[l] = 1 if has_bias[l] else 0
             self.cfg.frozen[l] = 1 if frozen[l] else 0
+            self.cfg.kinds[l] = LAYER_KINDS[kinds[l]]
+            self.cfg.rates[l] = per_stage["rates"][l]
+            self.cfg.bn_momentum[l] = per_stage["bn_momentum"][l]
+            self.cfg.bn_epsilon[l] = per_stage["bn_epsilon"][l]
+            self.cfg.bn_scale[l] = 1 if per_stage["bn_scale"][l] else 0
+            self.cfg.kernel_l1[l] = per_stage["kernel_l1"][l]
+            self.cfg.kernel_l2[l] = per_stage["kernel_l2"][l]
+            self.cfg.bias_l1[l] = per_stage["bias_l1"][l]
+            self.cfg.bias_l2[l] = per_stage["bias_l2"][l]
+            self.cfg.activity_l1[l] = per_stage["activity_l1"][l]
+            self.cfg.activity_l2[l] = per_stage["activity_l2"][l]
+        self.cfg.dropout_seed = dropout_seed
+        self.cfg.clipnorm = clipnorm
+        self.cfg.global_clipnorm = global_clipnorm
+        self.cfg.clipvalue = clipvalue
         self.cfg.loss = LOSSES[loss]
         self.cfg.zmin = zmin
         self.cfg.eps = eps
@@ -315,7 +358,10 @@ cdef class CoreConfig:
         if nn_check_config(&self.cfg) != 0:
             raise ValueError("inconsistent network configuration (sizes must be >= 1, "
                              "binary_crossentropy needs a sigmoid output and "
-                             "categorical_crossentropy a softmax output)")
+                             "categorical_crossentropy a softmax output; stages other than "
+                             "dense keep their width, dropout rates lie in [0, 1), batch "
+                             "normalization needs epsilon > 0 and momentum in [0, 1], "
+                             "penalties and clip values are >= 0)")
 
     @property
     def n_layers(self):
@@ -330,11 +376,16 @@ cdef class CoreConfig:
         return nn_param_count(&self.cfg)
 
     def param_offsets(self):
-        """[(w_start, b_start or -1), ...]: where each layer's W and b begin."""
+        """[(w_start, b_start), ...]: where each stage's W (or gamma) and b (or beta) begin (-1: none)."""
         cdef int64_t w_off[32]
         cdef int64_t b_off[32]
         nn_param_offsets(&self.cfg, w_off, b_off)
         return [(w_off[l], b_off[l]) for l in range(self.cfg.n_layers)]
+
+    def state_offsets(self):
+        """[start or -1, ...]: where each batch-normalization stage's moving mean
+        begins (its moving variance follows); -1 for other stages."""
+        return [nn_state_offset(&self.cfg, l) for l in range(self.cfg.n_layers)]
 
     def optimizer_state_len(self):
         """Length of the optimizer state (its vectors, then Nadam's one scalar)."""
@@ -936,3 +987,115 @@ def metric_counts(const real[:, ::1] a, const real[:, ::1] y, loss="mse", int to
         else:
             metric_counts_f64(&cfg, &a[0, 0], &y[0, 0], B, K, &c[0])
     return counts
+
+
+cdef extern from "nncore.h" nogil:
+    void batchnorm_forward_train_f32(float *out, float *mean, float *var, const float *inp, const float *gamma, const float *beta, int B, int N, double epsilon)
+    void batchnorm_forward_train_f64(double *out, double *mean, double *var, const double *inp, const double *gamma, const double *beta, int B, int N, double epsilon)
+    void batchnorm_forward_infer_f32(float *out, const float *inp, const float *gamma, const float *beta, const float *moving_mean, const float *moving_var, int B, int N, double epsilon)
+    void batchnorm_forward_infer_f64(double *out, const double *inp, const double *gamma, const double *beta, const double *moving_mean, const double *moving_var, int B, int N, double epsilon)
+    void batchnorm_backward_f32(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean, const float *var, const float *gamma, int B, int N, double epsilon, int batch)
+    void batchnorm_backward_f64(double *dinp, double *dgamma, double *dbeta, const double *dout, const double *inp, const double *mean, const double *var, const double *gamma, int B, int N, double epsilon, int batch)
+    void batchnorm_update_moving_f32(float *moving_mean, float *moving_var, const float *mean, const float *var, int N, double momentum)
+    void batchnorm_update_moving_f64(double *moving_mean, double *moving_var, const double *mean, const double *var, int N, double momentum)
+    void dropout_forward_f32(float *out, const float *inp, int B, int N, double rate, uint64_t key, int64_t row0)
+    void dropout_forward_f64(double *out, const double *inp, int B, int N, double rate, uint64_t key, int64_t row0)
+    uint64_t nn_dropout_key(uint64_t seed, int64_t step, int layer)
+
+
+cdef inline const real *_optional(const real[::1] v, int n, str what) except? NULL:
+    if v.shape[0] == 0:
+        return NULL
+    _need(v.shape[0] == n, f"{what} must hold one value per unit")
+    return &v[0]
+
+
+def batchnorm_forward_train(real[:, ::1] out, real[::1] mean, real[::1] var,
+                            const real[:, ::1] inp, const real[::1] gamma, const real[::1] beta,
+                            double epsilon):
+    """out (B,N) = gamma (inp - mean) / sqrt(var + eps) + beta with the batch's
+    mean and biased variance, which land in mean and var (N,); an empty gamma
+    or beta stands for 1 or 0."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    _need(mean.shape[0] == N and var.shape[0] == N, "mean and var need one value per unit")
+    _need(epsilon > 0, "epsilon must be > 0")
+    cdef const real *g = _optional(gamma, N, "gamma")
+    cdef const real *b = _optional(beta, N, "beta")
+    with nogil:
+        if real is float:
+            batchnorm_forward_train_f32(&out[0, 0], &mean[0], &var[0], &inp[0, 0], g, b, B, N, epsilon)
+        else:
+            batchnorm_forward_train_f64(&out[0, 0], &mean[0], &var[0], &inp[0, 0], g, b, B, N, epsilon)
+
+
+def batchnorm_forward_infer(real[:, ::1] out, const real[:, ::1] inp, const real[::1] gamma,
+                            const real[::1] beta, const real[::1] moving_mean,
+                            const real[::1] moving_var, double epsilon):
+    """out (B,N) = gamma (inp - moving_mean) / sqrt(moving_var + eps) + beta."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    _need(moving_mean.shape[0] == N and moving_var.shape[0] == N,
+          "the moving statistics need one value per unit")
+    _need(epsilon > 0, "epsilon must be > 0")
+    cdef const real *g = _optional(gamma, N, "gamma")
+    cdef const real *b = _optional(beta, N, "beta")
+    with nogil:
+        if real is float:
+            batchnorm_forward_infer_f32(&out[0, 0], &inp[0, 0], g, b, &moving_mean[0], &moving_var[0], B, N, epsilon)
+        else:
+            batchnorm_forward_infer_f64(&out[0, 0], &inp[0, 0], g, b, &moving_mean[0], &moving_var[0], B, N, epsilon)
+
+
+def batchnorm_backward(real[:, ::1] dinp, real[::1] dgamma, real[::1] dbeta,
+                       const real[:, ::1] dout, const real[:, ::1] inp, const real[::1] mean,
+                       const real[::1] var, const real[::1] gamma, double epsilon, bint batch):
+    """dinp (B,N), dgamma, dbeta (N,) of batch normalization given dout = dL/dy;
+    batch: mean/var are the batch's own (else fixed moving statistics);
+    empty dgamma/dbeta are skipped, an empty gamma stands for 1."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(dinp.shape[0] == B and dinp.shape[1] == N and dout.shape[0] == B and
+          dout.shape[1] == N, "dinp and dout must have inp's shape")
+    _need(mean.shape[0] == N and var.shape[0] == N, "mean and var need one value per unit")
+    _need(epsilon > 0, "epsilon must be > 0")
+    cdef real *dg = <real *>_optional(dgamma, N, "dgamma")
+    cdef real *db = <real *>_optional(dbeta, N, "dbeta")
+    cdef const real *g = _optional(gamma, N, "gamma")
+    with nogil:
+        if real is float:
+            batchnorm_backward_f32(&dinp[0, 0], dg, db, &dout[0, 0], &inp[0, 0], &mean[0], &var[0], g, B, N, epsilon, batch)
+        else:
+            batchnorm_backward_f64(&dinp[0, 0], dg, db, &dout[0, 0], &inp[0, 0], &mean[0], &var[0], g, B, N, epsilon, batch)
+
+
+def batchnorm_update_moving(real[::1] moving_mean, real[::1] moving_var, const real[::1] mean,
+                            const real[::1] var, double momentum):
+    """moving = moving * momentum + batch * (1 - momentum), in place."""
+    cdef int N = moving_mean.shape[0]
+    _need(N >= 1 and moving_var.shape[0] == N and mean.shape[0] == N and var.shape[0] == N,
+          "the statistics must share one length >= 1")
+    with nogil:
+        if real is float:
+            batchnorm_update_moving_f32(&moving_mean[0], &moving_var[0], &mean[0], &var[0], N, momentum)
+        else:
+            batchnorm_update_moving_f64(&moving_mean[0], &moving_var[0], &mean[0], &var[0], N, momentum)
+
+
+def dropout_forward(real[:, ::1] out, const real[:, ::1] inp, double rate, uint64_t seed,
+                    int64_t step, int layer, int64_t row0=0):
+    """out (B,N) = inp * mask / (1 - rate), the mask of stage `layer` at update
+    `step` for batch rows row0.. (the same call on dL/dout is the backward pass)."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    if not 0 <= rate < 1:
+        raise ValueError(f"rate must lie in [0, 1), got {rate}")
+    cdef uint64_t key = nn_dropout_key(seed, step, layer)
+    with nogil:
+        if real is float:
+            dropout_forward_f32(&out[0, 0], &inp[0, 0], B, N, rate, key, row0)
+        else:
+            dropout_forward_f64(&out[0, 0], &inp[0, 0], B, N, rate, key, row0)
