@@ -280,6 +280,14 @@ class Sequential(SerialFits):
     def built(self):
         return self._core is not None
 
+    def __setstate__(self, state):
+        # a pickle holds the layers' weights as copies: make them views of the core again
+        super().__setstate__(state)
+        if self._core is not None:
+            for i, stage in enumerate(self._stages):
+                if stage.holds_weights:
+                    stage.layer._bind(self._core, i)
+
     def _require_layers(self):
         if not self._layers:
             raise ValueError(f"Model '{self.name}' has no layers: add Dense layers with "
