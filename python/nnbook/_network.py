@@ -138,6 +138,7 @@ class CoreNetwork:
         self.config = self._make_config()
         self.params = np.zeros(self.config.param_count(), dtype=self.dtype)
         self.offsets = self.config.param_offsets()
+        self.state_offsets = self.config.state_offsets()
         self.step = 0
         self.last_correct = 0
         self.opt_state = self.config.initial_optimizer_state(self.dtype)
@@ -147,12 +148,14 @@ class CoreNetwork:
     def __getstate__(self):
         state = self.__dict__.copy()
         del state["lock"], state["_work"], state["config"], state["offsets"]
+        state.pop("state_offsets", None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.config = self._make_config()
         self.offsets = self.config.param_offsets()
+        self.state_offsets = self.config.state_offsets()
         self._work = np.empty(0, self.dtype)
         self.lock = _ParamsLock()
 
@@ -163,22 +166,46 @@ class CoreNetwork:
     def n_layers(self):
         return len(self.activations)
 
+    def kind(self, layer):
+        """What stage `layer` is: 'dense', 'batchnorm', 'dropout' or 'activation'."""
+        kinds = self.settings.get("kinds")
+        return "dense" if kinds is None else kinds[layer]
+
     def weight(self, layer):
-        """View of W_l, shape (sizes[l], sizes[l+1]); writing to it changes the network."""
+        """View of W_l, shape (sizes[l], sizes[l+1]), or of a batch-normalization
+        stage's gamma (sizes[l+1],) (None without one); writing to it changes
+        the network."""
         start = self.offsets[layer][0]
         n_in, n_out = self.sizes[layer], self.sizes[layer + 1]
+        if self.kind(layer) != "dense":
+            return None if start < 0 else self.params[start:start + n_out]
         return self.params[start:start + n_in * n_out].reshape(n_in, n_out)
 
     def bias(self, layer):
-        """View of b_l, shape (sizes[l+1],), or None for a layer without bias."""
+        """View of b_l (or a batch-normalization stage's beta), shape
+        (sizes[l+1],), or None for a stage without one."""
         start = self.offsets[layer][1]
         if start < 0:
             return None
         return self.params[start:start + self.sizes[layer + 1]]
 
+    def _statistics(self, layer):
+        start, n = self.state_offsets[layer], self.sizes[layer + 1]
+        if start < 0:
+            raise ValueError(f"stage {layer} is a {self.kind(layer)} stage, not batchnorm")
+        return self.params[start:start + 2 * n].reshape(2, n)
+
+    def moving_mean(self, layer):
+        """View of a batch-normalization stage's moving mean (sizes[l+1],)."""
+        return self._statistics(layer)[0]
+
+    def moving_variance(self, layer):
+        """View of a batch-normalization stage's moving variance (sizes[l+1],)."""
+        return self._statistics(layer)[1]
+
     def weights(self):
-        """Views of every weight matrix (the penalty applies to these only)."""
-        return [self.weight(l) for l in range(self.n_layers)]
+        """Views of every dense weight matrix (the book's penalty applies to these only)."""
+        return [self.weight(l) for l in range(self.n_layers) if self.kind(l) == "dense"]
 
     def _train_scratch(self, batch_size, threads, gather, fwd_rows):
         # only ever used under the write lock: one training call at a time

@@ -656,11 +656,22 @@ def learning_rate_at(spec, iterations):
 # vector, layer by layer, W_l (sizes[l], sizes[l+1]) row-major then b_l.
 # ---------------------------------------------------------------------------
 
+# Defaults of the per-stage settings (one value per stage when given).
+STAGE_DEFAULTS = {"rates": 0.0, "bn_momentum": 0.99, "bn_epsilon": 1e-3, "bn_scale": True,
+                  "kernel_l1": 0.0, "kernel_l2": 0.0, "bias_l1": 0.0, "bias_l2": 0.0,
+                  "activity_l1": 0.0, "activity_l2": 0.0}
+
+
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A network's shape, loss and optimizer. The field names are those of
+    """A network's stages, loss and optimizer. The field names are those of
     ``nnbook._nncore.CoreConfig``, so ``CoreConfig(**dataclasses.asdict(spec))``
     builds the same network in the core.
+
+    Stages are dense unless `kinds` says otherwise ('dense', 'batchnorm',
+    'dropout', 'activation'; the others keep the width). Per-stage settings
+    (rates, bn_*, the Keras regularizers) are None for their defaults
+    (STAGE_DEFAULTS) or one value per stage.
 
     Example
     -------
@@ -694,36 +705,77 @@ class NetworkSpec:
     lr_staircase: bool = False
     lr_boundaries: Sequence[float] = ()
     lr_values: Sequence[float] = ()
+    kinds: Optional[Sequence[str]] = None
+    rates: Optional[Sequence[float]] = None
+    bn_momentum: Optional[Sequence[float]] = None
+    bn_epsilon: Optional[Sequence[float]] = None
+    bn_scale: Optional[Sequence[bool]] = None
+    kernel_l1: Optional[Sequence[float]] = None
+    kernel_l2: Optional[Sequence[float]] = None
+    bias_l1: Optional[Sequence[float]] = None
+    bias_l2: Optional[Sequence[float]] = None
+    activity_l1: Optional[Sequence[float]] = None
+    activity_l2: Optional[Sequence[float]] = None
+    dropout_seed: int = 0
+    clipnorm: float = 0.0
+    global_clipnorm: float = 0.0
+    clipvalue: float = 0.0
 
     def bias(self, layer):
-        """Whether layer `layer` has a bias (all do unless has_bias says otherwise)."""
+        """Whether stage `layer` has a bias (beta for batch normalization)."""
         return True if self.has_bias is None else bool(self.has_bias[layer])
+
+    def kind(self, layer):
+        """'dense', 'batchnorm', 'dropout' or 'activation'."""
+        return "dense" if self.kinds is None else self.kinds[layer]
+
+    def stage(self, name, layer):
+        """Stage `layer`'s value of a per-stage setting (see STAGE_DEFAULTS)."""
+        values = getattr(self, name)
+        return STAGE_DEFAULTS[name] if values is None else values[layer]
+
+    def is_frozen(self, layer):
+        return self.frozen is not None and bool(self.frozen[layer])
+
+
+def _layout(spec):
+    """[(w_start, b_start, state_start), ...] (-1: none) and the vector's length."""
+    layout, at = [], 0
+    for l in range(len(spec.activations)):
+        n, w, b, state = spec.sizes[l + 1], -1, -1, -1
+        if spec.kind(l) == "dense":
+            w, at = at, at + spec.sizes[l] * n
+        elif spec.kind(l) == "batchnorm" and spec.stage("bn_scale", l):
+            w, at = at, at + n
+        if spec.kind(l) in ("dense", "batchnorm") and spec.bias(l):
+            b, at = at, at + n
+        if spec.kind(l) == "batchnorm":
+            state, at = at, at + 2 * n
+        layout.append((w, b, state))
+    return layout, at
 
 
 def param_offsets(spec):
-    """[(w_start, b_start or -1), ...]: where each layer's W and b begin in the
-    flat parameter vector.
+    """[(w_start, b_start), ...]: where each stage's W (gamma) and b (beta)
+    begin in the flat parameter vector (-1: none).
 
     Example
     -------
     >>> param_offsets(NetworkSpec(sizes=(3, 2, 1), activations=("sigmoid", "sigmoid")))
     [(0, 6), (8, 10)]
     """
-    offsets, at = [], 0
-    for l in range(len(spec.activations)):
-        w_start = at
-        at += spec.sizes[l] * spec.sizes[l + 1]
-        b_start = at if spec.bias(l) else -1
-        if spec.bias(l):
-            at += spec.sizes[l + 1]
-        offsets.append((w_start, b_start))
-    return offsets
+    return [(w, b) for w, b, _ in _layout(spec)[0]]
+
+
+def state_offsets(spec):
+    """Where each batch-normalization stage's moving mean begins (then its
+    moving variance); -1 for other stages."""
+    return [state for _, _, state in _layout(spec)[0]]
 
 
 def param_count(spec):
     """Length of the flat parameter vector."""
-    return sum(spec.sizes[l] * spec.sizes[l + 1] + (spec.sizes[l + 1] if spec.bias(l) else 0)
-               for l in range(len(spec.activations)))
+    return _layout(spec)[1]
 
 
 def optimizer_slots(spec):
@@ -745,7 +797,8 @@ def initial_optimizer_state(spec, dtype):
 
 
 def layer_params(spec, params):
-    """[(W_l, b_l or None), ...] as views into the flat vector `params`.
+    """[(W_l, b_l), ...] as views into the flat vector `params` (None where a
+    stage has none; a batch-normalization stage's are gamma and beta).
 
     Example
     -------
@@ -755,24 +808,111 @@ def layer_params(spec, params):
            [2.]]), array([3.]))]
     """
     layers = []
-    for l, (w_start, b_start) in enumerate(param_offsets(spec)):
+    for l, (w_start, b_start, _) in enumerate(_layout(spec)[0]):
         n_in, n_out = spec.sizes[l], spec.sizes[l + 1]
-        w = params[w_start:w_start + n_in * n_out].reshape(n_in, n_out)
+        w = None
+        if w_start >= 0:
+            w = params[w_start:w_start + (n_in * n_out if spec.kind(l) == "dense" else n_out)]
+            if spec.kind(l) == "dense":
+                w = w.reshape(n_in, n_out)
         b = params[b_start:b_start + n_out] if b_start >= 0 else None
         layers.append((w, b))
     return layers
 
 
-def _forward_layers(spec, layers, x):
-    """Every layer's output for the batch x; the last one left as logits,
-    because its activation is applied together with the loss."""
-    acts, inp = [], x
+def _moving_statistics(spec, params, l):
+    start, n = state_offsets(spec)[l], spec.sizes[l + 1]
+    return params[start:start + n], params[start + n:start + 2 * n]
+
+
+_M64 = (1 << 64) - 1
+
+
+def _mix64(z):
+    """SplitMix64's finaliser on uint64 arrays (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout_mask(seed, step, layer, rows, n, row0=0):
+    """The kept units (bool (rows, n)) of dropout stage `layer` at update
+    `step` for batch rows row0..row0+rows-1: unit j of batch row i is kept
+    when the 53-bit uniform hash(key, i * n + j) >= rate (see dropout.c)."""
+    with np.errstate(over="ignore"):
+        key = _mix64(_mix64(np.uint64((seed + 0x9E3779B97F4A7C15) & _M64))
+                     ^ np.uint64((step * 32 + layer) & _M64))
+        e = (np.arange(row0 * n, (row0 + rows) * n, dtype=np.uint64)
+             + np.uint64(0x632BE59BD9B4E019))
+        u = _mix64(key ^ _mix64(e))
+    return ((u >> np.uint64(11)).astype(np.float64) * 2.0 ** -53).reshape(rows, n)
+
+
+def dropout_forward(x, rate, uniforms):
+    """x * (u >= rate) / (1 - rate), the inverted dropout of training."""
+    scale = _as(1.0 / (1.0 - rate), x)
+    return np.where(uniforms >= rate, x * scale, _as(0, x))
+
+
+def batchnorm_statistics(x):
+    """The batch's per-unit mean and biased variance (float64 sums, cast to x's dtype)."""
+    x64 = x.astype(np.float64)
+    mean = x64.sum(axis=0) / len(x)
+    var = ((x64 - mean) ** 2).sum(axis=0) / len(x)
+    return _as(mean, x), _as(var, x)
+
+
+def batchnorm_forward(x, gamma, beta, mean, var, epsilon):
+    """gamma (x - mean) / sqrt(var + eps) + beta, as x * inv + (beta - mean * inv)
+    with inv = gamma / sqrt(var + eps) (TensorFlow's order); gamma/beta None: 1/0."""
+    inv = 1.0 / np.sqrt(var.astype(np.float64) + epsilon)
+    if gamma is not None:
+        inv = inv * gamma
+    shift = (0.0 if beta is None else beta.astype(np.float64)) - mean * inv
+    return _as(x.astype(np.float64) * inv + shift, x)
+
+
+def batchnorm_backward(dout, x, gamma, mean, var, epsilon, batch=True):
+    """(dx, dgamma, dbeta) of batchnorm_forward; batch: the statistics were
+    the batch's own (else fixed: the moving ones)."""
+    d64, x64 = dout.astype(np.float64), x.astype(np.float64)
+    istd = 1.0 / np.sqrt(var.astype(np.float64) + epsilon)
+    xhat = (x64 - mean) * istd
+    dgamma, dbeta = (d64 * xhat).sum(axis=0), d64.sum(axis=0)
+    scale = (1.0 if gamma is None else gamma.astype(np.float64)) * istd
+    m = len(x)
+    dx = scale * (d64 - dbeta / m - xhat * dgamma / m) if batch else scale * d64
+    return _as(dx, x), _as(dgamma, x), _as(dbeta, x)
+
+
+def _forward_layers(spec, layers, x, params=None, training=False, step=0, row0=0):
+    """Every stage's output for the batch x, the last one left as logits
+    (its activation is applied together with the loss), and each
+    batch-normalization stage's (mean, var) used."""
+    acts, stats, inp = [], {}, x
     last = len(layers) - 1
     for l, (w, b) in enumerate(layers):
         act = "linear" if l == last else spec.activations[l]
-        inp = dense_forward(inp, w, b, act, spec.zmin)
+        kind = spec.kind(l)
+        if kind == "batchnorm":
+            if training and not spec.is_frozen(l):
+                stats[l] = batchnorm_statistics(inp)
+            else:
+                stats[l] = _moving_statistics(spec, params, l)
+            inp = batchnorm_forward(inp, w, b, *stats[l], spec.stage("bn_epsilon", l))
+        elif kind == "dropout":
+            rate = spec.stage("rates", l)
+            if training and rate > 0:
+                u = dropout_mask(spec.dropout_seed, step, l, len(inp), inp.shape[1], row0)
+                inp = dropout_forward(inp, rate, u)
+            else:
+                inp = inp.copy()
+        elif kind == "activation":
+            inp = activation_forward(inp, act, spec.zmin)
+        else:
+            inp = dense_forward(inp, w, b, act, spec.zmin)
         acts.append(inp)
-    return acts
+    return acts, stats
 
 
 def _output_layer(spec, z, y):
@@ -789,6 +929,32 @@ def _output_layer(spec, z, y):
     return a, (mse_forward(a, y) if y is not None else 0.0)
 
 
+def _activity_penalty(spec, acts):
+    """Keras's activity penalties summed over the rows: l1 sum|a| + l2 sum a^2."""
+    total = 0.0
+    for l, a in enumerate(acts):
+        l1, l2 = spec.stage("activity_l1", l), spec.stage("activity_l2", l)
+        if l1 or l2:
+            a64 = a.astype(np.float64)
+            total += l1 * np.abs(a64).sum() + l2 * (a64 * a64).sum()
+    return total
+
+
+def weight_penalty(spec, params):
+    """Keras's kernel and bias regularizers: sum of l1 sum|v| + l2 sum v^2
+    over the trained stages (Keras counts trainable weights only)."""
+    total = 0.0
+    for l, (w, b) in enumerate(layer_params(spec, params)):
+        if spec.is_frozen(l):
+            continue
+        for v, (l1, l2) in ((w, (spec.stage("kernel_l1", l), spec.stage("kernel_l2", l))),
+                            (b, (spec.stage("bias_l1", l), spec.stage("bias_l2", l)))):
+            if v is not None and (l1 or l2):
+                v64 = v.astype(np.float64)
+                total += l1 * np.abs(v64).sum() + l2 * (v64 * v64).sum()
+    return total
+
+
 def network_forward(spec, params, x, y=None, logits=False):
     """Forward pass over all rows of x (mirrors network_forward in train.c).
 
@@ -803,7 +969,9 @@ def network_forward(spec, params, x, y=None, logits=False):
     Returns
     -------
     out : ndarray (n, sizes[-1])
-    loss_sum : float, sum of the loss terms over all rows (0.0 without y)
+    loss_sum : float, sum of the loss terms over all rows (0.0 without y),
+        plus the Keras regularizers' penalties (rows times the weights',
+        and the activity penalties)
 
     Example
     -------
@@ -812,8 +980,11 @@ def network_forward(spec, params, x, y=None, logits=False):
     array([[0.5]])
     """
     layers = layer_params(spec, params)
-    z = _forward_layers(spec, layers, x)[-1]
+    acts, _ = _forward_layers(spec, layers, x, params)
+    z = acts[-1]
     a, loss = _output_layer(spec, z, y)
+    if y is not None:
+        loss += _activity_penalty(spec, acts[:-1] + [a]) + len(x) * weight_penalty(spec, params)
     return (z if logits else a), loss
 
 
@@ -829,34 +1000,109 @@ def _output_delta(spec, a, y):
     return cross_entropy_backward(a, y, 1.0 / m)
 
 
-def _gradients(spec, layers, x, acts, delta):
-    """The flat gradient vector, given every layer's output and the output
-    delta. Every gradient is formed before any weight moves, so the hidden
-    error uses each W as it was in the forward pass (the book's order)."""
+def _activity_gradient(spec, l, a, m):
+    """d(activity penalty / m)/da = (l1 sign a + 2 l2 a) / m."""
+    l1, l2 = spec.stage("activity_l1", l), spec.stage("activity_l2", l)
+    return l1_l2_penalty_backward(np.zeros_like(a), a, l1, 2 * l2, 1.0 / m)
+
+
+def _gradients(spec, layers, x, acts, delta, stats=None, step=0, row0=0, m=None):
+    """The flat gradient vector, given every stage's output (the last one's
+    after its activation) and the output delta. Every gradient is formed
+    before any weight moves, so the hidden error uses each W as it was in the
+    forward pass (the book's order)."""
     grads = np.zeros(param_count(spec), dtype=x.dtype)
-    offsets = param_offsets(spec)
-    for l in range(len(layers) - 1, -1, -1):
+    m = len(x) if m is None else m
+    last = len(layers) - 1
+    if spec.stage("activity_l1", last) or spec.stage("activity_l2", last):
+        extra = _activity_gradient(spec, last, acts[last], m)
+        delta = delta + activation_backward(extra, acts[last], spec.activations[last])
+    for l in range(last, -1, -1):
         w, _ = layers[l]
         inp = acts[l - 1] if l else x
-        dinp, dw, db = dense_backward(delta, inp, w)
-        w_start, b_start = offsets[l]
-        grads[w_start:w_start + dw.size] = dw.ravel()
-        if b_start >= 0:
-            grads[b_start:b_start + db.size] = db
-        if l:
-            delta = activation_backward(dinp, acts[l - 1], spec.activations[l - 1])
+        w_start, b_start = param_offsets(spec)[l]
+        if l != last and (spec.stage("activity_l1", l) or spec.stage("activity_l2", l)):
+            delta = delta + _activity_gradient(spec, l, acts[l], m)
+        kind = spec.kind(l)
+        if kind == "batchnorm":
+            batch = not spec.is_frozen(l)
+            delta, dgamma, dbeta = batchnorm_backward(delta, inp, w, *stats[l],
+                                                      spec.stage("bn_epsilon", l), batch)
+            if w_start >= 0:
+                grads[w_start:w_start + dgamma.size] = dgamma
+            if b_start >= 0:
+                grads[b_start:b_start + dbeta.size] = dbeta
+        elif kind == "dropout":
+            rate = spec.stage("rates", l)
+            if rate > 0:
+                u = dropout_mask(spec.dropout_seed, step, l, len(delta), delta.shape[1], row0)
+                delta = dropout_forward(delta, rate, u)
+        elif kind == "activation":
+            if l != last:
+                delta = activation_backward(delta, acts[l], spec.activations[l])
+        else:
+            if l != last:
+                delta = activation_backward(delta, acts[l], spec.activations[l])
+            dinp, dw, db = dense_backward(delta, inp, w)
+            grads[w_start:w_start + dw.size] = dw.ravel()
+            if b_start >= 0:
+                grads[b_start:b_start + db.size] = db
+            delta = dinp
     return grads
 
 
+def _variables(spec):
+    """[(stage, start, end), ...]: every trainable variable's range (a dense
+    stage's W and b, a batch-normalization stage's gamma and beta)."""
+    out = []
+    for l, (w_start, b_start) in enumerate(param_offsets(spec)):
+        n = spec.sizes[l + 1]
+        if w_start >= 0:
+            out.append((l, w_start, w_start + (spec.sizes[l] * n if spec.kind(l) == "dense"
+                                               else n)))
+        if b_start >= 0:
+            out.append((l, b_start, b_start + n))
+    return out
+
+
 def _add_penalty(spec, params, grads, m):
-    """grads with the book's (l1 sign W + l2 W) / m added, on weights only."""
-    if spec.l1 == 0 and spec.l2 == 0:
-        return grads
+    """grads with the book's (l1 sign W + l2 W) / m added on dense weights,
+    and Keras's regularizers' l1 sign v + 2 l2 v on kernels and biases."""
     grads = grads.copy()
-    for l, (w_start, _) in enumerate(param_offsets(spec)):
-        w_end = w_start + spec.sizes[l] * spec.sizes[l + 1]
-        grads[w_start:w_end] = l1_l2_penalty_backward(
-            grads[w_start:w_end], params[w_start:w_end], spec.l1, spec.l2, 1.0 / m)
+    for l, start, end in _variables(spec):
+        if spec.is_frozen(l):
+            continue
+        is_weight = start == param_offsets(spec)[l][0]
+        if is_weight and spec.kind(l) == "dense" and (spec.l1 or spec.l2):
+            grads[start:end] = l1_l2_penalty_backward(
+                grads[start:end], params[start:end], spec.l1, spec.l2, 1.0 / m)
+        l1 = spec.stage("kernel_l1" if is_weight else "bias_l1", l)
+        l2 = spec.stage("kernel_l2" if is_weight else "bias_l2", l)
+        if l1 or l2:
+            grads[start:end] = l1_l2_penalty_backward(
+                grads[start:end], params[start:end], l1, 2 * l2, 1.0)
+    return grads
+
+
+def clip_gradients(spec, grads):
+    """Keras's clipping of the trainable variables' gradients: per variable
+    g * clipnorm / max(|g|, clipnorm), or all of them by clip * min(1/|g|,
+    1/clip) (global_clipnorm), or elementwise to [-clipvalue, clipvalue]."""
+    grads = grads.copy()
+    variables = [(s, e) for l, s, e in _variables(spec) if not spec.is_frozen(l)]
+    if spec.clipnorm > 0:
+        for s, e in variables:
+            norm = np.sqrt((grads[s:e].astype(np.float64) ** 2).sum())
+            grads[s:e] = grads[s:e] * _as(spec.clipnorm / max(norm, spec.clipnorm), grads)
+    elif spec.global_clipnorm > 0:
+        norm = np.sqrt(sum((grads[s:e].astype(np.float64) ** 2).sum() for s, e in variables))
+        c = spec.global_clipnorm
+        scale = c * min(1.0 / norm if norm else np.inf, 1.0 / c)
+        for s, e in variables:
+            grads[s:e] = grads[s:e] * _as(scale, grads)
+    elif spec.clipvalue > 0:
+        for s, e in variables:
+            grads[s:e] = np.clip(grads[s:e], -spec.clipvalue, spec.clipvalue)
     return grads
 
 
@@ -896,19 +1142,16 @@ def _optimizer_step(spec, params, opt_state, grads, step):
     """(params', opt_state') after one update; opt_state holds the optimizer's
     slots back to back (momentum/RMSprop/Adagrad: v; Adam/Adamax/Nadam: m then
     v or u; Adadelta: both accumulators), then Nadam's schedule product.
-    Frozen layers keep their parameters and state."""
+    Frozen stages and batch-normalization statistics keep their values."""
     params, opt_state = params.copy(), opt_state.copy()
     P = params.size
     lr = learning_rate_at(spec, step - 1)
     products = None
     if spec.optimizer == "nadam":
         products = nadam_products(opt_state[2 * P], spec.beta1, step, params.dtype)
-    for l, (w_start, b_start) in enumerate(param_offsets(spec)):
-        if spec.frozen is not None and spec.frozen[l]:
-            continue
-        end = w_start + spec.sizes[l] * spec.sizes[l + 1] + (spec.sizes[l + 1] if b_start >= 0
-                                                            else 0)
-        _update_range(spec, params, opt_state, grads, step, lr, products, w_start, end)
+    for l, start, end in _variables(spec):
+        if not spec.is_frozen(l):
+            _update_range(spec, params, opt_state, grads, step, lr, products, start, end)
     if spec.optimizer == "nadam":
         opt_state[2 * P] = products[0]
     return params, opt_state
@@ -918,8 +1161,9 @@ def network_train_epoch(spec, params, x, y, perm=None, batch_size=32, opt_state=
     """One epoch of mini-batch training (mirrors network_train_epoch in train.c).
 
     For each batch (rows perm[start:start+m], or consecutive rows when perm is
-    None; the last batch may be shorter): forward, loss, backward, penalty on
-    the weights, one optimizer step.
+    None; the last batch may be shorter): forward, loss, backward, penalties,
+    clipping, one optimizer step, then the batch-normalization stages' moving
+    statistics.
 
     Parameters
     ----------
@@ -937,7 +1181,8 @@ def network_train_epoch(spec, params, x, y, perm=None, batch_size=32, opt_state=
     opt_state : ndarray
     step : int, advanced once per batch
     loss_sum : float, sum of every batch's loss terms, each taken on that
-        batch's activations before its update (no penalty)
+        batch's activations before its update (no book penalty; Keras's
+        regularizers included as network_forward includes them)
 
     Example
     -------
@@ -956,13 +1201,20 @@ def network_train_epoch(spec, params, x, y, perm=None, batch_size=32, opt_state=
         xb, yb = x[rows], y[rows]
         m = len(rows)
         layers = layer_params(spec, params)
-        acts = _forward_layers(spec, layers, xb)
+        acts, stats = _forward_layers(spec, layers, xb, params, True, step + 1)
         acts[-1], loss = _output_layer(spec, acts[-1], yb)
-        total += loss
-        grads = _gradients(spec, layers, xb, acts, _output_delta(spec, acts[-1], yb))
-        grads = _add_penalty(spec, params, grads, m)
+        total += loss + _activity_penalty(spec, acts) + m * weight_penalty(spec, params)
+        grads = _gradients(spec, layers, xb, acts, _output_delta(spec, acts[-1], yb), stats,
+                           step + 1)
+        grads = clip_gradients(spec, _add_penalty(spec, params, grads, m))
         step += 1
         params, opt_state = _optimizer_step(spec, params, opt_state, grads, step)
+        for l, (mean, var) in stats.items():
+            if not spec.is_frozen(l):
+                mm, mv = _moving_statistics(spec, params, l)
+                mom = spec.stage("bn_momentum", l)
+                mm[...] = _as(mm.astype(np.float64) * mom + mean * (1.0 - mom), mm)
+                mv[...] = _as(mv.astype(np.float64) * mom + var * (1.0 - mom), mv)
     return params, opt_state, step, total
 
 

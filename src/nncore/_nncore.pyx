@@ -7,7 +7,7 @@ around the C call. Shapes are checked here so a wrong call raises instead of
 reading out of bounds; dtype, finiteness and meaning are checked once, in the
 Python layer. An empty array stands for "none" where an argument is optional.
 """
-from libc.stdint cimport int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 import numpy as np
 from libc.math cimport HUGE_VAL
@@ -37,10 +37,24 @@ cdef extern from "nncore.h" nogil:
         double parallel_min_flops
         int penalty_each_batch
         int weight_over_rows
+        int kinds[32]
+        double rates[32]
+        double bn_momentum[32]
+        double bn_epsilon[32]
+        int bn_scale[32]
+        uint64_t dropout_seed
+        double kernel_l1[32]
+        double kernel_l2[32]
+        double bias_l1[32]
+        double bias_l2[32]
+        double activity_l1[32]
+        double activity_l2[32]
+        double clipnorm, global_clipnorm, clipvalue
 
     int nn_check_config(const nn_config *cfg)
     int64_t nn_param_count(const nn_config *cfg)
     void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off)
+    int64_t nn_state_offset(const nn_config *cfg, int layer)
     int nn_optimizer_slots(const nn_config *cfg)
     int64_t nn_optimizer_state_len(const nn_config *cfg)
     double nn_learning_rate(const nn_config *cfg, int64_t iterations)
@@ -112,6 +126,11 @@ LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "po
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3, "adagrad": 4, "adadelta": 5,
               "adamax": 6, "nadam": 7}
 LR_SCHEDULES = {"constant": 0, "exponential": 1, "piecewise": 2, "cosine": 3}
+LAYER_KINDS = {"dense": 0, "batchnorm": 1, "dropout": 2, "activation": 3}
+# Per-stage settings of CoreConfig (one value per stage) and their defaults.
+STAGE_SETTINGS = {"rates": 0.0, "bn_momentum": 0.99, "bn_epsilon": 1e-3, "bn_scale": True,
+                  "kernel_l1": 0.0, "kernel_l2": 0.0, "bias_l1": 0.0, "bias_l2": 0.0,
+                  "activity_l1": 0.0, "activity_l2": 0.0}
 MAX_LAYERS = NN_MAX_LAYERS
 MAX_THREADS = NN_MAX_THREADS
 ROW_BLOCKS = NN_ROW_BLOCKS
@@ -230,7 +249,8 @@ cdef class CoreConfig:
                  double weight_decay=0.0, double initial_accumulator=0.0,
                  lr_schedule="constant", double lr_decay_steps=1.0, double lr_decay_rate=1.0,
                  double lr_alpha=0.0, bint lr_staircase=False, lr_boundaries=(),
-                 lr_values=()):
+                 lr_values=(), kinds=None, uint64_t dropout_seed=0, double clipnorm=0.0,
+                 double global_clipnorm=0.0, double clipvalue=0.0, **stage_settings):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -240,8 +260,16 @@ cdef class CoreConfig:
             has_bias = [True] * L
         if frozen is None:
             frozen = [False] * L
-        if len(has_bias) != L or len(frozen) != L:
-            raise ValueError(f"has_bias and frozen need one entry per layer ({L})")
+        if kinds is None:
+            kinds = ["dense"] * L
+        unknown = sorted(set(stage_settings) - set(STAGE_SETTINGS))
+        if unknown:
+            raise TypeError(f"unknown core settings {unknown}")
+        per_stage = {k: list(stage_settings[k]) if stage_settings.get(k) is not None else [v] * L
+                     for k, v in STAGE_SETTINGS.items()}
+        if any(len(v) != L for v in (has_bias, frozen, kinds, *per_stage.values())):
+            raise ValueError(f"has_bias, frozen, kinds and every per-stage setting need one "
+                             f"entry per layer ({L})")
         self.cfg.n_layers = L
         for l in range(L + 1):
             self.cfg.sizes[l] = sizes[l]
@@ -249,6 +277,21 @@ cdef class CoreConfig:
             self.cfg.activations[l] = ACTIVATIONS[activations[l]]
             self.cfg.has_bias[l] = 1 if has_bias[l] else 0
             self.cfg.frozen[l] = 1 if frozen[l] else 0
+            self.cfg.kinds[l] = LAYER_KINDS[kinds[l]]
+            self.cfg.rates[l] = per_stage["rates"][l]
+            self.cfg.bn_momentum[l] = per_stage["bn_momentum"][l]
+            self.cfg.bn_epsilon[l] = per_stage["bn_epsilon"][l]
+            self.cfg.bn_scale[l] = 1 if per_stage["bn_scale"][l] else 0
+            self.cfg.kernel_l1[l] = per_stage["kernel_l1"][l]
+            self.cfg.kernel_l2[l] = per_stage["kernel_l2"][l]
+            self.cfg.bias_l1[l] = per_stage["bias_l1"][l]
+            self.cfg.bias_l2[l] = per_stage["bias_l2"][l]
+            self.cfg.activity_l1[l] = per_stage["activity_l1"][l]
+            self.cfg.activity_l2[l] = per_stage["activity_l2"][l]
+        self.cfg.dropout_seed = dropout_seed
+        self.cfg.clipnorm = clipnorm
+        self.cfg.global_clipnorm = global_clipnorm
+        self.cfg.clipvalue = clipvalue
         self.cfg.loss = LOSSES[loss]
         self.cfg.zmin = zmin
         self.cfg.eps = eps
@@ -284,7 +327,10 @@ cdef class CoreConfig:
         if nn_check_config(&self.cfg) != 0:
             raise ValueError("inconsistent network configuration (sizes must be >= 1, "
                              "binary_crossentropy needs a sigmoid output and "
-                             "categorical_crossentropy a softmax output)")
+                             "categorical_crossentropy a softmax output; stages other than "
+                             "dense keep their width, dropout rates lie in [0, 1), batch "
+                             "normalization needs epsilon > 0 and momentum in [0, 1], "
+                             "penalties and clip values are >= 0)")
 
     @property
     def n_layers(self):
@@ -299,11 +345,16 @@ cdef class CoreConfig:
         return nn_param_count(&self.cfg)
 
     def param_offsets(self):
-        """[(w_start, b_start or -1), ...]: where each layer's W and b begin."""
+        """[(w_start, b_start), ...]: where each stage's W (or gamma) and b (or beta) begin (-1: none)."""
         cdef int64_t w_off[32]
         cdef int64_t b_off[32]
         nn_param_offsets(&self.cfg, w_off, b_off)
         return [(w_off[l], b_off[l]) for l in range(self.cfg.n_layers)]
+
+    def state_offsets(self):
+        """[start or -1, ...]: where each batch-normalization stage's moving mean
+        begins (its moving variance follows); -1 for other stages."""
+        return [nn_state_offset(&self.cfg, l) for l in range(self.cfg.n_layers)]
 
     def optimizer_state_len(self):
         """Length of the optimizer state (its vectors, then Nadam's one scalar)."""

@@ -6,8 +6,29 @@ int nn_check_config(const nn_config *cfg) {
     if (!cfg || cfg->n_layers < 1 || cfg->n_layers > NN_MAX_LAYERS) return NN_EINVAL;
     for (int l = 0; l <= cfg->n_layers; l++)
         if (cfg->sizes[l] < 1) return NN_EINVAL;
-    for (int l = 0; l < cfg->n_layers; l++)
-        if (cfg->activations[l] < NN_LINEAR || cfg->activations[l] > NN_EXP) return NN_EINVAL;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        int kind = cfg->kinds[l], act = cfg->activations[l];
+        if (act < NN_LINEAR || act > NN_EXP) return NN_EINVAL;
+        if (kind < NN_LAYER_DENSE || kind > NN_LAYER_ACTIVATION) return NN_EINVAL;
+        if (kind != NN_LAYER_DENSE && cfg->sizes[l + 1] != cfg->sizes[l]) return NN_EINVAL;
+        /* batch normalization and dropout compute no activation of their own */
+        if ((kind == NN_LAYER_BATCHNORM || kind == NN_LAYER_DROPOUT) && act != NN_LINEAR)
+            return NN_EINVAL;
+        if (kind == NN_LAYER_DROPOUT && !(cfg->rates[l] >= 0 && cfg->rates[l] < 1))
+            return NN_EINVAL;
+        if (kind == NN_LAYER_BATCHNORM &&
+            !(cfg->bn_epsilon[l] > 0 && cfg->bn_momentum[l] >= 0 && cfg->bn_momentum[l] <= 1))
+            return NN_EINVAL;
+        /* softmax couples a row's units: only the output may use it */
+        if (act == NN_SOFTMAX && l != cfg->n_layers - 1 && kind == NN_LAYER_ACTIVATION)
+            return NN_EINVAL;
+        double regs[6] = {cfg->kernel_l1[l], cfg->kernel_l2[l], cfg->bias_l1[l],
+                          cfg->bias_l2[l], cfg->activity_l1[l], cfg->activity_l2[l]};
+        for (int r = 0; r < 6; r++)
+            if (!(regs[r] >= 0 && regs[r] < HUGE_VAL)) return NN_EINVAL;
+    }
+    if (!(cfg->clipnorm >= 0 && cfg->global_clipnorm >= 0 && cfg->clipvalue >= 0))
+        return NN_EINVAL;
     int last = cfg->activations[cfg->n_layers - 1];
     /* the fused output pairs: the loss kernel itself applies the activation */
     if (cfg->loss == NN_LOSS_BCE && last != NN_SIGMOID) return NN_EINVAL;
@@ -27,23 +48,67 @@ int nn_check_config(const nn_config *cfg) {
     return NN_OK;
 }
 
-int64_t nn_param_count(const nn_config *cfg) {
-    int64_t total = 0;
-    for (int l = 0; l < cfg->n_layers; l++) {
-        total += (int64_t)cfg->sizes[l] * cfg->sizes[l + 1];
-        if (cfg->has_bias[l]) total += cfg->sizes[l + 1];
+/* The layout of one stage's parameters from `at` on: its weight (W, or
+ * gamma), bias (b, or beta), batch-normalization state (-1: none), and the
+ * offset after it. */
+static int64_t stage_layout(const nn_config *cfg, int l, int64_t at, int64_t *w, int64_t *b,
+                            int64_t *state) {
+    int64_t n = cfg->sizes[l + 1];
+    *w = *b = *state = -1;
+    switch (cfg->kinds[l]) {
+    case NN_LAYER_DENSE:
+        *w = at;
+        at += (int64_t)cfg->sizes[l] * n;
+        if (cfg->has_bias[l]) {
+            *b = at;
+            at += n;
+        }
+        return at;
+    case NN_LAYER_BATCHNORM:
+        if (cfg->bn_scale[l]) {
+            *w = at;
+            at += n;
+        }
+        if (cfg->has_bias[l]) {
+            *b = at;
+            at += n;
+        }
+        *state = at;
+        return at + 2 * n;
+    default:
+        return at;
     }
-    return total;
+}
+
+int64_t nn_param_count(const nn_config *cfg) {
+    int64_t at = 0, w, b, state;
+    for (int l = 0; l < cfg->n_layers; l++) at = stage_layout(cfg, l, at, &w, &b, &state);
+    return at;
 }
 
 void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off) {
-    int64_t at = 0;
-    for (int l = 0; l < cfg->n_layers; l++) {
-        w_off[l] = at;
-        at += (int64_t)cfg->sizes[l] * cfg->sizes[l + 1];
-        b_off[l] = cfg->has_bias[l] ? at : -1;
-        if (cfg->has_bias[l]) at += cfg->sizes[l + 1];
-    }
+    int64_t at = 0, state;
+    for (int l = 0; l < cfg->n_layers; l++) at = stage_layout(cfg, l, at, &w_off[l], &b_off[l], &state);
+}
+
+int64_t nn_state_offset(const nn_config *cfg, int layer) {
+    int64_t at = 0, w, b, state = -1;
+    for (int l = 0; l <= layer && l < cfg->n_layers; l++) at = stage_layout(cfg, l, at, &w, &b, &state);
+    return state;
+}
+
+int nn_has_batchnorm(const nn_config *cfg) {
+    for (int l = 0; l < cfg->n_layers; l++)
+        if (cfg->kinds[l] == NN_LAYER_BATCHNORM) return 1;
+    return 0;
+}
+
+/* Each batch-normalization stage's batch mean and variance. */
+int64_t nn_scratch_extra(const nn_config *cfg) {
+    int64_t total = 0;
+    for (int l = 0; l < cfg->n_layers; l++)
+        if (cfg->kinds[l] == NN_LAYER_BATCHNORM) total += 2 * (int64_t)cfg->sizes[l + 1];
+    return total;
 }
 
 int nn_optimizer_slots(const nn_config *cfg) {
@@ -102,16 +167,20 @@ int64_t nn_row_width(const nn_config *cfg, int gather) {
 
 static double forward_flops_per_row(const nn_config *cfg) {
     double flops = 0;
-    for (int l = 0; l < cfg->n_layers; l++) flops += 2.0 * cfg->sizes[l] * cfg->sizes[l + 1];
+    for (int l = 0; l < cfg->n_layers; l++)
+        if (cfg->kinds[l] == NN_LAYER_DENSE) flops += 2.0 * cfg->sizes[l] * cfg->sizes[l + 1];
     return flops;
 }
 
 /* Blocks of at least NN_MIN_BLOCK_ROWS rows, at most NN_ROW_BLOCKS of them,
  * and one block when the batch's forward pass is below
  * cfg->parallel_min_flops (threads cost more than they give on tiny
- * batches). A function of (cfg, m) alone: see NN_ROW_BLOCKS. */
+ * batches) or batch normalization needs the whole batch's statistics. A
+ * function of (cfg, m) alone: see NN_ROW_BLOCKS. */
 int nn_row_blocks(const nn_config *cfg, int64_t m) {
-    if (m < 1 || forward_flops_per_row(cfg) * (double)m < cfg->parallel_min_flops) return 1;
+    if (m < 1 || forward_flops_per_row(cfg) * (double)m < cfg->parallel_min_flops ||
+        nn_has_batchnorm(cfg))
+        return 1;
     int64_t blocks = m / NN_MIN_BLOCK_ROWS;
     if (blocks > NN_ROW_BLOCKS) blocks = NN_ROW_BLOCKS;
     return blocks < 1 ? 1 : (int)blocks;
@@ -141,9 +210,11 @@ int64_t nn_train_workspace_len(const nn_config *cfg, int batch_size, int threads
     int T = clamp_threads(threads) < blocks ? clamp_threads(threads) : blocks;
     int64_t rows = block_rows_cap(cfg, batch_size);
     if (fwd_rows > rows) rows = fwd_rows;
-    return (int64_t)blocks * nn_param_count(cfg) + (int64_t)T * rows * nn_row_width(cfg, gather);
+    return (int64_t)blocks * nn_param_count(cfg) +
+           (int64_t)T * (rows * nn_row_width(cfg, gather) + nn_scratch_extra(cfg));
 }
 
 int64_t nn_forward_workspace_len(const nn_config *cfg, int chunk_rows, int threads) {
-    return (int64_t)clamp_threads(threads) * chunk_rows * nn_row_width(cfg, 0);
+    return (int64_t)clamp_threads(threads) *
+           ((int64_t)chunk_rows * nn_row_width(cfg, 0) + nn_scratch_extra(cfg));
 }

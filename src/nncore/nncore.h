@@ -27,6 +27,13 @@ enum nn_lr_schedule { NN_LR_CONSTANT = 0, NN_LR_EXPONENTIAL = 1, NN_LR_PIECEWISE
 /* NN_STOPPED: a hook asked to stop; the parameters are those after the last
  * completed batch (see nn_hook). */
 enum nn_status { NN_OK = 0, NN_STOPPED = 1, NN_EINVAL = -1 };
+/* What a stage of the network is. Dense stages map sizes[l] inputs to
+ * sizes[l+1] units through activations[l]; the others keep the width
+ * (sizes[l+1] == sizes[l]): batch normalization (Keras's, over the batch's
+ * rows in training and with the moving statistics otherwise), inverted
+ * dropout (training only), and an activation on its own. */
+enum nn_layer_kind { NN_LAYER_DENSE = 0, NN_LAYER_BATCHNORM = 1, NN_LAYER_DROPOUT = 2,
+                     NN_LAYER_ACTIVATION = 3 };
 
 #define NN_MAX_LAYERS 32
 #define NN_MAX_THREADS 16
@@ -46,9 +53,12 @@ enum nn_status { NN_OK = 0, NN_STOPPED = 1, NN_EINVAL = -1 };
 #endif
 #define NN_MIN_BLOCK_ROWS 16
 
-/* A dense network: layer l maps sizes[l] inputs to sizes[l+1] units through
- * activations[l]. Parameters live in one flat vector, layer by layer:
- * W_l (sizes[l], sizes[l+1]) then b_l (sizes[l+1]) when has_bias[l]. */
+/* A network of n_layers stages (see nn_layer_kind), dense by default.
+ * Parameters live in one flat vector, stage by stage: a dense stage's
+ * W_l (sizes[l], sizes[l+1]) then b_l (sizes[l+1]) when has_bias[l]; a batch
+ * normalization stage's gamma (when bn_scale[l]), beta (when has_bias[l]:
+ * Keras's center), then its moving mean and moving variance, which training
+ * updates from each batch's statistics and the optimizer never touches. */
 typedef struct {
     int n_layers;
     int sizes[NN_MAX_LAYERS + 1];
@@ -87,6 +97,24 @@ typedef struct {
                                1: sum_i w_i l_i / m (Keras's sum over batch
                                size); 0: sum_i w_i l_i / sum_i w_i
                                (scikit-learn's weighted mean) */
+    /* stages (all zero: a dense network) */
+    int kinds[NN_MAX_LAYERS];        /* enum nn_layer_kind */
+    double rates[NN_MAX_LAYERS];     /* dropout: the fraction of units dropped, [0, 1) */
+    double bn_momentum[NN_MAX_LAYERS], bn_epsilon[NN_MAX_LAYERS];
+    int bn_scale[NN_MAX_LAYERS];     /* batch normalization: has gamma */
+    uint64_t dropout_seed;           /* dropout masks are a function of (seed,
+                                        update number, stage, row in batch, unit) */
+    /* Keras's regularizers, per stage: l1*sum|v| + l2*sum v^2 over the
+     * kernel, the bias, and (activity) the stage's outputs, the last divided
+     * by the batch's rows. They are part of the loss: training and forward
+     * loss sums include them (rows times the penalty, like the loss terms). */
+    double kernel_l1[NN_MAX_LAYERS], kernel_l2[NN_MAX_LAYERS];
+    double bias_l1[NN_MAX_LAYERS], bias_l2[NN_MAX_LAYERS];
+    double activity_l1[NN_MAX_LAYERS], activity_l2[NN_MAX_LAYERS];
+    /* Keras's gradient clipping (0: off), applied to each update's gradients
+     * (penalties included) before the weight decay and the optimizer; the
+     * first set of clipnorm (per variable), global_clipnorm, clipvalue wins */
+    double clipnorm, global_clipnorm, clipvalue;
 } nn_config;
 
 /* Where a long call stands, for its hook. */
@@ -114,6 +142,14 @@ int nn_check_config(const nn_config *cfg);
 int64_t nn_param_count(const nn_config *cfg);
 /* w_off[l], b_off[l]: where W_l and b_l start in the flat vector (b_off -1: no bias). */
 void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off);
+/* Where a batch normalization stage's moving mean starts (its moving
+ * variance follows); -1 for other stages. */
+int64_t nn_state_offset(const nn_config *cfg, int layer);
+/* Whether any stage is batch normalization (its statistics span the whole
+ * batch, so batches are not split into row blocks). */
+int nn_has_batchnorm(const nn_config *cfg);
+/* Scratch entries one thread needs besides its rows (batch statistics). */
+int64_t nn_scratch_extra(const nn_config *cfg);
 /* Number of optimizer state vectors (each nn_param_count long). */
 int nn_optimizer_slots(const nn_config *cfg);
 /* Length of the optimizer state: the vectors, then any scalars (Nadam keeps
@@ -136,6 +172,9 @@ int64_t nn_forward_workspace_len(const nn_config *cfg, int chunk_rows, int threa
 /* Scratch entries one batch row needs (activations, deltas, and the gathered
  * x and y when gather). */
 int64_t nn_row_width(const nn_config *cfg, int gather);
+
+/* dropout.c: the key of a stage's masks for one update (see dropout_forward). */
+uint64_t nn_dropout_key(uint64_t seed, int64_t step, int layer);
 
 /* permutation.c: `count` successive permutations of 0..n-1 into out (count, n),
  * as NumPy's legacy RandomState.permutation draws them from the MT19937
@@ -197,6 +236,26 @@ int nn_blas_threads(void);
                          real lr, real beta1, real beta2, real epsilon, int64_t step,       \
                          real u_product_t, real u_product_t1);                              \
     void weight_decay_update##S(real *param, int64_t n, real weight_decay, real lr);         \
+    double sum_of_squares##S(const real *v, int64_t n);                                     \
+    void scale_values##S(real *v, int64_t n, real factor);                                  \
+    void clip_values##S(real *v, int64_t n, real limit);                                    \
+    /* batchnorm.c */                                                                       \
+    void batchnorm_forward_train##S(real *out, real *mean, real *var, const real *inp,      \
+                                    const real *gamma, const real *beta, int B, int N,      \
+                                    double epsilon);                                        \
+    void batchnorm_forward_infer##S(real *out, const real *inp, const real *gamma,          \
+                                    const real *beta, const real *moving_mean,              \
+                                    const real *moving_var, int B, int N, double epsilon);  \
+    void batchnorm_backward##S(real *dinp, real *dgamma, real *dbeta, const real *dout,     \
+                               const real *inp, const real *mean, const real *var,          \
+                               const real *gamma, int B, int N, double epsilon, int batch); \
+    void batchnorm_update_moving##S(real *moving_mean, real *moving_var, const real *mean,  \
+                                    const real *var, int N, double momentum);               \
+    /* dropout.c */                                                                         \
+    void dropout_forward##S(real *out, const real *inp, int B, int N, double rate,          \
+                            uint64_t key, int64_t row0);                                    \
+    void dropout_backward##S(real *dinp, const real *dout, int B, int N, double rate,       \
+                             uint64_t key, int64_t row0);                                   \
     /* train.c */                                                                           \
     int network_train_epochs##S(const nn_config *cfg, real *params, real *opt_state,        \
                                 real *work, int threads, const real *x, const real *y,      \

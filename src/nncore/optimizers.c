@@ -144,3 +144,20 @@ NN_VECTORISE
 void NNF(weight_decay_update)(real *param, int64_t n, real weight_decay, real lr) {
     for (int64_t i = 0; i < n; i++) param[i] -= param[i] * weight_decay * lr;
 }
+
+/* Gradient clipping (Keras's clipnorm, global_clipnorm, clipvalue). */
+double NNF(sum_of_squares)(const real *v, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)v[i] * v[i];
+    return s;
+}
+
+NN_VECTORISE
+void NNF(scale_values)(real *v, int64_t n, real factor) {
+    for (int64_t i = 0; i < n; i++) v[i] *= factor;
+}
+
+NN_VECTORISE
+void NNF(clip_values)(real *v, int64_t n, real limit) {
+    for (int64_t i = 0; i < n; i++) v[i] = v[i] < -limit ? -limit : v[i] > limit ? limit : v[i];
+}

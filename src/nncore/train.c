@@ -22,8 +22,19 @@
 
 typedef struct {
     real *xbuf, *ybuf, *acts[NN_MAX_LAYERS], *delta[2];
-    int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
+    real *bn_mean[NN_MAX_LAYERS], *bn_var[NN_MAX_LAYERS]; /* the batch's statistics */
+    int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS], st_off[NN_MAX_LAYERS];
 } scratch;
+
+/* How a pass runs its stages: training (batch statistics, dropout on) or
+ * not, and for dropout the update number and the first row's place in its
+ * batch. */
+typedef struct {
+    int training;
+    int64_t step, row0;
+} pass;
+
+static const pass INFERENCE = {0, 0, 0};
 
 /* One thread's rows: see nn_row_width. */
 static void carve(const nn_config *cfg, real *work, int64_t max_rows, int gather, scratch *s) {
@@ -43,22 +54,101 @@ static void carve(const nn_config *cfg, real *work, int64_t max_rows, int gather
     }
     s->delta[0] = at;
     s->delta[1] = at + (int64_t)max_rows * widest;
+    at += 2 * (int64_t)max_rows * widest;
+    for (int l = 0; l < L; l++) {
+        s->bn_mean[l] = s->bn_var[l] = NULL;
+        s->st_off[l] = nn_state_offset(cfg, l);
+        if (cfg->kinds[l] == NN_LAYER_BATCHNORM) {
+            s->bn_mean[l] = at;
+            s->bn_var[l] = at + cfg->sizes[l + 1];
+            at += 2 * (int64_t)cfg->sizes[l + 1];
+        }
+    }
     nn_param_offsets(cfg, s->w_off, s->b_off);
 }
 
 #define BIAS(base, s, l) ((s)->b_off[l] < 0 ? NULL : (base) + (s)->b_off[l])
+#define WEIGHT(base, s, l) ((s)->w_off[l] < 0 ? NULL : (base) + (s)->w_off[l])
 
-/* Forward through every layer; the last layer is left as logits (z), its
+/* Whether stage l's batch normalization uses the batch's statistics (in
+ * training, unless frozen: Keras runs a frozen layer in inference mode). */
+static int batch_statistics(const nn_config *cfg, int l, const pass *ps) {
+    return ps->training && !cfg->frozen[l];
+}
+
+/* Forward through every stage; the last stage is left as logits, its
  * activation applied by the caller (fused with the loss, or not). */
 static void forward_layers(const nn_config *cfg, const real *params, const scratch *s,
-                           const real *xb, int m) {
+                           const real *xb, int m, const pass *ps) {
     const real *inp = xb;
-    for (int l = 0; l < cfg->n_layers; l++) {
-        int act = l == cfg->n_layers - 1 ? NN_LINEAR : cfg->activations[l];
-        NNF(dense_forward)(s->acts[l], inp, params + s->w_off[l], BIAS(params, s, l),
-                           m, cfg->sizes[l], cfg->sizes[l + 1], act, (real)cfg->zmin);
-        inp = s->acts[l];
+    const int last = cfg->n_layers - 1;
+    for (int l = 0; l <= last; l++) {
+        real *out = s->acts[l];
+        int n = cfg->sizes[l + 1], act = l == last ? NN_LINEAR : cfg->activations[l];
+        switch (cfg->kinds[l]) {
+        case NN_LAYER_BATCHNORM: {
+            const real *moving = params + s->st_off[l];
+            if (batch_statistics(cfg, l, ps))
+                NNF(batchnorm_forward_train)(out, s->bn_mean[l], s->bn_var[l], inp,
+                                             WEIGHT(params, s, l), BIAS(params, s, l), m, n,
+                                             cfg->bn_epsilon[l]);
+            else
+                NNF(batchnorm_forward_infer)(out, inp, WEIGHT(params, s, l), BIAS(params, s, l),
+                                             moving, moving + n, m, n, cfg->bn_epsilon[l]);
+            break;
+        }
+        case NN_LAYER_DROPOUT:
+            if (ps->training && cfg->rates[l] > 0)
+                NNF(dropout_forward)(out, inp, m, n, cfg->rates[l],
+                                     nn_dropout_key(cfg->dropout_seed, ps->step, l), ps->row0);
+            else
+                memcpy(out, inp, sizeof(real) * (size_t)m * n);
+            break;
+        case NN_LAYER_ACTIVATION:
+            NNF(activation_forward)(out, inp, m, n, act, (real)cfg->zmin);
+            break;
+        default:
+            NNF(dense_forward)(out, inp, params + s->w_off[l], BIAS(params, s, l), m,
+                               cfg->sizes[l], n, act, (real)cfg->zmin);
+        }
+        inp = out;
     }
+}
+
+static int has_activity_penalty(const nn_config *cfg, int l) {
+    return cfg->activity_l1[l] != 0 || cfg->activity_l2[l] != 0;
+}
+
+/* Keras's activity penalties over m rows of stage outputs (the output
+ * stage's after its activation): sum over stages of l1 sum|a| + l2 sum a^2.
+ * Keras divides each batch's by its rows, so in the loss sums (rows times
+ * the batch's mean) it enters as it is. */
+static double activity_penalties(const nn_config *cfg, const scratch *s, int m) {
+    double total = 0;
+    for (int l = 0; l < cfg->n_layers; l++)
+        if (has_activity_penalty(cfg, l))
+            total += NNF(l1_l2_penalty_forward)(s->acts[l], (int64_t)m * cfg->sizes[l + 1],
+                                                cfg->activity_l1[l], 2 * cfg->activity_l2[l]);
+    return total;
+}
+
+/* Keras's weight regularizers: sum over the trained stages (Keras counts
+ * trainable weights only) of l1 sum|v| + l2 sum v^2 over kernels and biases. */
+static double weight_penalties(const nn_config *cfg, const real *params) {
+    int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
+    nn_param_offsets(cfg, w_off, b_off);
+    double total = 0;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        if (cfg->frozen[l]) continue;
+        int64_t n = cfg->sizes[l + 1], nw = cfg->kinds[l] == NN_LAYER_DENSE ? cfg->sizes[l] * n : n;
+        if (w_off[l] >= 0 && (cfg->kernel_l1[l] != 0 || cfg->kernel_l2[l] != 0))
+            total += NNF(l1_l2_penalty_forward)(params + w_off[l], nw, cfg->kernel_l1[l],
+                                                2 * cfg->kernel_l2[l]);
+        if (b_off[l] >= 0 && (cfg->bias_l1[l] != 0 || cfg->bias_l2[l] != 0))
+            total += NNF(l1_l2_penalty_forward)(params + b_off[l], n, cfg->bias_l1[l],
+                                                2 * cfg->bias_l2[l]);
+    }
+    return total;
 }
 
 /* Turns the last layer's logits into activations in place and, when y is
@@ -141,43 +231,84 @@ static void nadam_products(const nn_config *cfg, const real *opt_state, int64_t 
     out[1] = out[0] * (beta1 * ((real)1 - (real)0.5 * (real)pow(0.96, (double)(step + 1))));
 }
 
-/* The book's penalty gradient, (l1 sign W + l2 W)/m, on the weights that fall
- * in [lo, hi) (biases are not penalised); m is the batch's row count, or its
- * weight sum when rows are weighted. */
-static void penalty_step(const nn_config *cfg, const scratch *s, real *grads,
-                         const real *params, int64_t lo, int64_t hi, double m) {
-    if (cfg->l1 == 0 && cfg->l2 == 0) return;
-    for (int l = 0; l < cfg->n_layers; l++) {
-        int64_t a = s->w_off[l], b = a + (int64_t)cfg->sizes[l] * cfg->sizes[l + 1];
-        if (a < lo) a = lo;
-        if (b > hi) b = hi;
-        if (a < b)
+/* A stage's trainable variables: v = 0 its weight (W, or gamma), v = 1 its
+ * bias (b, or beta). Returns the length (0: none) and sets *off. */
+static int64_t stage_variable(const nn_config *cfg, const scratch *s, int l, int v,
+                              int64_t *off) {
+    int64_t n = cfg->sizes[l + 1];
+    *off = v ? s->b_off[l] : s->w_off[l];
+    if (*off < 0) return 0;
+    return v == 0 && cfg->kinds[l] == NN_LAYER_DENSE ? (int64_t)cfg->sizes[l] * n : n;
+}
+
+/* The penalties' gradients on the part of the slice [lo, hi) in stage l:
+ * the book's (l1 sign W + l2 W)/m on dense weights (m: the batch's rows, or
+ * its weight sum when rows are weighted), and Keras's regularizers'
+ * l1 sign v + 2 l2 v on kernels and biases. */
+static void penalty_gradients(const nn_config *cfg, const scratch *s, real *grads,
+                              const real *params, int l, int64_t lo, int64_t hi, double m) {
+    for (int v = 0; v < 2; v++) {
+        int64_t off, len = stage_variable(cfg, s, l, v, &off);
+        double l1 = v ? cfg->bias_l1[l] : cfg->kernel_l1[l];
+        double l2 = v ? cfg->bias_l2[l] : cfg->kernel_l2[l];
+        int64_t a = off < lo ? lo : off, b = off + len > hi ? hi : off + len;
+        if (!len || a >= b) continue;
+        if (v == 0 && cfg->kinds[l] == NN_LAYER_DENSE && (cfg->l1 != 0 || cfg->l2 != 0))
             NNF(l1_l2_penalty_backward)(grads + a, params + a, b - a, (real)cfg->l1,
                                         (real)cfg->l2, (real)(1.0 / m));
+        if (l1 != 0 || l2 != 0)
+            NNF(l1_l2_penalty_backward)(grads + a, params + a, b - a, (real)l1, (real)(2 * l2),
+                                        (real)1);
     }
 }
 
-/* The penalty's gradient, the weight decay and the optimizer step on the
- * slice [lo, hi) of the parameter vector, layer by layer, skipping frozen
- * layers (their parameters and optimizer state stay as they are). m: the
- * batch's rows (or weight sum); step: this update's number (1 = the first). */
+static int clips_by_norm(const nn_config *cfg) {
+    return cfg->clipnorm > 0 || cfg->global_clipnorm > 0;
+}
+
+/* Keras's gradient clipping by norm, formed once per update by one thread
+ * (the norms span the whole of each variable): scales[2 l + v] for stage
+ * l's variable v, g * clipnorm / max(|g|, clipnorm) per variable, or
+ * clip * min(1 / |all g|, 1 / clip) for all of them (global_clipnorm). */
+static void clip_scales(const nn_config *cfg, const scratch *s, const real *grads,
+                        double *scales) {
+    double total = 0;
+    for (int l = 0; l < cfg->n_layers; l++)
+        for (int v = 0; v < 2; v++) {
+            int64_t off, len = stage_variable(cfg, s, l, v, &off);
+            double ss = len && !cfg->frozen[l] ? NNF(sum_of_squares)(grads + off, len) : 0;
+            scales[2 * l + v] = cfg->clipnorm / fmax(sqrt(ss), cfg->clipnorm);
+            total += ss;
+        }
+    if (cfg->clipnorm > 0) return;
+    double norm = sqrt(total), c = cfg->global_clipnorm;
+    for (int i = 0; i < 2 * cfg->n_layers; i++) scales[i] = c * fmin(1.0 / norm, 1.0 / c);
+}
+
+/* Clipping, the weight decay and the optimizer step on the slice [lo, hi)
+ * of the parameter vector, stage by stage, skipping frozen stages (their
+ * parameters and optimizer state stay as they are) and batch-normalization
+ * statistics. scales: see clip_scales (NULL unless clipping by norm);
+ * step: this update's number (1 = the first). */
 static void update_slice(const nn_config *cfg, const scratch *s, real *params,
                          real *opt_state, real *grads, int64_t P, int64_t lo, int64_t hi,
-                         int64_t step, double m) {
+                         int64_t step, const double *scales) {
     real lr = (real)nn_learning_rate(cfg, step - 1), u_product[2] = {0, 0};
     if (cfg->optimizer == NN_OPT_NADAM) nadam_products(cfg, opt_state, P, step, u_product);
     for (int l = 0; l < cfg->n_layers; l++) {
         if (cfg->frozen[l]) continue;
-        int64_t a = s->w_off[l];
-        int64_t b = a + (int64_t)cfg->sizes[l] * cfg->sizes[l + 1] +
-                    (cfg->has_bias[l] ? cfg->sizes[l + 1] : 0);
-        if (a < lo) a = lo;
-        if (b > hi) b = hi;
-        if (a >= b) continue;
-        penalty_step(cfg, s, grads, params, a, b, m);
-        if (cfg->weight_decay != 0)
-            NNF(weight_decay_update)(params + a, b - a, (real)cfg->weight_decay, lr);
-        optimizer_step(cfg, params, opt_state, grads, P, a, b, step, lr, u_product);
+        for (int v = 0; v < 2; v++) {
+            int64_t off, len = stage_variable(cfg, s, l, v, &off);
+            int64_t a = off < lo ? lo : off, b = off + len > hi ? hi : off + len;
+            if (!len || a >= b) continue;
+            if (scales)
+                NNF(scale_values)(grads + a, b - a, (real)scales[2 * l + v]);
+            else if (cfg->clipvalue > 0)
+                NNF(clip_values)(grads + a, b - a, (real)cfg->clipvalue);
+            if (cfg->weight_decay != 0)
+                NNF(weight_decay_update)(params + a, b - a, (real)cfg->weight_decay, lr);
+            optimizer_step(cfg, params, opt_state, grads, P, a, b, step, lr, u_product);
+        }
     }
 }
 
@@ -206,6 +337,55 @@ static int64_t count_correct(const nn_config *cfg, const real *a, const real *y,
     return hits;
 }
 
+/* Backward through the stages, from delta = dL/dlogits of the last stage
+ * (the batch mean's 1/m folded in) down to the first stage's parameters:
+ * their gradients overwrite grads. All gradients are formed before any
+ * parameter moves, so each stage's error uses the parameters of the
+ * forward pass. delta and spare are the two delta buffers (clobbered). */
+static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
+                            const real *params, const real *xb, int mt, int m, real *delta,
+                            real *spare, const pass *ps) {
+    const int last = cfg->n_layers - 1;
+    for (int l = last; l >= 0; l--) {
+        const real *inp = l ? s->acts[l - 1] : xb;
+        int n = cfg->sizes[l + 1], act = cfg->activations[l];
+        /* delta holds dL/d(stage l's output) here (dL/dlogits for the last) */
+        if (l != last && has_activity_penalty(cfg, l))
+            NNF(l1_l2_penalty_backward)(delta, s->acts[l], (int64_t)mt * n,
+                                        (real)cfg->activity_l1[l],
+                                        (real)(2 * cfg->activity_l2[l]), (real)(1.0 / m));
+        switch (cfg->kinds[l]) {
+        case NN_LAYER_BATCHNORM: {
+            int batch = batch_statistics(cfg, l, ps);
+            const real *moving = params + s->st_off[l];
+            NNF(batchnorm_backward)(delta, WEIGHT(grads, s, l), BIAS(grads, s, l), delta, inp,
+                                    batch ? s->bn_mean[l] : moving,
+                                    batch ? s->bn_var[l] : moving + n, WEIGHT(params, s, l),
+                                    mt, n, cfg->bn_epsilon[l], batch);
+            break;
+        }
+        case NN_LAYER_DROPOUT:
+            if (l && cfg->rates[l] > 0)
+                NNF(dropout_backward)(delta, delta, mt, n, cfg->rates[l],
+                                      nn_dropout_key(cfg->dropout_seed, ps->step, l), ps->row0);
+            break;
+        case NN_LAYER_ACTIVATION:
+            if (l && l != last) NNF(activation_backward)(delta, delta, s->acts[l], mt, n, act);
+            break;
+        default: {
+            if (l != last) NNF(activation_backward)(delta, delta, s->acts[l], mt, n, act);
+            real *dinp = l ? spare : NULL;
+            NNF(dense_backward)(dinp, grads + s->w_off[l], BIAS(grads, s, l), delta, inp,
+                                params + s->w_off[l], mt, cfg->sizes[l], n);
+            if (l) {
+                spare = delta;
+                delta = dinp;
+            }
+        }
+        }
+    }
+}
+
 /* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
  * the batch-mean loss from these rows (overwriting grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
@@ -219,7 +399,7 @@ static int64_t count_correct(const nn_config *cfg, const real *a, const real *y,
 static double block_gradients(const nn_config *cfg, const scratch *s, real *grads,
                               const real *params, const real *x, const real *y,
                               const int64_t *perm, int64_t r0, int mt, int m, int64_t *hits,
-                              const real *sw, double wsum) {
+                              const real *sw, double wsum, const pass *ps) {
     const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
     const real *xb = x + r0 * F, *yb = y + r0 * K;
     if (perm) {
@@ -231,10 +411,11 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
         xb = s->xbuf;
         yb = s->ybuf;
     }
-    forward_layers(cfg, params, s, xb, mt);
+    forward_layers(cfg, params, s, xb, mt, ps);
     real *a_out = s->acts[L - 1];
     double loss = sw ? weighted_output_layer(cfg, a_out, yb, mt, sw, perm, r0) * (m / wsum)
                      : output_layer(cfg, a_out, yb, mt);
+    loss += activity_penalties(cfg, s, mt);
     *hits = count_correct(cfg, a_out, yb, mt, K);
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
@@ -253,20 +434,16 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
             real f = (real)(sw[perm ? perm[r0 + i] : r0 + i] * (m / wsum));
             for (int k = 0; k < K; k++) delta[(int64_t)i * K + k] *= f;
         }
-    /* all gradients are formed before any weight moves, so the hidden error
-     * uses each W as it was in the forward pass */
-    for (int l = L - 1; l >= 0; l--) {
-        const real *inp = l ? s->acts[l - 1] : xb;
-        real *dinp = l ? spare : NULL;
-        NNF(dense_backward)(dinp, grads + s->w_off[l], BIAS(grads, s, l), delta, inp,
-                            params + s->w_off[l], mt, cfg->sizes[l], cfg->sizes[l + 1]);
-        if (l) {
-            NNF(activation_backward)(dinp, dinp, s->acts[l - 1], mt, cfg->sizes[l],
-                                     cfg->activations[l - 1]);
-            spare = delta;
-            delta = dinp;
-        }
+    if (has_activity_penalty(cfg, L - 1)) {
+        /* the output's penalty is on its activations: through their Jacobian */
+        int64_t n = (int64_t)mt * K;
+        for (int64_t i = 0; i < n; i++) spare[i] = 0;
+        NNF(l1_l2_penalty_backward)(spare, a_out, n, (real)cfg->activity_l1[L - 1],
+                                    (real)(2 * cfg->activity_l2[L - 1]), (real)(1.0 / m));
+        NNF(activation_backward)(spare, spare, a_out, mt, K, cfg->activations[L - 1]);
+        for (int64_t i = 0; i < n; i++) delta[i] += spare[i];
     }
+    stages_backward(cfg, s, grads, params, xb, mt, m, delta, spare, ps);
     return loss;
 }
 
@@ -278,23 +455,26 @@ static double forward_chunk(const nn_config *cfg, const scratch *s, const real *
                             const real *x, int m, real *out, int logits, const real *y,
                             const real *sw) {
     const int L = cfg->n_layers, K = cfg->sizes[L];
-    forward_layers(cfg, params, s, x, m);
+    forward_layers(cfg, params, s, x, m, &INFERENCE);
     real *a_out = s->acts[L - 1];
     if (out && logits) memcpy(out, a_out, sizeof(real) * (size_t)m * K);
     double loss = y && sw ? weighted_output_layer(cfg, a_out, y, m, sw, NULL, 0)
                           : output_layer(cfg, a_out, y, m);
     if (out && !logits) memcpy(out, a_out, sizeof(real) * (size_t)m * K);
+    /* Keras's evaluation loss includes the regularization penalties */
+    if (y) loss += activity_penalties(cfg, s, m) + m * weight_penalties(cfg, params);
     return loss;
 }
 
-/* The penalty l1*sum|W| + l2/2*sum W^2 over every layer's weights. */
+/* The book's penalty l1*sum|W| + l2/2*sum W^2 over every dense stage's weights. */
 double NNF(network_penalty)(const nn_config *cfg, const real *params) {
     if (cfg->l1 == 0 && cfg->l2 == 0) return 0.0;
     int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
     nn_param_offsets(cfg, w_off, b_off);
     double total = 0;
     for (int l = 0; l < cfg->n_layers; l++)
-        total += NNF(l1_l2_penalty_forward)(params + w_off[l],
+        if (cfg->kinds[l] == NN_LAYER_DENSE)
+            total += NNF(l1_l2_penalty_forward)(params + w_off[l],
                                             (int64_t)cfg->sizes[l] * cfg->sizes[l + 1],
                                             cfg->l1, cfg->l2);
     return total;
@@ -321,6 +501,7 @@ typedef struct {
     int64_t block_hits[NN_ROW_BLOCKS];
     double *loss_sums, *penalties, *val_sums;
     int64_t *correct;
+    double clip_scale[2 * NN_MAX_LAYERS]; /* see clip_scales */
     /* a forward pass (validation, prediction); swf: its rows' weights or NULL */
     const real *xf, *yf, *swf;
     int64_t nf;
@@ -339,7 +520,7 @@ static void plan(job *j, const nn_config *cfg, real *work, int blocks, int64_t r
     j->T = T;
     for (int k = 0; k < blocks; k++) j->grads[k] = work + k * P;
     real *regions = work + (int64_t)blocks * P;
-    int64_t region = rows * nn_row_width(cfg, gather);
+    int64_t region = rows * nn_row_width(cfg, gather) + nn_scratch_extra(cfg);
     for (int t = 0; t < T; t++) carve(cfg, regions + t * region, rows, gather, &j->s[t]);
     nn_barrier_init(&j->barrier, T);
     atomic_init(&j->stop, 0);
@@ -421,12 +602,14 @@ static void train_thread(void *arg, int t) {
             /* nobody updates the parameters before the barrier below */
             if (t == 0 && cfg->penalty_each_batch)
                 batch_penalties += NNF(network_penalty)(cfg, j->params) * (m / wsum);
+            if (t == 0) loss += m * weight_penalties(cfg, j->params);
             for (int k = t; k < blocks; k += T) {
                 int64_t r0 = start + (int64_t)m * k / blocks;
                 int64_t r1 = start + (int64_t)m * (k + 1) / blocks;
+                pass ps = {1, step + 1, r0 - start};
                 j->block_loss[k] = block_gradients(cfg, s, j->grads[k], j->params, j->x, j->y,
                                                    perm, r0, (int)(r1 - r0), m,
-                                                   &j->block_hits[k], j->sw, wsum);
+                                                   &j->block_hits[k], j->sw, wsum, &ps);
             }
             nn_barrier_wait(&j->barrier);
             /* thread 0 set the flag (if at all) before this barrier */
@@ -436,12 +619,29 @@ static void train_thread(void *arg, int t) {
                 for (int64_t i = lo; i < hi; i++) grads[i] += g[i];
             }
             step += 1;
-            update_slice(cfg, s, j->params, j->opt_state, grads, P, lo, hi, step, wsum);
-            if (t == 0)
+            for (int l = 0; l < cfg->n_layers; l++)
+                if (!cfg->frozen[l]) penalty_gradients(cfg, s, grads, j->params, l, lo, hi, wsum);
+            if (clips_by_norm(cfg)) { /* the norms need every slice's gradients */
+                nn_barrier_wait(&j->barrier);
+                if (t == 0) clip_scales(cfg, s, grads, j->clip_scale);
+                nn_barrier_wait(&j->barrier);
+            }
+            update_slice(cfg, s, j->params, j->opt_state, grads, P, lo, hi, step,
+                         clips_by_norm(cfg) ? j->clip_scale : NULL);
+            if (t == 0) {
+                /* one block with batch normalization: its statistics are thread 0's */
+                for (int l = 0; l < cfg->n_layers; l++)
+                    if (cfg->kinds[l] == NN_LAYER_BATCHNORM && !cfg->frozen[l]) {
+                        real *moving = j->params + s->st_off[l];
+                        NNF(batchnorm_update_moving)(moving, moving + cfg->sizes[l + 1],
+                                                     s->bn_mean[l], s->bn_var[l],
+                                                     cfg->sizes[l + 1], cfg->bn_momentum[l]);
+                    }
                 for (int k = 0; k < blocks; k++) {
                     loss += j->block_loss[k];
                     hits += j->block_hits[k];
                 }
+            }
             nn_barrier_wait(&j->barrier);
             if (t == 0 && cfg->optimizer == NN_OPT_NADAM) {
                 /* every thread has read the old product (before the barrier) */
