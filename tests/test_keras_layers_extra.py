@@ -18,7 +18,7 @@ from nnbook.keras import Input, Sequential, layers, losses, optimizers, regulari
 from nnbook.keras.layers import Activation, BatchNormalization, Dense, Dropout, Flatten
 from nnbook.keras.models import load_model
 
-NEEDS_STAGES = pytest.mark.skipif(not hasattr(_nncore, "ACTIVATIONS_NEEDING_INPUT"),
+NEEDS_STAGES = pytest.mark.skipif(not hasattr(_nncore, "LAYER_KINDS"),
                                   reason="needs the core's layer stages")
 
 
@@ -96,6 +96,15 @@ def test_a_dense_on_a_multidimensional_input_asks_for_flatten():
         Sequential([Input((4, 5)), BatchNormalization()])
     with pytest.raises(ValueError, match=r"softmax.*Flatten"):
         Sequential([Input((4, 5)), Activation("softmax")])
+
+
+@NEEDS_STAGES
+def test_softmax_inside_the_model_is_refused_unless_in_a_dense():
+    with pytest.raises(ValueError, match=r"'inner' applies softmax inside the model"):
+        Sequential([Input((3,)), Dense(4, activation="relu"), Activation("softmax", name="inner"),
+                    Dense(2)])
+    Sequential([Input((3,)), Dense(4), Activation("softmax"), Dense(2)])     # folds: fine
+    Sequential([Input((3,)), Dense(4), BatchNormalization(), Activation("softmax")])
 
 
 def test_layers_nnbook_lacks_say_it_is_for_dense_networks():
@@ -193,10 +202,11 @@ def test_weights_in_keras_order_and_counts_as_keras():
 
 @NEEDS_STAGES
 def test_summary_counts_as_keras():
-    # Keras 3.15 summary of this model: flatten 0, dropout 0, dense_2 63, activation 0,
-    # batch_normalization_1 9; Total 72, Trainable 66, Non-trainable 6
+    # Keras 3.15 summary of this model (with Activation('softmax'), which nnbook runs only
+    # as an output; the counts do not depend on it): flatten 0, dropout 0, dense_2 63,
+    # activation 0, batch_normalization_1 9; Total 72, Trainable 66, Non-trainable 6
     model = Sequential([Input((4, 5)), Flatten(), Dropout(0.2, seed=3),
-                        Dense(3, activation="relu"), Activation("softmax"),
+                        Dense(3, activation="relu"), Activation("tanh"),
                         BatchNormalization(scale=False)])
     out = io.StringIO()
     model.summary(print_fn=lambda line: out.write(line + "\n"))
@@ -258,7 +268,7 @@ def test_activation_folding_rules():
     assert kinds(Dense(2, activity_regularizer="l2"), Activation("tanh")) == [
         ("dense", "linear"), ("activation", "tanh")]
     assert kinds(Dense(2), Dropout(0.0), Activation("linear")) == [("dense", "linear")]
-    for name in _nncore.ACTIVATIONS_NEEDING_INPUT:
+    for name in layers.NEEDING_INPUT:
         assert kinds(Dense(2, activation=name)) == [("dense", "linear"), ("activation", name)]
         assert kinds(Dense(2), Activation(name)) == [("dense", "linear"), ("activation", name)]
 

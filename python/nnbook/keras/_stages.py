@@ -64,6 +64,12 @@ def plan(layers, input_shape, needing_input=frozenset()):
             stages.extend(new)
         shape = layer.compute_output_shape(shape)
         before = layer
+    for stage in stages[:-1]:
+        if stage.kind == "activation" and stage.activation == "softmax":
+            raise ValueError(f"Layer '{stage.layer.name}' applies softmax inside the model; "
+                             f"nnbook runs softmax only as the model's output or in a Dense "
+                             f"(Dense(..., activation='softmax'), or an Activation('softmax') "
+                             f"right after a linear Dense)")
     return stages
 
 

@@ -478,8 +478,8 @@ class Activation(Layer):
 
     Example
     -------
-    >>> Activation('swish').activation
-    'silu'
+    >>> Activation('tanh').activation
+    'tanh'
     """
 
     _prefix = "activation"
