@@ -63,8 +63,8 @@ from ._stages import Stage
 
 # Keras's other names for an activation the core has under one name.
 _ACTIVATION_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
-ACTIVATIONS = tuple(_nncore.ACTIVATIONS) + tuple(
-    a for a, name in _ACTIVATION_ALIASES.items() if name in _nncore.ACTIVATIONS)
+ACTIVATIONS = tuple(dict.fromkeys(list(_nncore.ACTIVATIONS) + [
+    a for a, name in _ACTIVATION_ALIASES.items() if name in _nncore.ACTIVATIONS]))
 # Activations whose backward pass needs their input: they run as a stage of
 # their own after a linear dense stage.
 NEEDING_INPUT = frozenset(getattr(_nncore, "ACTIVATIONS_NEEDING_INPUT", ()))
