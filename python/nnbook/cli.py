@@ -412,6 +412,32 @@ def book_as_sequential(net):
     return model
 
 
+# The first bytes of a pickle (protocol 2-5) and of joblib's compressed
+# pickles (zlib, gzip, bz2, xz, lzma): how scikit-learn estimators are saved.
+PICKLE_PREFIXES = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05", b"\x78\x01",
+                   b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZh",
+                   b"\xfd7zXZ", b"\x5d\x00\x00")
+
+
+def _refuse_pickle(path):
+    """DataError for a pickled (or joblib) file: export never unpickles.
+
+    Unpickling runs code the file names, so a model file must not need it
+    (nnbook's own files never do); a fitted nnbook.sklearn estimator is
+    exported from the Python session that can trust its pickle.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return          # load_model reports a missing or unreadable file
+    if head.startswith(PICKLE_PREFIXES):
+        raise DataError(f"{path} looks like a Python pickle or joblib file (how scikit-learn "
+                        f"estimators are saved); nnbook export never unpickles a file, since "
+                        f"that runs code from it. Export a fitted nnbook.sklearn estimator "
+                        f"from Python instead: nnbook.onnx.export(estimator, 'm.onnx')")
+
+
 def _cmd_export(args):
     target = args.to
     suffix = os.path.splitext(target)[1].lower()
@@ -419,6 +445,7 @@ def _cmd_export(args):
         raise DataError(f"--to {target}: give a file name ending in .onnx (an ONNX graph) or "
                         f".keras (a Keras 3 model file)")
     _check_output(target, "--to")
+    _refuse_pickle(args.model_file)
     try:
         model = load_model(args.model_file)     # a .keras file needs h5py too
         kind = type(model).__name__

@@ -9,9 +9,10 @@ What the graph holds
   (float32 or float64); the batch axis is dynamic.
 * Standard operators only, at opset :data:`OPSET` (13): ``Gemm`` (a layer
   with bias) or ``MatMul`` (without), ``Sigmoid``, ``Tanh``, ``Relu``,
-  ``Softmax`` (axis -1), ``Max`` (the book's clip of z at -100 before a
-  sigmoid or softmax), ``Greater`` and ``ArgMax`` (the book's classes) and
-  ``Identity`` (to name outputs). Opset 13 is the first in which ``Softmax``
+  ``Softmax`` (axis -1), ``Exp`` (a Poisson regressor's output), ``Max``
+  (the book's clip of z at -100 before a sigmoid or softmax), ``Greater``,
+  ``ArgMax``, ``Gather``, ``Cast``, ``Sub`` and ``Concat`` (classes and
+  labels) and ``Identity`` (to name outputs). Opset 13 is the first in which ``Softmax``
   works on one axis (what nnbook computes) and every operator above takes
   float64 in its current form; choosing the oldest such opset lets the most
   runtimes load the file. onnxruntime runs all of them in float32 and float64.
@@ -24,12 +25,13 @@ What the graph holds
     ``MultiClassNetwork``;
   - an ``nnbook.keras`` ``Sequential``: ``output``, what ``predict`` returns
     (logits when the loss was compiled with ``from_logits=True``);
-  - other classes (``nnbook.sklearn``'s estimators) bring their own
-    exporter through :func:`register_exporter`; scikit-learn's convention
-    is ``label`` and ``probabilities`` (a plain (batch, k) tensor, no ZipMap).
-    :func:`register_skl2onnx` hands the same exporter to skl2onnx, so a
+  - a fitted ``nnbook.sklearn`` estimator: ``label`` (what ``predict``
+    returns) and ``probabilities`` (a plain (batch, k) tensor, no ZipMap),
+    or a regressor's ``variable`` (batch, n_outputs), as skl2onnx names
+    them. ``nnbook.sklearn`` registers its exporter through
+    :func:`register_skl2onnx`, which hands it to skl2onnx too, so a
     scikit-learn ``Pipeline`` holding such an estimator converts with
-    ``skl2onnx.to_onnx``.
+    ``skl2onnx.to_onnx``; other classes can do the same.
 
 The graph is checked with ``onnx.checker`` before the file is written; the
 file is written atomically (a temporary, then a rename). The ``onnx``
@@ -42,6 +44,8 @@ Example
 >>> probabilities, classes = session.run(None, {"input": x.astype(np.float32)})  # doctest: +SKIP
 """
 import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -71,13 +75,19 @@ def require_onnx():
     return onnx
 
 
-def register_exporter(cls, exporter):
+def _model_dtype(model):
+    return model.dtype
+
+
+def register_exporter(cls, exporter, dtype_of=None):
     """Let :func:`export` export instances of ``cls`` with ``exporter(model, graph)``.
 
     ``exporter`` gets the model and a :class:`GraphBuilder` for the model's
-    dtype and adds the model's nodes and outputs to it. A front door
-    registers its classes when it is imported (``nnbook.sklearn`` does so
-    for its estimators), so this module imports no front door.
+    dtype and adds the model's nodes and outputs to it. ``dtype_of(model)``
+    gives that dtype (default: ``model.dtype``); it is called first, so it
+    is also where an unfitted model is refused. A front door registers its
+    classes when it is imported (``nnbook.sklearn`` does so for its
+    estimators), so this module imports no front door.
 
     Example
     -------
@@ -86,10 +96,11 @@ def register_exporter(cls, exporter):
     ...     graph.output("probabilities", graph.dense(x, model.W, model.b, "softmax"))
     >>> register_exporter(MyModel, export_mine)             # doctest: +SKIP
     """
-    if not isinstance(cls, type) or not callable(exporter):
+    if not isinstance(cls, type) or not callable(exporter) or not (
+            dtype_of is None or callable(dtype_of)):
         raise TypeError(f"register_exporter takes a class and a function; got {cls!r} and "
                         f"{exporter!r}")
-    _EXPORTERS[cls] = exporter
+    _EXPORTERS[cls] = (exporter, dtype_of or _model_dtype)
 
 
 def _finite(array, what):
@@ -171,7 +182,7 @@ class GraphBuilder:
             z = self.node("Max", [z, self.constant(zmin, "zmin")], "clipped")
         if name == "softmax":
             return self.node("Softmax", [z], axis=-1)
-        ops = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
+        ops = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "exponential": "Exp"}
         if name not in ops:
             raise ValueError(f"no ONNX operator for the activation {name!r}")
         return self.node(ops[name], [z])
@@ -186,6 +197,27 @@ class GraphBuilder:
     def dense(self, x, weight, bias, activation, zmin=None):
         """activation(x @ weight + bias)."""
         return self.activation(self.affine(x, weight, bias), activation, zmin)
+
+    def class_labels(self, classes):
+        """An initializer holding ``classes`` as ``predict`` returns them, and its ONNX type.
+
+        Integers, floats and booleans keep their numpy dtype; text (a numpy
+        string array, or an object array of ``str``) becomes an ONNX string
+        tensor. Anything else is a TypeError naming what was found.
+        """
+        classes = np.asarray(classes)
+        if classes.dtype.kind in "iufb":
+            array = classes
+        elif classes.dtype.kind in "US" or (classes.dtype.kind == "O" and all(
+                isinstance(c, str) for c in classes.ravel())):
+            array = np.array([str(c) for c in classes.ravel()], dtype=object)
+        else:
+            raise TypeError(f"cannot export class labels of type "
+                            f"{sorted({type(c).__name__ for c in classes.ravel()})}: ONNX "
+                            f"labels are numbers, booleans or text")
+        elem_type = self.onnx.helper.np_dtype_to_tensor_dtype(
+            np.dtype(np.str_) if array.dtype == object else array.dtype)
+        return self.constant(array, "classes", dtype=array.dtype), elem_type
 
     def model(self, doc=""):
         """The checked ModelProto."""
@@ -205,27 +237,43 @@ class GraphBuilder:
 class _Skl2onnxGraph(GraphBuilder):
     """A GraphBuilder that adds its nodes to a skl2onnx conversion (one estimator's part).
 
-    The input is the estimator's input variable in the pipeline; outputs
-    named ``label``/``probabilities`` (classifiers) or ``variable``
-    (regressors) become the operator's outputs, as skl2onnx names them.
+    The input is the estimator's input variable in the pipeline, in the
+    dtype skl2onnx gives it there; outputs named ``label``/``probabilities``
+    (classifiers) or ``variable`` (regressors) become the operator's
+    outputs, as skl2onnx names them. Class labels follow skl2onnx's
+    convention (int64 for numbers, strings for text) so that the ZipMap it
+    may add after a classifier reads them.
+
+    Without a container (skl2onnx's shape pass) no node is added: the
+    exporter runs only to declare its outputs, read back from ``declared``.
     """
 
-    def __init__(self, scope, operator, container):
-        from skl2onnx.common.data_types import DoubleTensorType
+    def __init__(self, scope, operator, container=None):
+        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
         self.onnx = require_onnx()
         self.scope, self.container = scope, container
-        double = isinstance(operator.inputs[0].type, DoubleTensorType)
+        input_type = operator.inputs[0].type
+        if isinstance(input_type, (FloatTensorType, DoubleTensorType)):
+            double = isinstance(input_type, DoubleTensorType)
+        else:
+            raise TypeError(f"{type(operator.raw_operator).__name__} takes float32 or float64 "
+                            f"inputs in an ONNX pipeline; skl2onnx gives it "
+                            f"{type(input_type).__name__}")
         self.dtype = np.dtype(np.float64 if double else np.float32)
         self.elem_type = self.onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
         self.name = operator.full_name
         self._input = operator.inputs[0].full_name
         names = (["label", "probabilities"] if len(operator.outputs) == 2 else ["variable"])
         self._outputs = {n: v.full_name for n, v in zip(names, operator.outputs)}
+        self.declared = {}
+        self._count = 0
 
     def constant(self, value, stem="const", dtype=None):
+        if self.container is None:
+            return self._fresh(stem)
         name = self.scope.get_unique_variable_name(stem)
         array = _finite(np.ascontiguousarray(value, dtype=dtype or self.dtype), stem)
-        if array.dtype.kind in "OUS":
+        if array.dtype.kind in "OUS":   # skl2onnx stores a TensorProto's strings as raw data
             self.container.add_initializer(name, self.onnx.TensorProto.STRING,
                                            list(array.shape),
                                            [str(v).encode("utf-8") for v in array.ravel()])
@@ -235,6 +283,8 @@ class _Skl2onnxGraph(GraphBuilder):
         return name
 
     def node(self, op, inputs, stem=None, **attributes):
+        if self.container is None:
+            return self._fresh(stem or op.lower())
         out = self.scope.get_unique_variable_name(stem or op.lower())
         self.container.add_node(op, list(inputs), [out],
                                 name=self.scope.get_unique_operator_name(op), **attributes)
@@ -247,21 +297,121 @@ class _Skl2onnxGraph(GraphBuilder):
         if name not in self._outputs:
             raise ValueError(f"skl2onnx expects the outputs {sorted(self._outputs)} here; the "
                              f"exporter wrote {name!r}")
-        self.container.add_node("Identity", [value], [self._outputs[name]],
-                                name=self.scope.get_unique_operator_name("Identity"))
+        self.declared[name] = (width, self.elem_type if elem_type is None else elem_type)
+        if self.container is not None:
+            self.container.add_node("Identity", [value], [self._outputs[name]],
+                                    name=self.scope.get_unique_operator_name("Identity"))
+
+    def class_labels(self, classes):
+        """skl2onnx's label convention: int64 for numbers and booleans (float
+        class labels are whole numbers: scikit-learn refuses others), strings
+        for text."""
+        classes = np.asarray(classes)
+        if classes.dtype.kind in "iubf":
+            return self.constant(classes, "classes", dtype=np.int64), self.onnx.TensorProto.INT64
+        return super().class_labels(classes)
 
     def model(self, doc=""):
         raise TypeError("a skl2onnx conversion builds the model; this graph is one part of it")
 
 
-def register_skl2onnx(cls, exporter, kind="classifier"):
+def _skl2onnx_tensor_type(elem_type, shape):
+    from skl2onnx.common import data_types
+    onnx = require_onnx()
+    types = {onnx.TensorProto.FLOAT: data_types.FloatTensorType,
+             onnx.TensorProto.DOUBLE: data_types.DoubleTensorType,
+             onnx.TensorProto.INT64: data_types.Int64TensorType,
+             onnx.TensorProto.STRING: data_types.StringTensorType,
+             onnx.TensorProto.BOOL: data_types.BooleanTensorType}
+    return types[elem_type](shape)
+
+
+def _register_with_skl2onnx(cls, exporter, kind):
+    import skl2onnx
+
+    def shapes(operator):
+        graph = _Skl2onnxGraph(operator.scope_inst, operator)
+        exporter(operator.raw_operator, graph)
+        n = operator.inputs[0].get_first_dimension()
+        for name, variable in zip(graph._outputs, operator.outputs):
+            if name not in graph.declared:
+                raise ValueError(f"the ONNX exporter of {cls.__name__} wrote no {name!r} output")
+            width, elem_type = graph.declared[name]
+            variable.set_type(_skl2onnx_tensor_type(elem_type,
+                                                    [n] if width is None else [n, width]))
+
+    def convert(scope, operator, container):
+        exporter(operator.raw_operator, _Skl2onnxGraph(scope, operator, container))
+
+    options = {"zipmap": [True, False, "columns"], "nocl": [False]} \
+        if kind == "classifier" else None
+    skl2onnx.update_registered_converter(cls, "Nnbook" + cls.__name__, shapes, convert,
+                                         overwrite=True, options=options)
+
+
+class _AfterImport:
+    """A meta path finder that runs callbacks right after one module's first import.
+
+    nnbook.sklearn registers its estimators with skl2onnx, but importing
+    skl2onnx costs about a second: registration therefore waits until the
+    program imports skl2onnx itself. The finder only wraps the module's
+    loader (the normal finders still find it) and leaves ``sys.meta_path``
+    once the module has run. A failing callback is a warning, never a
+    failed ``import skl2onnx``.
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self.callbacks = []
+        self._searching = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name or self._searching:
+            return None
+        import importlib.util
+        self._searching = True        # the real finders, not this one, find the module
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._searching = False
+        if spec is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        run_module = spec.loader.exec_module
+
+        def exec_module(module):
+            run_module(module)
+            self.run_callbacks()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+    def run_callbacks(self):
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        callbacks, self.callbacks = self.callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception as exc:   # a newer skl2onnx may have changed its API
+                warnings.warn(f"nnbook could not register a converter with {self.name}: "
+                              f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+
+
+_SKL2ONNX_HOOK = _AfterImport("skl2onnx")
+
+
+def register_skl2onnx(cls, exporter, kind="classifier", dtype_of=None):
     """Register ``exporter`` (see :func:`register_exporter`) with skl2onnx for ``cls``.
 
     Then ``skl2onnx.to_onnx`` converts scikit-learn pipelines holding a
     ``cls``: a classifier's exporter writes ``label`` (as ``predict``
     returns it) and ``probabilities``, a regressor's (``kind="regressor"``)
-    ``variable``. Pass ``options={cls: {"zipmap": False}}`` to ``to_onnx``
-    for a plain probabilities tensor. Needs ``pip install skl2onnx``.
+    ``variable``; the output types skl2onnx declares are the ones the
+    exporter writes. Pass ``options={cls: {"zipmap": False}}`` to
+    ``to_onnx`` for a plain probabilities tensor (skl2onnx's default turns
+    it into a list of dicts). The class is registered with :func:`export`
+    at once, and with skl2onnx when skl2onnx is imported (at once if it
+    already is), so this function never imports skl2onnx itself.
 
     Example
     -------
@@ -271,25 +421,14 @@ def register_skl2onnx(cls, exporter, kind="classifier"):
     """
     if kind not in ("classifier", "regressor"):
         raise ValueError(f"kind must be 'classifier' or 'regressor'. Received: kind={kind!r}")
-    try:
-        import skl2onnx
-        from skl2onnx.common import shape_calculator
-    except ImportError:
-        raise ImportError("skl2onnx is needed to convert pipelines: pip install skl2onnx") \
-            from None
-    register_exporter(cls, exporter)
-
-    def convert(scope, operator, container):
-        exporter(operator.raw_operator, _Skl2onnxGraph(scope, operator, container))
-
-    if kind == "classifier":
-        shapes = shape_calculator.calculate_linear_classifier_output_shapes
-        options = {"zipmap": [True, False, "columns"], "nocl": [False]}
-    else:
-        shapes = shape_calculator.calculate_linear_regressor_output_shapes
-        options = None
-    skl2onnx.update_registered_converter(cls, "Nnbook" + cls.__name__, shapes, convert,
-                                         overwrite=True, options=options)
+    register_exporter(cls, exporter, dtype_of)
+    module = sys.modules.get("skl2onnx")
+    if module is not None and hasattr(module, "update_registered_converter"):
+        _register_with_skl2onnx(cls, exporter, kind)
+        return
+    _SKL2ONNX_HOOK.callbacks.append(lambda: _register_with_skl2onnx(cls, exporter, kind))
+    if _SKL2ONNX_HOOK not in sys.meta_path:
+        sys.meta_path.insert(0, _SKL2ONNX_HOOK)
 
 
 # --------------------------------------------------------------------------
@@ -328,8 +467,8 @@ def _register_builtin():
     from .keras.models import Sequential
     for cls in (book.SingleLayer, book.DualLayer, book.RandomInitNetwork,
                 book.MinibatchNetwork, book.MultiClassNetwork):
-        _EXPORTERS.setdefault(cls, _export_book)
-    _EXPORTERS.setdefault(Sequential, _export_sequential)
+        _EXPORTERS.setdefault(cls, (_export_book, _model_dtype))
+    _EXPORTERS.setdefault(Sequential, (_export_sequential, _model_dtype))
 
 
 def _exporter(model):
@@ -347,8 +486,8 @@ def export(model, path):
 
     Parameters
     ----------
-    model : a fitted book network, a built nnbook.keras Sequential, or any
-        class registered with :func:`register_exporter`
+    model : a fitted book network, a built nnbook.keras Sequential, a fitted
+        nnbook.sklearn estimator, or any class registered with :func:`register_exporter`
     path : str or os.PathLike
         Written atomically; replaced if it exists.
 
@@ -356,7 +495,7 @@ def export(model, path):
     ------
     TypeError
         ``model`` is of a class nothing exports (the message lists those that do).
-    nnbook.NotFittedError, ValueError
+    nnbook.NotFittedError, sklearn.exceptions.NotFittedError, ValueError
         The model has no weights yet.
     ImportError
         The onnx package is missing (the message names the extra).
@@ -370,8 +509,8 @@ def export(model, path):
     >>> probabilities, classes = session.run(None, {"input": x_val})  # doctest: +SKIP
     """
     path = os.fspath(path)
-    exporter = _exporter(model)
-    graph = GraphBuilder(model.dtype, type(model).__name__)
+    exporter, dtype_of = _exporter(model)
+    graph = GraphBuilder(dtype_of(model), type(model).__name__)
     exporter(model, graph)
     proto = graph.model(doc=f"{type(model).__name__} exported by nnbook")
     data = proto.SerializeToString()

@@ -21,6 +21,7 @@ Conventions, shared with the core:
   because that is what the C core receives. Loss *values* are accumulated in
   float64 in both precisions, as the core does.
 """
+import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -31,11 +32,20 @@ __all__ = [
     "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
     "relu_forward", "relu_backward", "softmax_forward", "softmax_backward",
     "activation_forward", "activation_backward",
+    "elu_forward", "elu_backward", "selu_forward", "selu_backward", "gelu_forward",
+    "gelu_backward", "swish_forward", "swish_backward", "leaky_relu_forward",
+    "leaky_relu_backward", "softplus_forward", "softplus_backward", "softsign_forward",
+    "softsign_backward", "hard_sigmoid_forward", "hard_sigmoid_backward",
+    "hard_silu_forward", "hard_silu_backward", "ACTIVATIONS_NEEDING_INPUT",
     # dense layer
     "dense_forward", "dense_backward",
     # losses
     "softmax_cross_entropy_forward", "binary_cross_entropy_forward",
     "cross_entropy_backward", "mse_forward", "mse_backward",
+    "elementwise_loss_forward", "elementwise_loss_backward", "output_loss_forward",
+    "output_loss_backward",
+    # metric counts
+    "metric_counts",
     # penalty and optimizers
     "l1_l2_penalty_forward", "l1_l2_penalty_backward", "sgd_update",
     "sgd_momentum_update", "adam_update", "rmsprop_update", "adagrad_update",
@@ -199,11 +209,14 @@ def activation_forward(z, act, zmin=-np.inf):
         return softmax_forward(z, zmin)
     if act == "linear":
         return np.array(z, copy=True)
+    if act in _KERAS_FORWARD:
+        return _KERAS_FORWARD[act](z)
     raise ValueError(f"unknown activation {act!r}")
 
 
-def activation_backward(dout, a, act):
-    """dL/dz from dL/da and the forward output a of the activation `act`.
+def activation_backward(dout, a, act, z=None):
+    """dL/dz from dL/da and the forward output a of the activation `act`; the
+    activations in ACTIVATIONS_NEEDING_INPUT need the forward input z as well.
 
     Example
     -------
@@ -220,7 +233,262 @@ def activation_backward(dout, a, act):
         return softmax_backward(dout, a)
     if act == "linear":
         return np.array(dout, copy=True)
+    if act in ACTIVATIONS_NEEDING_INPUT:
+        if z is None:
+            raise ValueError(f"the backward pass of {act!r} needs its input z")
+        return _KERAS_BACKWARD[act](dout, z)
+    if act in _KERAS_BACKWARD:
+        return _KERAS_BACKWARD[act](dout, a)
     raise ValueError(f"unknown activation {act!r}")
+
+
+# ---------------------------------------------------------------------------
+# Keras's further activations (Keras 3, TensorFlow backend). elu, selu,
+# leaky_relu, softplus, softsign and hard_sigmoid write their derivative from
+# the output a, as above; gelu, swish and hard_silu are not monotonic, so a
+# does not determine z and their backward takes z.
+# ---------------------------------------------------------------------------
+
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SELU_SCALE_ALPHA = 1.7580993408473768599402175208123    # scale * alpha, as TensorFlow has it
+_LEAKY_SLOPE = 0.2                                       # Keras's default for "leaky_relu"
+ACTIVATIONS_NEEDING_INPUT = ("gelu", "swish", "silu", "hard_silu", "hard_swish")
+
+
+def elu_forward(z):
+    """elu (alpha 1): z for z > 0, else exp(z) - 1 (as expm1, exact near 0).
+
+    Example
+    -------
+    >>> elu_forward(np.array([-1.0, 2.0])).round(6)
+    array([-0.632121,  2.      ])
+    """
+    return np.where(z > 0, z, np.expm1(np.minimum(z, _as(0, z))))
+
+
+def elu_backward(dout, a):
+    """dL/dz = dL/da where a >= 0, else dL/da * (a + 1) (= exp(z)).
+
+    Example
+    -------
+    >>> elu_backward(np.array([1.0, 1.0]), np.array([-0.5, 2.0]))
+    array([0.5, 1. ])
+    """
+    return np.where(a < 0, dout * (a + _as(1, a)), dout)
+
+
+def selu_forward(z):
+    """selu: scale * z for z > 0, else scale * alpha * (exp(z) - 1).
+
+    Example
+    -------
+    >>> float(selu_forward(np.array([1.0]))[0])
+    1.0507009873554805
+    """
+    neg = _as(_SELU_SCALE_ALPHA, z) * np.expm1(np.minimum(z, _as(0, z)))
+    return np.where(z > 0, _as(_SELU_SCALE, z) * z, neg)
+
+
+def selu_backward(dout, a):
+    """dL/dz = dL/da * scale where a >= 0, else dL/da * (a + scale * alpha).
+
+    Example
+    -------
+    >>> float(selu_backward(np.array([2.0]), np.array([0.5]))[0])
+    2.101401974710961
+    """
+    return np.where(a < 0, dout * (a + _as(_SELU_SCALE_ALPHA, a)), dout * _as(_SELU_SCALE, a))
+
+
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def gelu_forward(z):
+    """gelu, exact (Keras's default): z/2 * erfc(-z/sqrt 2) = z Phi(z).
+
+    Example
+    -------
+    >>> gelu_forward(np.array([0.0, 1.0])).round(6)
+    array([0.      , 0.841345])
+    """
+    z64 = np.asarray(z, np.float64)
+    return (0.5 * z64 * _erfc(-z64 / math.sqrt(2.0))).astype(np.asarray(z).dtype)
+
+
+def gelu_backward(dout, z):
+    """dL/dz = dL/da * (Phi(z) + z phi(z)), phi the standard normal density.
+
+    Example
+    -------
+    >>> gelu_backward(np.array([1.0]), np.array([0.0]))
+    array([0.5])
+    """
+    z64 = np.asarray(z, np.float64)
+    cdf = 0.5 * _erfc(-z64 / math.sqrt(2.0))
+    pdf = np.exp(-0.5 * z64 * z64) / math.sqrt(2.0 * math.pi)
+    return dout * (cdf + z64 * pdf).astype(np.asarray(z).dtype)
+
+
+def _sigmoid_pair(z):
+    """(sigmoid(z), 1 - sigmoid(z)) from exp(-|z|), which never overflows."""
+    e = np.exp(-np.abs(z))
+    p = _as(1, z) / (_as(1, z) + e)
+    q = e * p
+    return np.where(z >= 0, p, q), np.where(z >= 0, q, p)
+
+
+def swish_forward(z):
+    """swish = silu: z * sigmoid(z).
+
+    Example
+    -------
+    >>> swish_forward(np.array([0.0, -1000.0, 1000.0]))
+    array([   0.,   -0., 1000.])
+    """
+    return z * _sigmoid_pair(z)[0]
+
+
+def swish_backward(dout, z):
+    """dL/dz = dL/da * s (1 + z (1 - s)), s = sigmoid(z).
+
+    Example
+    -------
+    >>> swish_backward(np.array([1.0]), np.array([0.0]))
+    array([0.5])
+    """
+    s, t = _sigmoid_pair(z)
+    return dout * (s * (_as(1, z) + z * t))
+
+
+def leaky_relu_forward(z):
+    """leaky_relu with Keras's default slope for the name, 0.2: z for z > 0, else 0.2 z.
+
+    Example
+    -------
+    >>> leaky_relu_forward(np.array([-1.0, 2.0]))
+    array([-0.2,  2. ])
+    """
+    return np.where(z > 0, z, _as(_LEAKY_SLOPE, z) * z)
+
+
+def leaky_relu_backward(dout, a):
+    """dL/dz = dL/da where a > 0, else 0.2 dL/da.
+
+    Example
+    -------
+    >>> leaky_relu_backward(np.array([1.0, 1.0]), np.array([-0.2, 2.0]))
+    array([0.2, 1. ])
+    """
+    return np.where(a > 0, dout, _as(_LEAKY_SLOPE, a) * dout)
+
+
+def softplus_forward(z):
+    """softplus: log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)).
+
+    Example
+    -------
+    >>> softplus_forward(np.array([0.0, 1000.0])).round(6).tolist()
+    [0.693147, 1000.0]
+    """
+    return np.maximum(z, _as(0, z)) + np.log1p(np.exp(-np.abs(z)))
+
+
+def softplus_backward(dout, a):
+    """dL/dz = dL/da * sigmoid(z) = dL/da * -expm1(-a), from the output a.
+
+    Example
+    -------
+    >>> softplus_backward(np.array([1.0]), np.array([np.log(2.0)]))
+    array([0.5])
+    """
+    return dout * -np.expm1(-a)
+
+
+def softsign_forward(z):
+    """softsign: z / (1 + |z|).
+
+    Example
+    -------
+    >>> softsign_forward(np.array([-1.0, 3.0]))
+    array([-0.5 ,  0.75])
+    """
+    return z / (_as(1, z) + np.abs(z))
+
+
+def softsign_backward(dout, a):
+    """dL/dz = dL/da / (1 + |z|)^2 = dL/da * (1 - |a|)^2.
+
+    Example
+    -------
+    >>> softsign_backward(np.array([1.0]), np.array([0.5]))
+    array([0.25])
+    """
+    r = _as(1, a) - np.abs(a)
+    return dout * (r * r)
+
+
+def _relu6(t):
+    return np.minimum(np.maximum(t, _as(0, t)), _as(6, t))
+
+
+def hard_sigmoid_forward(z):
+    """hard_sigmoid, Keras 3's: relu6(z + 3) / 6.
+
+    Example
+    -------
+    >>> hard_sigmoid_forward(np.array([-4.0, 0.0, 4.0]))
+    array([0. , 0.5, 1. ])
+    """
+    return _relu6(z + _as(3, z)) / _as(6, z)
+
+
+def hard_sigmoid_backward(dout, a):
+    """dL/dz = dL/da / 6 where 0 < a < 1, else 0.
+
+    Example
+    -------
+    >>> hard_sigmoid_backward(np.array([6.0, 6.0]), np.array([0.5, 1.0]))
+    array([1., 0.])
+    """
+    return np.where((a > 0) & (a < 1), dout / _as(6, a), _as(0, a))
+
+
+def hard_silu_forward(z):
+    """hard_silu = hard_swish: z * hard_sigmoid(z).
+
+    Example
+    -------
+    >>> hard_silu_forward(np.array([-4.0, 1.0, 4.0]))
+    array([-0.        ,  0.66666667,  4.        ])
+    """
+    return z * (_relu6(z + _as(3, z)) / _as(6, z))
+
+
+def hard_silu_backward(dout, z):
+    """dL/dz = dL/da * (hard_sigmoid(z) + z/6 inside -3 < z < 3).
+
+    Example
+    -------
+    >>> hard_silu_backward(np.array([1.0, 1.0]), np.array([0.0, 4.0]))
+    array([0.5, 1. ])
+    """
+    t = z + _as(3, z)
+    slope = np.where((t > 0) & (t < 6), z / _as(6, z), _as(0, z))
+    return dout * (_relu6(t) / _as(6, z) + slope)
+
+
+_KERAS_FORWARD = {"elu": elu_forward, "selu": selu_forward, "gelu": gelu_forward,
+                  "swish": swish_forward, "silu": swish_forward,
+                  "leaky_relu": leaky_relu_forward, "softplus": softplus_forward,
+                  "softsign": softsign_forward, "hard_sigmoid": hard_sigmoid_forward,
+                  "hard_silu": hard_silu_forward, "hard_swish": hard_silu_forward,
+                  "exponential": np.exp}
+_KERAS_BACKWARD = {"elu": elu_backward, "selu": selu_backward, "gelu": gelu_backward,
+                   "swish": swish_backward, "silu": swish_backward,
+                   "leaky_relu": leaky_relu_backward, "softplus": softplus_backward,
+                   "softsign": softsign_backward, "hard_sigmoid": hard_sigmoid_backward,
+                   "hard_silu": hard_silu_backward, "hard_swish": hard_silu_backward,
+                   "exponential": lambda dout, a: dout * a}
 
 
 # ---------------------------------------------------------------------------
@@ -403,6 +671,200 @@ def mse_backward(out, y, scale):
     array([[1., 3.]])
     """
     return _as(scale, out) * _as(2, out) * (out - y)
+
+
+# ---------------------------------------------------------------------------
+# Keras's further losses, between output activations a and targets y. Each
+# row's loss is the mean of its K elementwise terms (kl_divergence: the sum);
+# values in float64, gradients dL/da in the array's precision.
+# ---------------------------------------------------------------------------
+
+_KERAS_EPSILON = 1e-7           # Keras's backend.epsilon(): mape's and kl_divergence's guard
+_ELEMENTWISE_LOSSES = {"mean_absolute_error": "mae", "mae": "mae",
+                       "mean_absolute_percentage_error": "mape", "mape": "mape",
+                       "huber": "huber", "log_cosh": "log_cosh",
+                       "kl_divergence": "kl_divergence", "hinge": "hinge",
+                       "squared_hinge": "squared_hinge"}
+
+
+def _hinge_labels(y):
+    """Keras's 0/1 -> -1/+1 hinge labels, element by element: 0 reads as -1."""
+    return np.where(y == 0, -1.0, y)
+
+
+def _log_cosh(x):
+    """log(cosh x) without cancellation (x float64): log1p(cosh x - 1) below
+    |x| = 1, with cosh x - 1 = em^2 / (2 (1 + em)), em = expm1(|x|); beyond,
+    Keras's |x| + log1p(exp(-2|x|)) - log 2."""
+    ax = np.abs(x)
+    em = np.expm1(np.minimum(ax, 1.0))
+    small = np.log1p(em * em / (2.0 * (1.0 + em)))
+    large = ax + np.log1p(np.exp(-2.0 * ax)) - math.log(2.0)
+    return np.where(ax < 1.0, small, large)
+
+
+def elementwise_loss_forward(out, y, loss, huber_delta=1.0):
+    """Sum over rows of Keras's `loss` ('mae', 'mape', 'huber', 'log_cosh',
+    'kl_divergence', 'hinge', 'squared_hinge' or their long names) between
+    out and y (B, K):
+
+    * mae: |a - y|;  mape: 100 |(y - a) / max(|y|, 1e-7)|;
+    * huber: e^2/2 where |e| <= delta, else delta |e| - delta^2/2 (e = a - y);
+    * log_cosh: log(cosh(a - y));
+    * kl_divergence: t log(t / p), t and p the labels and a clipped to [1e-7, 1];
+    * hinge: max(1 - t a, 0);  squared_hinge: its square (t: y with 0 read as -1),
+
+    each averaged over a row's K terms, except kl_divergence, which sums them.
+
+    Example
+    -------
+    >>> elementwise_loss_forward(np.array([[0.5, 3.0]]), np.zeros((1, 2)), "huber")   # (0.125 + 2.5)/2
+    1.3125
+    """
+    name = _ELEMENTWISE_LOSSES[loss]
+    a, t = out.astype(np.float64), y.astype(np.float64)
+    eps = float(np.asarray(out).dtype.type(_KERAS_EPSILON))   # the constant in out's precision
+    if name == "mae":
+        terms = np.abs(a - t)
+    elif name == "mape":
+        terms = 100.0 * np.abs((t - a) / np.maximum(np.abs(t), eps))
+    elif name == "huber":
+        e = np.abs(a - t)
+        terms = np.where(e <= huber_delta, 0.5 * e * e,
+                         huber_delta * e - 0.5 * huber_delta * huber_delta)
+    elif name == "log_cosh":
+        terms = _log_cosh(a - t)
+    elif name == "kl_divergence":
+        tc, pc = np.clip(t, eps, 1.0), np.clip(a, eps, 1.0)
+        return float(np.sum(tc * np.log(tc / pc)))
+    else:
+        h = np.maximum(1.0 - _hinge_labels(t) * a, 0.0)
+        terms = h if name == "hinge" else h * h
+    return float(np.sum(terms.sum(axis=1) / out.shape[1]))
+
+
+def elementwise_loss_backward(out, y, loss, scale, huber_delta=1.0):
+    """scale * d(term)/d(out) of `loss` (see elementwise_loss_forward); scale is
+    1/(m K) for a batch mean of row means, 1/m for kl_divergence. At kinks the
+    gradient is TensorFlow's: |.|' (0) = 0, the hinge's max passes the
+    gradient at 1 - t a = 0, huber takes the quadratic side at |e| = delta, a
+    clip passes the gradient at its bounds.
+
+    Example
+    -------
+    >>> elementwise_loss_backward(np.array([[2.0, -1.0, 0.0]]), np.zeros((1, 3)), "mae", 1.0)
+    array([[ 1., -1.,  0.]])
+    """
+    name = _ELEMENTWISE_LOSSES[loss]
+    one, zero, sc = _as(1, out), _as(0, out), _as(scale, out)
+    eps = _as(_KERAS_EPSILON, out)
+    if name == "mae":
+        g = np.sign(out - y)
+    elif name == "mape":
+        g = _as(100, out) * np.sign(out - y) / np.maximum(np.abs(y), eps)
+    elif name == "huber":
+        e, d = out - y, _as(huber_delta, out)
+        g = np.where(np.abs(e) <= d, e, np.where(e > 0, d, -d))
+    elif name == "log_cosh":
+        g = np.tanh(out - y)
+    elif name == "kl_divergence":
+        t = np.clip(y, eps, one)
+        inside = (out >= eps) & (out <= one)
+        return np.where(inside, sc * (-t / np.where(inside, out, one)), zero)
+    else:
+        t = np.where(y == 0, -one, y)
+        h = one - t * out
+        if name == "hinge":
+            return np.where(h >= 0, sc * -t, zero)
+        return np.where(h > 0, sc * (_as(-2, out) * t * h), zero)
+    return sc * g
+
+
+def output_loss_forward(z, y, loss, act, zmin=-np.inf, eps=0.0, huber_delta=1.0):
+    """(act(z), rows' loss sum) of the output layer, as the training loop forms
+    them (mirrors output_loss_forward in losses.c); the loss is 0.0 without y.
+
+    Example
+    -------
+    >>> a, loss = output_loss_forward(np.array([[0.0]]), np.array([[1.0]]), "hinge", "tanh")
+    >>> a, loss
+    (array([[0.]]), 1.0)
+    """
+    if y is not None and loss == "categorical_crossentropy":
+        return softmax_cross_entropy_forward(z, y, zmin, eps)
+    if y is not None and loss == "binary_crossentropy":
+        a, total = binary_cross_entropy_forward(z, y, zmin, eps)
+        return a, total / z.shape[1]
+    a = activation_forward(z, act, zmin)
+    if y is None:
+        return a, 0.0
+    if loss == "mse":
+        return a, mse_forward(a, y)
+    if loss == "poisson":
+        a64, t = a.astype(np.float64), y.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(t != 0, t * np.log(t / a64), 0.0)
+        return a, float(np.sum(logs - t + a64))
+    return a, elementwise_loss_forward(a, y, loss, huber_delta)
+
+
+def output_loss_backward(a, y, loss, act, m, huber_delta=1.0):
+    """dL/dz of the output layer's logits for a's rows, in a batch of m rows
+    whose loss is the mean over its rows (mirrors output_loss_backward).
+
+    Example
+    -------
+    >>> output_loss_backward(np.array([[0.5]]), np.array([[1.0]]), "mae", "sigmoid", 2)
+    array([[-0.125]])
+    """
+    k = a.shape[1]
+    if loss == "binary_crossentropy":
+        return cross_entropy_backward(a, y, 1.0 / (m * k))
+    if loss in ("categorical_crossentropy", "poisson"):
+        return cross_entropy_backward(a, y, 1.0 / m)
+    if loss == "mse":
+        dout = mse_backward(a, y, 1.0 / (m * k))
+    else:
+        scale = 1.0 / (m if _ELEMENTWISE_LOSSES[loss] == "kl_divergence" else m * k)
+        dout = elementwise_loss_backward(a, y, loss, scale, huber_delta)
+    return activation_backward(dout, a, act)
+
+
+# ---------------------------------------------------------------------------
+# Per-batch metric counts (mirrors metrics.c).
+# ---------------------------------------------------------------------------
+
+def metric_counts(a, y, loss="mse", top_k=5, threshold=0.5):
+    """[correct, top_k, true positives, false positives, false negatives] of
+    output activations a (m, K) against targets y:
+
+    * correct: for one output, or binary cross-entropy, the elements where
+      a > 0.5 agrees with y > 0.5; otherwise rows whose argmax agrees;
+    * top_k: rows whose target (argmax of y) has fewer than top_k scores
+      strictly above it (TensorFlow's in_top_k: ties at the boundary count
+      in; a row with a non-finite score never does);
+    * tp/fp/fn over every element: predicted positive a > threshold, label
+      positive y != 0 (Keras's Precision and Recall).
+
+    Example
+    -------
+    >>> metric_counts(np.array([[0.6, 0.6, 0.1]]), np.array([[0.0, 1.0, 0.0]]), top_k=1)
+    [0, 1, 1, 1, 0]
+    """
+    m, k = a.shape
+    if k == 1 or loss == "binary_crossentropy":
+        correct = int(np.sum((a > _as(0.5, a)) == (y > _as(0.5, y))))
+    else:
+        correct = int(np.sum(np.argmax(a, axis=1) == np.argmax(y, axis=1)))
+    target = np.argmax(y, axis=1)
+    score = a[np.arange(m), target]
+    higher = np.sum(a > score[:, None], axis=1)
+    finite = np.all(np.isfinite(a), axis=1)
+    in_top = int(np.sum(finite & (higher < top_k)))
+    pred, label = a > _as(threshold, a), y != 0
+    return [correct, in_top, int(np.sum(pred & label)), int(np.sum(pred & ~label)),
+            int(np.sum(~pred & label))]
+
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 import numpy as np
 from libc.math cimport HUGE_VAL
+from libc.string cimport memset
 from cpython.exc cimport PyErr_CheckSignals
 
 cdef extern from "nncore.h" nogil:
@@ -50,6 +51,9 @@ cdef extern from "nncore.h" nogil:
         double activity_l1[32]
         double activity_l2[32]
         double clipnorm, global_clipnorm, clipvalue
+        double huber_delta
+        int top_k
+        double threshold
 
     int nn_check_config(const nn_config *cfg)
     int64_t nn_param_count(const nn_config *cfg)
@@ -79,8 +83,9 @@ cdef extern from "nncore.h" nogil:
 
     void activation_forward_f32(float *out, const float *inp, int B, int N, int act, float zmin)
     void activation_forward_f64(double *out, const double *inp, int B, int N, int act, double zmin)
-    void activation_backward_f32(float *dinp, const float *dout, const float *out, int B, int N, int act)
-    void activation_backward_f64(double *dinp, const double *dout, const double *out, int B, int N, int act)
+    void activation_backward_f32(float *dinp, const float *dout, const float *out, const float *inp, int B, int N, int act)
+    void activation_backward_f64(double *dinp, const double *dout, const double *out, const double *inp, int B, int N, int act)
+    int nn_activation_needs_input(int act)
     void dense_forward_f32(float *out, const float *inp, const float *weight, const float *bias, int B, int C, int OC, int act, float zmin)
     void dense_forward_f64(double *out, const double *inp, const double *weight, const double *bias, int B, int C, int OC, int act, double zmin)
     void dense_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight, int B, int C, int OC)
@@ -111,6 +116,17 @@ cdef extern from "nncore.h" nogil:
     int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
     int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const float *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
     int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const double *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
+    double elementwise_loss_forward_f32(int loss, const float *out, const float *y, int B, int K, double huber_delta)
+    double elementwise_loss_forward_f64(int loss, const double *out, const double *y, int B, int K, double huber_delta)
+    void elementwise_loss_backward_f32(int loss, float *dout, const float *out, const float *y, int64_t n, float scale, float huber_delta)
+    void elementwise_loss_backward_f64(int loss, double *dout, const double *out, const double *y, int64_t n, double scale, double huber_delta)
+    double output_loss_forward_f32(const nn_config *cfg, float *a, const float *y, int m)
+    double output_loss_forward_f64(const nn_config *cfg, double *a, const double *y, int m)
+    void output_loss_backward_f32(const nn_config *cfg, float *delta, const float *a, const float *y, int mt, double m)
+    void output_loss_backward_f64(const nn_config *cfg, double *delta, const double *a, const double *y, int mt, double m)
+    int NN_COUNTS
+    void metric_counts_f32(const nn_config *cfg, const float *a, const float *y, int m, int K, int64_t *counts)
+    void metric_counts_f64(const nn_config *cfg, const double *a, const double *y, int m, int K, int64_t *counts)
     double network_penalty_f32(const nn_config *cfg, const float *params)
     double network_penalty_f64(const nn_config *cfg, const double *params)
     int network_forward_f32(const nn_config *cfg, const float *params, float *work, int chunk_rows, int threads, const float *x, int64_t n, float *out, int logits, const float *y, const float *sample_weight, double *chunk_loss, const nn_hook *hook, double *loss_sum)
@@ -121,8 +137,23 @@ ctypedef fused real:
     double
 
 # Codes shared with nncore.h; the Python layer names them.
-ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4, "exponential": 5}
-LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "poisson": 3}
+ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax": 4, "exponential": 5,
+               "elu": 6, "selu": 7, "gelu": 8, "swish": 9, "silu": 9, "leaky_relu": 10,
+               "softplus": 11, "softsign": 12, "hard_sigmoid": 13, "hard_silu": 14,
+               "hard_swish": 14}
+# Activations whose backward pass needs their input z (not only their output):
+# they only run as activation stages, which keep z.
+ACTIVATIONS_NEEDING_INPUT = tuple(name for name, code in ACTIVATIONS.items()
+                                  if nn_activation_needs_input(code))
+LOSSES = {"binary_crossentropy": 0, "categorical_crossentropy": 1, "mse": 2, "poisson": 3,
+          "mean_absolute_error": 4, "mae": 4, "mean_absolute_percentage_error": 5, "mape": 5,
+          "huber": 6, "log_cosh": 7, "kl_divergence": 8, "hinge": 9, "squared_hinge": 10}
+# Losses taken as the mean of a row's elementwise terms (kl_divergence: their sum)
+# by elementwise_loss_forward/backward; the others have kernels of their own.
+ELEMENTWISE_LOSSES = ("mean_absolute_error", "mae", "mean_absolute_percentage_error", "mape",
+                      "huber", "log_cosh", "kl_divergence", "hinge", "squared_hinge")
+# The counts metric_counts returns, in order.
+COUNTS = ("correct", "top_k", "true_positives", "false_positives", "false_negatives")
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3, "adagrad": 4, "adadelta": 5,
               "adamax": 6, "nadam": 7}
 LR_SCHEDULES = {"constant": 0, "exponential": 1, "piecewise": 2, "cosine": 3}
@@ -598,17 +629,25 @@ def activation_forward(real[:, ::1] out, const real[:, ::1] inp, act, double zmi
             activation_forward_f64(&out[0, 0], &inp[0, 0], B, N, a, zmin)
 
 
-def activation_backward(real[:, ::1] dinp, const real[:, ::1] dout, const real[:, ::1] out, act):
-    """dinp = dout * act'(a), written from the forward output a = out."""
+def activation_backward(real[:, ::1] dinp, const real[:, ::1] dout, const real[:, ::1] out, act,
+                        const real[:, ::1] inp=None):
+    """dinp = dout * act'(z), written from the forward output a = out (and the
+    forward input z = inp, which the activations in ACTIVATIONS_NEEDING_INPUT
+    require; the others ignore it)."""
     cdef int B = out.shape[0], N = out.shape[1], a = ACTIVATIONS[act]
     _need(dinp.shape[0] == B and dinp.shape[1] == N and dout.shape[0] == B and dout.shape[1] == N, "dinp, dout and out must share a shape")
+    if nn_activation_needs_input(a):
+        if inp is None:
+            raise ValueError(f"activation_backward of {act!r} needs inp, the activation's input")
+        _need(inp.shape[0] == B and inp.shape[1] == N, "inp must have out's shape")
     if B == 0 or N == 0:
         return
+    cdef const real *pin = NULL if inp is None or inp.shape[0] == 0 else &inp[0, 0]
     with nogil:
         if real is float:
-            activation_backward_f32(&dinp[0, 0], &dout[0, 0], &out[0, 0], B, N, a)
+            activation_backward_f32(&dinp[0, 0], &dout[0, 0], &out[0, 0], pin, B, N, a)
         else:
-            activation_backward_f64(&dinp[0, 0], &dout[0, 0], &out[0, 0], B, N, a)
+            activation_backward_f64(&dinp[0, 0], &dout[0, 0], &out[0, 0], pin, B, N, a)
 
 
 def dense_forward(real[:, ::1] out, const real[:, ::1] inp, const real[:, ::1] weight,
@@ -793,3 +832,158 @@ def rmsprop_update(real[::1] param, real[::1] velocity, const real[::1] grad, do
             rmsprop_update_f32(&param[0], &velocity[0], &grad[0], param.shape[0], <float>lr, <float>rho, <float>epsilon)
         else:
             rmsprop_update_f64(&param[0], &velocity[0], &grad[0], param.shape[0], lr, rho, epsilon)
+
+
+# ---- Keras's further losses, the output layer's loss and the metric counts ----
+
+cdef int _code(dict table, name, str what) except -1:
+    """table[name], or a ValueError naming the argument and the choices."""
+    if not isinstance(name, str) or name not in table:
+        raise ValueError(f"{what} must be one of {sorted(table)}, got {name!r}")
+    return table[name]
+
+
+cdef void _output_config(nn_config *cfg, int K, loss, act, double zmin, double eps,
+                         double huber_delta, int top_k, double threshold) except *:
+    """A one-layer nn_config whose output is K units of `act` under `loss`."""
+    memset(cfg, 0, sizeof(nn_config))
+    cfg.n_layers = 1
+    cfg.sizes[0] = 1
+    cfg.sizes[1] = K
+    cfg.activations[0] = _code(ACTIVATIONS, act, "act")
+    cfg.has_bias[0] = 1
+    cfg.loss = _code(LOSSES, loss, "loss")
+    cfg.zmin = zmin
+    cfg.eps = eps
+    cfg.huber_delta = huber_delta
+    cfg.top_k = top_k
+    cfg.threshold = threshold
+    if nn_check_config(cfg) != 0:
+        raise ValueError(f"loss={loss!r} cannot follow act={act!r} (binary_crossentropy needs "
+                         f"sigmoid, categorical_crossentropy softmax, poisson exponential; "
+                         f"{', '.join(ACTIVATIONS_NEEDING_INPUT)} only run as activation stages)")
+
+
+def elementwise_loss_forward(const real[:, ::1] out, const real[:, ::1] y, loss,
+                             double huber_delta=1.0):
+    """Sum over rows of Keras's `loss` (one of ELEMENTWISE_LOSSES) between out and y:
+    per row the mean of its elementwise terms (kl_divergence: their sum).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> elementwise_loss_forward(np.array([[1.0, -1.0]]), np.zeros((1, 2)), "mae")
+    1.0
+    """
+    cdef int B = out.shape[0], K = out.shape[1], code = _code(LOSSES, loss, "loss")
+    cdef double r
+    if loss not in ELEMENTWISE_LOSSES:
+        raise ValueError(f"loss must be one of {list(ELEMENTWISE_LOSSES)}, got {loss!r}")
+    _need(B >= 1 and K >= 1, "out must not be empty")
+    _need(y.shape[0] == B and y.shape[1] == K, "out and y must share a shape")
+    with nogil:
+        if real is float:
+            r = elementwise_loss_forward_f32(code, &out[0, 0], &y[0, 0], B, K, huber_delta)
+        else:
+            r = elementwise_loss_forward_f64(code, &out[0, 0], &y[0, 0], B, K, huber_delta)
+    return r
+
+
+def elementwise_loss_backward(real[:, ::1] dout, const real[:, ::1] out, const real[:, ::1] y,
+                              loss, double scale, double huber_delta=1.0):
+    """dout = scale * d(term)/d(out) of Keras's elementwise `loss` (scale 1/(m K)
+    for a batch mean; 1/m for kl_divergence, which sums over a row)."""
+    cdef int64_t n = out.shape[0] * out.shape[1]
+    cdef int code = _code(LOSSES, loss, "loss")
+    if loss not in ELEMENTWISE_LOSSES:
+        raise ValueError(f"loss must be one of {list(ELEMENTWISE_LOSSES)}, got {loss!r}")
+    _need(dout.shape[0] == out.shape[0] and dout.shape[1] == out.shape[1] and y.shape[0] == out.shape[0] and y.shape[1] == out.shape[1], "dout, out and y must share a shape")
+    if n == 0:
+        return
+    with nogil:
+        if real is float:
+            elementwise_loss_backward_f32(code, &dout[0, 0], &out[0, 0], &y[0, 0], n, <float>scale, <float>huber_delta)
+        else:
+            elementwise_loss_backward_f64(code, &dout[0, 0], &out[0, 0], &y[0, 0], n, scale, huber_delta)
+
+
+def output_loss_forward(real[:, ::1] a, const real[:, ::1] y, loss, act, double zmin=-HUGE_VAL,
+                        double eps=0.0, double huber_delta=1.0):
+    """The output layer's forward: a (logits) becomes act(a) in place; returns the
+    rows' loss sum against y (0.0 when y is empty), as the training loop forms it.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> a = np.array([[0.0, 0.0]])
+    >>> round(output_loss_forward(a, np.array([[1.0, 0.0]]), "categorical_crossentropy", "softmax"), 6)
+    0.693147
+    >>> a
+    array([[0.5, 0.5]])
+    """
+    cdef nn_config cfg
+    cdef int B = a.shape[0], K = a.shape[1]
+    cdef double r
+    _need(B >= 1 and K >= 1, "a must not be empty")
+    _need(y.shape[0] == 0 or (y.shape[0] == B and y.shape[1] == K), "y must be empty or have a's shape")
+    _output_config(&cfg, K, loss, act, zmin, eps, huber_delta, 5, 0.5)
+    cdef const real *py = &y[0, 0] if y.shape[0] else NULL
+    with nogil:
+        if real is float:
+            r = output_loss_forward_f32(&cfg, &a[0, 0], py, B)
+        else:
+            r = output_loss_forward_f64(&cfg, &a[0, 0], py, B)
+    return r
+
+
+def output_loss_backward(real[:, ::1] delta, const real[:, ::1] a, const real[:, ::1] y, loss, act,
+                         double m, double huber_delta=1.0):
+    """delta = dL/dlogits of the output layer for a's rows, part of a batch of m
+    rows whose loss is the mean over its rows; a = the output activations."""
+    cdef nn_config cfg
+    cdef int B = a.shape[0], K = a.shape[1]
+    _need(B >= 1 and K >= 1, "a must not be empty")
+    _need(delta.shape[0] == B and delta.shape[1] == K and y.shape[0] == B and y.shape[1] == K, "delta, a and y must share a shape")
+    if not m >= B:
+        raise ValueError(f"m (the batch's rows) must be >= a's {B} rows, got {m}")
+    if &delta[0, 0] == &a[0, 0]:
+        raise ValueError("delta must not be a: the activation's gradient reads a")
+    _output_config(&cfg, K, loss, act, -HUGE_VAL, 0.0, huber_delta, 5, 0.5)
+    with nogil:
+        if real is float:
+            output_loss_backward_f32(&cfg, &delta[0, 0], &a[0, 0], &y[0, 0], B, m)
+        else:
+            output_loss_backward_f64(&cfg, &delta[0, 0], &a[0, 0], &y[0, 0], B, m)
+
+
+def metric_counts(const real[:, ::1] a, const real[:, ::1] y, loss="mse", int top_k=5,
+                  double threshold=0.5):
+    """The per-batch metric counts of output activations a against targets y: an
+    int64 array in the order of COUNTS (correct rows by the training accuracy's
+    rule, which depends on `loss`; rows whose target is in the top_k; true
+    positives, false positives, false negatives of a > threshold against y != 0).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> metric_counts(np.array([[0.2, 0.7, 0.1]]), np.array([[0.0, 1.0, 0.0]]), top_k=1).tolist()
+    [1, 1, 1, 0, 0]
+    """
+    cdef nn_config cfg
+    cdef int B = a.shape[0], K = a.shape[1]
+    _need(B >= 1 and K >= 1, "a must not be empty")
+    _need(y.shape[0] == B and y.shape[1] == K, "a and y must share a shape")
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    _output_config(&cfg, K, loss, {"binary_crossentropy": "sigmoid",
+                                   "categorical_crossentropy": "softmax",
+                                   "poisson": "exponential"}.get(loss, "linear"),
+                   -HUGE_VAL, 0.0, 1.0, top_k, threshold)
+    counts = np.zeros(NN_COUNTS, np.int64)
+    cdef int64_t[::1] c = counts
+    with nogil:
+        if real is float:
+            metric_counts_f32(&cfg, &a[0, 0], &y[0, 0], B, K, &c[0])
+        else:
+            metric_counts_f64(&cfg, &a[0, 0], &y[0, 0], B, K, &c[0])
+    return counts

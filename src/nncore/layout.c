@@ -8,7 +8,10 @@ int nn_check_config(const nn_config *cfg) {
         if (cfg->sizes[l] < 1) return NN_EINVAL;
     for (int l = 0; l < cfg->n_layers; l++) {
         int kind = cfg->kinds[l], act = cfg->activations[l];
-        if (act < NN_LINEAR || act > NN_EXP) return NN_EINVAL;
+        if (act < NN_LINEAR || act >= NN_ACTIVATION_COUNT) return NN_EINVAL;
+        /* a dense stage keeps only its output: no activation whose backward
+         * needs its input (those run as activation stages) */
+        if (kind == NN_LAYER_DENSE && nn_activation_needs_input(act)) return NN_EINVAL;
         if (kind < NN_LAYER_DENSE || kind > NN_LAYER_ACTIVATION) return NN_EINVAL;
         if (kind != NN_LAYER_DENSE && cfg->sizes[l + 1] != cfg->sizes[l]) return NN_EINVAL;
         /* batch normalization and dropout compute no activation of their own */
@@ -30,12 +33,14 @@ int nn_check_config(const nn_config *cfg) {
     if (!(cfg->clipnorm >= 0 && cfg->global_clipnorm >= 0 && cfg->clipvalue >= 0))
         return NN_EINVAL;
     int last = cfg->activations[cfg->n_layers - 1];
+    /* the output's activation is applied in place of its logits */
+    if (nn_activation_needs_input(last)) return NN_EINVAL;
     /* the fused output pairs: the loss kernel itself applies the activation */
     if (cfg->loss == NN_LOSS_BCE && last != NN_SIGMOID) return NN_EINVAL;
     if (cfg->loss == NN_LOSS_CE && last != NN_SOFTMAX) return NN_EINVAL;
     /* the Poisson error a - y holds for an exponential output only */
     if (cfg->loss == NN_LOSS_POISSON && last != NN_EXP) return NN_EINVAL;
-    if (cfg->loss < NN_LOSS_BCE || cfg->loss > NN_LOSS_POISSON) return NN_EINVAL;
+    if (cfg->loss < NN_LOSS_BCE || cfg->loss >= NN_LOSS_COUNT) return NN_EINVAL;
     if (cfg->optimizer < NN_OPT_SGD || cfg->optimizer > NN_OPT_NADAM) return NN_EINVAL;
     if (cfg->lr_schedule < NN_LR_CONSTANT || cfg->lr_schedule > NN_LR_COSINE) return NN_EINVAL;
     if ((cfg->lr_schedule == NN_LR_EXPONENTIAL || cfg->lr_schedule == NN_LR_COSINE) &&

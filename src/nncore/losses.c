@@ -134,3 +134,183 @@ double NNF(poisson_forward)(const real *out, const real *y, int B, int K) {
     }
     return total;
 }
+
+/* ---- Keras's further regression and margin losses ------------------------
+ * Each is Keras 3's definition: mae, mape, huber, log_cosh, hinge and
+ * squared_hinge take the mean over a row's K outputs, kl_divergence the sum.
+ * Values are formed in double (both precisions), gradients dL/da in the
+ * array's precision. */
+
+/* Keras's backend.epsilon(): mape's and kl_divergence's guard */
+#define KERAS_EPSILON 1e-7
+
+/* Hinge labels: Keras turns 0/1 labels into -1/+1 (2y - 1) when a batch's
+ * labels are all 0 or 1 and leaves them alone otherwise. Here a label 0 is
+ * read as -1 and every other label as it is, which is the same for 0/1 and
+ * for -1/+1 labels, and the same for every row split of a batch (Keras's
+ * rule depends on the whole batch only for labels mixing 0 with values
+ * other than 1). */
+static inline double hinge_label(double y) { return y == 0 ? -1.0 : y; }
+
+/* log(cosh(x)) without cancellation: for |x| < 1 as log1p(cosh x - 1) with
+ * cosh x - 1 = em^2 / (2 (1 + em)), em = expm1(|x|); beyond, as
+ * |x| + log1p(exp(-2|x|)) - log 2 (Keras's formula; its log 2 is rounded to
+ * float32 unless floatx is float64, nnbook keeps log 2 exact). */
+static inline double log_cosh(double x) {
+    double ax = fabs(x);
+    if (ax < 1.0) {
+        double em = expm1(ax);
+        return log1p(em * em / (2.0 * (1.0 + em)));
+    }
+    return ax + log1p(exp(-2.0 * ax)) - 0.69314718055994530942;
+}
+
+/* One element's loss term l(a, y) of an elementwise loss (huber: delta). */
+static inline double loss_term(int loss, double a, double y, double delta, double eps) {
+    switch (loss) {
+    case NN_LOSS_MAE: return fabs(a - y);
+    case NN_LOSS_MAPE: return 100.0 * fabs((y - a) / fmax(fabs(y), eps));
+    case NN_LOSS_HUBER: {
+        double e = fabs(a - y);
+        return e <= delta ? 0.5 * e * e : delta * e - 0.5 * delta * delta;
+    }
+    case NN_LOSS_LOG_COSH: return log_cosh(a - y);
+    case NN_LOSS_KLD: {
+        /* y and a clipped to [eps, 1]: a zero label adds eps log(eps / a) */
+        double t = y < eps ? eps : (y > 1 ? 1 : y), p = a < eps ? eps : (a > 1 ? 1 : a);
+        return t * log(t / p);
+    }
+    case NN_LOSS_HINGE: return fmax(1.0 - hinge_label(y) * a, 0.0);
+    case NN_LOSS_SQUARED_HINGE: {
+        double h = fmax(1.0 - hinge_label(y) * a, 0.0);
+        return h * h;
+    }
+    default: return 0.0;
+    }
+}
+
+/* Sum over the B rows of `loss` between out (B,K) and y (B,K): per row the
+ * mean of its K terms, or their sum for kl_divergence. */
+double NNF(elementwise_loss_forward)(int loss, const real *out, const real *y, int B, int K,
+                                     double huber_delta) {
+    const double eps = (double)(real)KERAS_EPSILON; /* the constant in the array's precision */
+    double total = 0;
+    for (int i = 0; i < B; i++) {
+        const real *a = out + (int64_t)i * K, *t = y + (int64_t)i * K;
+        double s = 0;
+        for (int k = 0; k < K; k++) s += loss_term(loss, a[k], t[k], huber_delta, eps);
+        total += loss == NN_LOSS_KLD ? s : s / K;
+    }
+    return total;
+}
+
+/* dout (n) = scale * dl/da of `loss`'s term at (out, y): scale is 1/(m K) for
+ * a batch mean of a mean over K, 1/m for kl_divergence. At kinks the
+ * gradient is TensorFlow's: |.|' (0) = 0; the hinge's max(u, 0) passes u's
+ * gradient at u = 0; huber takes the quadratic branch at |e| = delta; a
+ * clip passes the gradient at its bounds. dout may alias out. */
+NN_VECTORISE
+void NNF(elementwise_loss_backward)(int loss, real *dout, const real *out, const real *y,
+                                    int64_t n, real scale, real huber_delta) {
+    const real eps = (real)KERAS_EPSILON, one = 1, zero = 0;
+    switch (loss) {
+    case NN_LOSS_MAE:
+        for (int64_t i = 0; i < n; i++) {
+            real d = out[i] - y[i];
+            dout[i] = scale * (d > 0 ? one : (d < 0 ? -one : zero));
+        }
+        break;
+    case NN_LOSS_MAPE:
+        for (int64_t i = 0; i < n; i++) {
+            real d = out[i] - y[i], ay = R_FABS(y[i]);
+            real sign = d > 0 ? one : (d < 0 ? -one : zero);
+            dout[i] = scale * ((real)100 * sign / (ay > eps ? ay : eps));
+        }
+        break;
+    case NN_LOSS_HUBER:
+        for (int64_t i = 0; i < n; i++) {
+            real e = out[i] - y[i];
+            real g = R_FABS(e) <= huber_delta ? e : (e > 0 ? huber_delta : -huber_delta);
+            dout[i] = scale * g;
+        }
+        break;
+    case NN_LOSS_LOG_COSH: /* d/dx log cosh x = tanh x */
+        for (int64_t i = 0; i < n; i++) dout[i] = scale * R_TANH(out[i] - y[i]);
+        break;
+    case NN_LOSS_KLD: /* d/da of t log(t / a) = -t / a inside the clip */
+        for (int64_t i = 0; i < n; i++) {
+            real t = y[i] < eps ? eps : (y[i] > one ? one : y[i]), a = out[i];
+            dout[i] = a >= eps && a <= one ? scale * (-t / a) : zero;
+        }
+        break;
+    case NN_LOSS_HINGE:
+        for (int64_t i = 0; i < n; i++) {
+            real t = y[i] == 0 ? -one : y[i];
+            dout[i] = one - t * out[i] >= 0 ? scale * -t : zero;
+        }
+        break;
+    case NN_LOSS_SQUARED_HINGE:
+        for (int64_t i = 0; i < n; i++) {
+            real t = y[i] == 0 ? -one : y[i], h = one - t * out[i];
+            dout[i] = h > 0 ? scale * ((real)-2 * t * h) : zero;
+        }
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++) dout[i] = zero;
+    }
+}
+
+/* ---- the output layer: activation, loss and its gradient ------------------ */
+
+/* The activation the loss is taken through: the last layer's. */
+static inline int output_activation(const nn_config *cfg) {
+    return cfg->activations[cfg->n_layers - 1];
+}
+
+/* a (m,K): the last layer's logits, overwritten by its activations. With y
+ * (m,K) returns the rows' loss sum (each row's loss as Keras forms it), else
+ * 0. Cross-entropies are fused with their activation (see the top of this
+ * file); binary cross-entropy is averaged over a row's K units (Keras's
+ * multi-label form). */
+double NNF(output_loss_forward)(const nn_config *cfg, real *a, const real *y, int m) {
+    int K = cfg->sizes[cfg->n_layers], act = output_activation(cfg);
+    real zmin = (real)cfg->zmin, eps = (real)cfg->eps;
+    if (y && cfg->loss == NN_LOSS_CE)
+        return NNF(softmax_cross_entropy_forward)(a, a, y, m, K, zmin, eps);
+    if (y && cfg->loss == NN_LOSS_BCE) /* per sample: the mean over its K units */
+        return NNF(binary_cross_entropy_forward)(a, a, y, (int64_t)m * K, zmin, eps) / K;
+    NNF(activation_forward)(a, a, m, K, act, zmin);
+    if (!y) return 0.0;
+    switch (cfg->loss) {
+    case NN_LOSS_MSE: return NNF(mse_forward)(a, y, m, K);
+    case NN_LOSS_POISSON: return NNF(poisson_forward)(a, y, m, K);
+    default: return NNF(elementwise_loss_forward)(cfg->loss, a, y, m, K, cfg->huber_delta);
+    }
+}
+
+/* delta (mt,K) = dL/dz of the last layer's logits for mt rows of a batch of
+ * m rows, whose loss is the mean over its rows (the 1/m folded in); a (mt,K)
+ * are the output activations, y (mt,K) the targets. delta must not alias a
+ * (the activation's backward reads a after delta is written). */
+void NNF(output_loss_backward)(const nn_config *cfg, real *delta, const real *a, const real *y,
+                               int mt, double m) {
+    const int K = cfg->sizes[cfg->n_layers];
+    const int64_t n = (int64_t)mt * K;
+    switch (cfg->loss) {
+    case NN_LOSS_BCE: /* the fused pairs: dL/dz = (a - y) / m, / K for the mean over units */
+        NNF(cross_entropy_backward)(delta, a, y, n, (real)(1.0 / (m * K)));
+        return;
+    case NN_LOSS_CE:
+    case NN_LOSS_POISSON:
+        NNF(cross_entropy_backward)(delta, a, y, n, (real)(1.0 / m));
+        return;
+    case NN_LOSS_MSE:
+        NNF(mse_backward)(delta, a, y, n, (real)(1.0 / (m * K)));
+        break;
+    default: /* dL/da, then through the activation */
+        NNF(elementwise_loss_backward)(cfg->loss, delta, a, y, n,
+                                       (real)(1.0 / (cfg->loss == NN_LOSS_KLD ? m : m * K)),
+                                       (real)cfg->huber_delta);
+    }
+    NNF(activation_backward)(delta, delta, a, NULL, mt, K, output_activation(cfg));
+}

@@ -14,8 +14,25 @@
 #include <stdint.h>
 
 enum nn_activation { NN_LINEAR = 0, NN_SIGMOID = 1, NN_TANH = 2, NN_RELU = 3, NN_SOFTMAX = 4,
-                     NN_EXP = 5 };
-enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2, NN_LOSS_POISSON = 3 };
+                     NN_EXP = 5, NN_ELU = 6, NN_SELU = 7, NN_GELU = 8, NN_SWISH = 9,
+                     NN_LEAKY_RELU = 10, NN_SOFTPLUS = 11, NN_SOFTSIGN = 12,
+                     NN_HARD_SIGMOID = 13, NN_HARD_SILU = 14, NN_ACTIVATION_COUNT = 15 };
+/* Whether activation_backward needs the activation's input z besides its
+ * output: the non-monotonic ones, whose output does not determine z. */
+static inline int nn_activation_needs_input(int act) {
+    return act == NN_GELU || act == NN_SWISH || act == NN_HARD_SILU;
+}
+enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2, NN_LOSS_POISSON = 3,
+               NN_LOSS_MAE = 4, NN_LOSS_MAPE = 5, NN_LOSS_HUBER = 6, NN_LOSS_LOG_COSH = 7,
+               NN_LOSS_KLD = 8, NN_LOSS_HINGE = 9, NN_LOSS_SQUARED_HINGE = 10,
+               NN_LOSS_COUNT = 11 };
+/* Per-epoch metric counts (metric_counts): rows predicted right (see
+ * metrics.c), rows whose target is in the top cfg->top_k, and true
+ * positives, false positives and false negatives over the output elements
+ * at cfg->threshold. */
+#define NN_COUNTS 5
+enum nn_count { NN_COUNT_CORRECT = 0, NN_COUNT_TOP_K = 1, NN_COUNT_TP = 2, NN_COUNT_FP = 3,
+                NN_COUNT_FN = 4 };
 enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3,
                     NN_OPT_ADAGRAD = 4, NN_OPT_ADADELTA = 5, NN_OPT_ADAMAX = 6,
                     NN_OPT_NADAM = 7 };
@@ -115,6 +132,10 @@ typedef struct {
      * (penalties included) before the weight decay and the optimizer; the
      * first set of clipnorm (per variable), global_clipnorm, clipvalue wins */
     double clipnorm, global_clipnorm, clipvalue;
+    double huber_delta;     /* the huber loss's delta (Keras: 1.0)          */
+    int top_k;              /* k of the top-k count (Keras: 5)              */
+    double threshold;       /* precision/recall counts: a > threshold is a
+                               positive prediction (Keras: 0.5)             */
 } nn_config;
 
 /* Where a long call stands, for its hook. */
@@ -199,7 +220,8 @@ int nn_blas_threads(void);
     void softmax_forward##S(real *out, const real *inp, int B, int K, real zmin);           \
     void softmax_backward##S(real *dinp, const real *dout, const real *out, int B, int K);  \
     void activation_forward##S(real *out, const real *inp, int B, int N, int act, real zmin); \
-    void activation_backward##S(real *dinp, const real *dout, const real *out, int B, int N, int act); \
+    void activation_backward##S(real *dinp, const real *dout, const real *out, const real *inp, \
+                                int B, int N, int act);                                     \
     /* dense.c */                                                                           \
     void dense_forward##S(real *out, const real *inp, const real *weight, const real *bias, \
                           int B, int C, int OC, int act, real zmin);                        \
@@ -215,6 +237,16 @@ int nn_blas_threads(void);
     double mse_forward##S(const real *out, const real *y, int B, int K);                    \
     void mse_backward##S(real *dout, const real *out, const real *y, int64_t n, real scale);\
     double poisson_forward##S(const real *out, const real *y, int B, int K);                \
+    double elementwise_loss_forward##S(int loss, const real *out, const real *y, int B,     \
+                                       int K, double huber_delta);                          \
+    void elementwise_loss_backward##S(int loss, real *dout, const real *out, const real *y, \
+                                      int64_t n, real scale, real huber_delta);             \
+    double output_loss_forward##S(const nn_config *cfg, real *a, const real *y, int m);     \
+    void output_loss_backward##S(const nn_config *cfg, real *delta, const real *a,          \
+                                 const real *y, int mt, double m);                          \
+    /* metrics.c */                                                                         \
+    void metric_counts##S(const nn_config *cfg, const real *a, const real *y, int m, int K, \
+                          int64_t counts[NN_COUNTS]);                                       \
     /* optimizers.c */                                                                      \
     double l1_l2_penalty_forward##S(const real *weight, int64_t n, double l1, double l2);   \
     void l1_l2_penalty_backward##S(real *dweight, const real *weight, int64_t n,            \

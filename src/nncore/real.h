@@ -24,6 +24,8 @@ typedef float real;
 #define R_VEXP vexp_f32
 #define R_LOG logf
 #define R_LOG1P log1pf
+#define R_EXPM1 expm1f
+#define R_ERFC erfcf
 #define R_FABS fabsf
 #define R_SQRT sqrtf
 #define R_TANH tanhf
@@ -35,6 +37,8 @@ typedef double real;
 #define R_VEXP vexp_f64
 #define R_LOG log
 #define R_LOG1P log1p
+#define R_EXPM1 expm1
+#define R_ERFC erfc
 #define R_FABS fabs
 #define R_SQRT sqrt
 #define R_TANH tanh

@@ -152,17 +152,9 @@ static double weight_penalties(const nn_config *cfg, const real *params) {
 }
 
 /* Turns the last layer's logits into activations in place and, when y is
- * given, returns the batch's loss sum. */
+ * given, returns the batch's loss sum (losses.c). */
 static double output_layer(const nn_config *cfg, real *a, const real *y, int m) {
-    int K = cfg->sizes[cfg->n_layers], act = cfg->activations[cfg->n_layers - 1];
-    real zmin = (real)cfg->zmin, eps = (real)cfg->eps;
-    if (y && cfg->loss == NN_LOSS_CE)
-        return NNF(softmax_cross_entropy_forward)(a, a, y, m, K, zmin, eps);
-    if (y && cfg->loss == NN_LOSS_BCE) /* per sample: the mean over its K units */
-        return NNF(binary_cross_entropy_forward)(a, a, y, (int64_t)m * K, zmin, eps) / K;
-    NNF(activation_forward)(a, a, m, K, act, zmin);
-    if (y && cfg->loss == NN_LOSS_POISSON) return NNF(poisson_forward)(a, y, m, K);
-    return y ? NNF(mse_forward)(a, y, m, K) : 0.0;
+    return NNF(output_loss_forward)(cfg, a, y, m);
 }
 
 /* output_layer over m rows, each row's loss weighted: sum_i w_i l_i, where
@@ -312,31 +304,6 @@ static void update_slice(const nn_config *cfg, const scratch *s, real *params,
     }
 }
 
-/* Correct predictions in a (m, K) against y, taken on the batch's
- * activations before its update, so an epoch's count is Keras's running
- * training accuracy: for binary outputs (one unit, or binary cross-entropy
- * over several) the elements where a > 0.5 agrees with y > 0.5; otherwise
- * the rows whose argmax agrees. */
-static int64_t count_correct(const nn_config *cfg, const real *a, const real *y, int m,
-                             int K) {
-    int64_t hits = 0;
-    if (K == 1 || cfg->loss == NN_LOSS_BCE) {
-        for (int64_t i = 0; i < (int64_t)m * K; i++)
-            hits += (a[i] > (real)0.5) == (y[i] > (real)0.5);
-        return hits;
-    }
-    for (int i = 0; i < m; i++) {
-        const real *ai = a + (int64_t)i * K, *yi = y + (int64_t)i * K;
-        int pa = 0, py = 0;
-        for (int k = 1; k < K; k++) {
-            if (ai[k] > ai[pa]) pa = k;
-            if (yi[k] > yi[py]) py = k;
-        }
-        hits += pa == py;
-    }
-    return hits;
-}
-
 /* Backward through the stages, from delta = dL/dlogits of the last stage
  * (the batch mean's 1/m folded in) down to the first stage's parameters:
  * their gradients overwrite grads. All gradients are formed before any
@@ -370,10 +337,11 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
                                       nn_dropout_key(cfg->dropout_seed, ps->step, l), ps->row0);
             break;
         case NN_LAYER_ACTIVATION:
-            if (l && l != last) NNF(activation_backward)(delta, delta, s->acts[l], mt, n, act);
+            if (l && l != last)
+                NNF(activation_backward)(delta, delta, s->acts[l], inp, mt, n, act);
             break;
         default: {
-            if (l != last) NNF(activation_backward)(delta, delta, s->acts[l], mt, n, act);
+            if (l != last) NNF(activation_backward)(delta, delta, s->acts[l], NULL, mt, n, act);
             real *dinp = l ? spare : NULL;
             NNF(dense_backward)(dinp, grads + s->w_off[l], BIAS(grads, s, l), delta, inp,
                                 params + s->w_off[l], mt, cfg->sizes[l], n);
@@ -416,19 +384,13 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
     double loss = sw ? weighted_output_layer(cfg, a_out, yb, mt, sw, perm, r0) * (m / wsum)
                      : output_layer(cfg, a_out, yb, mt);
     loss += activity_penalties(cfg, s, mt);
-    *hits = count_correct(cfg, a_out, yb, mt, K);
+    int64_t counts[NN_COUNTS];
+    NNF(metric_counts)(cfg, a_out, yb, mt, K, counts);
+    *hits = counts[NN_COUNT_CORRECT];
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
     real *delta = s->delta[0], *spare = s->delta[1];
-    if (cfg->loss == NN_LOSS_MSE) {
-        NNF(mse_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / ((double)m * K)));
-        NNF(activation_backward)(delta, delta, a_out, mt, K, cfg->activations[L - 1]);
-    } else {
-        /* binary cross-entropy is averaged over a sample's K units (Keras's
-         * multi-label form; the book's networks have K = 1) */
-        double per = cfg->loss == NN_LOSS_BCE ? (double)m * K : (double)m;
-        NNF(cross_entropy_backward)(delta, a_out, yb, (int64_t)mt * K, (real)(1.0 / per));
-    }
+    NNF(output_loss_backward)(cfg, delta, a_out, yb, mt, m);
     if (sw)
         for (int i = 0; i < mt; i++) {
             real f = (real)(sw[perm ? perm[r0 + i] : r0 + i] * (m / wsum));
@@ -440,7 +402,7 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
         for (int64_t i = 0; i < n; i++) spare[i] = 0;
         NNF(l1_l2_penalty_backward)(spare, a_out, n, (real)cfg->activity_l1[L - 1],
                                     (real)(2 * cfg->activity_l2[L - 1]), (real)(1.0 / m));
-        NNF(activation_backward)(spare, spare, a_out, mt, K, cfg->activations[L - 1]);
+        NNF(activation_backward)(spare, spare, a_out, NULL, mt, K, cfg->activations[L - 1]);
         for (int64_t i = 0; i < n; i++) delta[i] += spare[i];
     }
     stages_backward(cfg, s, grads, params, xb, mt, m, delta, spare, ps);
@@ -685,7 +647,7 @@ static void forward_thread(void *arg, int t) {
  * epoch and, when x_val is not NULL, val_loss_sums[e] = the loss sum over
  * x_val (n_val rows, in chunks of fwd_rows, val_chunk_loss holding one entry
  * per chunk) after it; correct[e] (when not NULL) = the rows predicted right,
- * each before its batch's update (see count_correct). *step counts updates
+ * each before its batch's update (see metric_counts). *step counts updates
  * (Adam's t); *epochs_done the epochs completed. sample_weight (n values,
  * or NULL for none) weighs each row as block_gradients says. Returns NN_STOPPED when the
  * hook stopped the call: then *epochs_done < n_epochs and the parameters are
