@@ -269,8 +269,24 @@ def test_activation_folding_rules():
         ("dense", "linear"), ("activation", "tanh")]
     assert kinds(Dense(2), Dropout(0.0), Activation("linear")) == [("dense", "linear")]
     for name in layers.NEEDING_INPUT:
-        assert kinds(Dense(2, activation=name)) == [("dense", "linear"), ("activation", name)]
-        assert kinds(Dense(2), Activation(name)) == [("dense", "linear"), ("activation", name)]
+        act = Activation(name).activation                     # 'swish' is saved as 'silu'
+        split = [("dense", "linear"), ("activation", act), ("dense", "linear")]
+        assert kinds(Dense(2, activation=name), Dense(1)) == split
+        assert kinds(Dense(2), Activation(name), Dense(1)) == split
+
+
+@NEEDS_STAGES
+def test_an_activation_needing_its_input_cannot_end_the_model():
+    for name in layers.NEEDING_INPUT:
+        model = Sequential([Input((3,)), Dense(4, activation=name)])
+        assert not model.built                        # waits for the next layer
+        act = model.layers[0].activation
+        with pytest.raises(ValueError, match=rf"ends the model with activation='{act}'.*"
+                                             rf"add a layer after it"):
+            model.build()
+        model.add(Dense(2))
+        assert model.built and [s.kind for s in model._stages] == ["dense", "activation",
+                                                                   "dense"]
 
 
 @NEEDS_STAGES

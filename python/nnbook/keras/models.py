@@ -306,7 +306,8 @@ class Sequential(SerialFits):
             return False
         if len(self._output_shape_of(self._layers)) != 1:
             return False
-        return bool(self._plan())
+        stages = self._plan()
+        return bool(stages) and stages[-1].activation not in layers_module.NEEDING_INPUT
 
     def _plan(self):
         return _stages.plan(self._layers, self._input_shape, layers_module.NEEDING_INPUT)
@@ -326,6 +327,13 @@ class Sequential(SerialFits):
         if not stages:
             raise ValueError(f"Model '{self.name}' computes nothing (its layers only reshape "
                              f"or pass their input on): add a Dense layer")
+        last = stages[-1]
+        if last.activation in layers_module.NEEDING_INPUT:
+            raise ValueError(f"Layer '{last.layer.name}' ends the model with activation="
+                             f"'{last.activation}', which nnbook runs only inside a model (its "
+                             f"backward pass needs the layer's input, which the output does "
+                             f"not keep): add a layer after it, e.g. Dense(units) for a linear "
+                             f"output")
         logits = False
         if self.loss is not None and self._loss_fits_output():
             logits = self.loss.from_logits
