@@ -399,6 +399,27 @@ def test_every_activation_trains(act):
     assert np.isfinite(history.history["loss"]).all()
 
 
+@NEEDS_STAGES
+def test_logits_from_a_batchnorm_output_equal_a_softmax_activation_after_it():
+    x, y = _xy(n=40)
+
+    def fitted(stack, loss):
+        utils.set_random_seed(0)
+        model = Sequential([Input((5,)), Dense(3), BatchNormalization(), *stack], dtype="float64")
+        model.compile(optimizer="sgd", loss=loss)
+        return model, model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+
+    probs, h1 = fitted([Activation("softmax")], "sparse_categorical_crossentropy")
+    logits, h2 = fitted([], losses.SparseCategoricalCrossentropy(from_logits=True))
+    # from_logits: the core applies the softmax inside the loss, after the batchnorm stage
+    assert [s.kind for s in logits._stages] == ["dense", "batchnorm", "activation"]
+    assert h1.history["loss"] == h2.history["loss"]
+    z = logits.predict(x, verbose=0)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(e / e.sum(axis=1, keepdims=True), probs.predict(x, verbose=0),
+                               rtol=1e-12)
+
+
 # -- losses ----------------------------------------------------------------------------
 
 def test_label_smoothing_is_keras_target_transform():
@@ -510,6 +531,31 @@ def test_npz_round_trip_with_every_layer(tmp_path):
     np.testing.assert_array_equal(again.predict(x.reshape(-1, 4, 5), verbose=0),
                                   model.predict(x.reshape(-1, 4, 5), verbose=0))
     assert again.optimizer.clipnorm == 1.0 and again.loss.label_smoothing == 0.1
+
+
+def test_a_version_1_file_still_loads(tmp_path):
+    # what nnbook.keras wrote before format 2: bare Dense configs and input_dim
+    import json
+
+    from nnbook.io.npz import write_npz
+    config = {"format": "nnbook.keras", "version": 1, "compile": None, "optimizer_step": 0,
+              "model": {"name": "old", "dtype": "float64", "input_dim": 4, "layers": [
+                  {"name": "d1", "units": 3, "activation": "relu", "use_bias": True,
+                   "trainable": True, "kernel_initializer": {"class_name": "GlorotUniform",
+                                                             "config": {"seed": None}},
+                   "bias_initializer": {"class_name": "Zeros", "config": {}},
+                   "input_dim": 4},
+                  {"name": "d2", "units": 2, "activation": "softmax", "use_bias": False,
+                   "trainable": True, "kernel_initializer": "zeros",
+                   "bias_initializer": "zeros", "input_dim": None}]}}
+    weights = [np.arange(12.0).reshape(4, 3) / 10, np.ones(3), np.full((3, 2), 0.5)]
+    arrays = {f"weight_{i}": w for i, w in enumerate(weights)}
+    arrays["config"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
+    write_npz(tmp_path / "old.npz", arrays)
+    model = load_model(tmp_path / "old.npz")
+    assert [l.name for l in model.layers] == ["d1", "d2"] and model.input_shape == (None, 4)
+    for a, b in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
 
 
 @NEEDS_STAGES
