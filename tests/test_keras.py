@@ -653,12 +653,12 @@ def test_input_shape_mismatch():
 
 
 @pytest.mark.parametrize("make,pattern", [
-    (lambda: Dense(3, activation="swish"), r"Unknown activation.*'relu'.*Received: activation='swish'"),
+    (lambda: Dense(3, activation="mish"), r"Unknown activation.*'relu'.*Received: activation='mish'"),
     (lambda: Dense(3, kernel_initializer="orthogonal"), r"glorot_uniform.*Received: kernel_initializer='orthogonal'"),
     (lambda: Dense(0), r"Received: units=0"),
     (lambda: Dense(-2), r"positive integer"),
     (lambda: Dense(2.5), r"Received: units=2.5"),
-    (lambda: _compiled(loss="hinge"), r"Unknown loss.*categorical_crossentropy.*Received: loss='hinge'"),
+    (lambda: _compiled(loss="categorical_hinge"), r"Unknown loss.*categorical_crossentropy.*Received: loss='categorical_hinge'"),
     (lambda: _compiled().compile(optimizer="adabelief", loss="mse"), r"'adam'.*Received: optimizer='adabelief'"),
     (lambda: _compiled().compile(optimizer="sgd", loss="mse", metrics=["f1_score"]), r"Unknown metric.*'accuracy'"),
     (lambda: optimizers.SGD(learning_rate=-1), r"learning_rate"),

@@ -334,9 +334,9 @@ def test_config_nnbook_cannot_run(tmp_path, edit, match):
 
 
 @pytest.mark.parametrize("edit, match", [
-    (lambda c: c["optimizer"]["config"].update(clipnorm=1.0), "clipnorm=1.0"),
+    (lambda c: c["optimizer"]["config"].update(use_ema=True), "use_ema=True"),
     (lambda c: c["optimizer"].update(class_name="Nadam"), "optimizer is a Nadam"),
-    (lambda c: c.update(loss="hinge"), "the loss 'hinge'"),
+    (lambda c: c.update(loss="categorical_hinge"), "the loss 'categorical_hinge'"),
     (lambda c: c["optimizer"]["config"].update(
         learning_rate={"class_name": "ExponentialDecay"}), "schedule"),
 ])

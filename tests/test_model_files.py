@@ -359,15 +359,15 @@ def test_object_arrays_are_never_unpickled(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("config_change, match", [
-    (lambda c: c.update(version=2), "newer nnbook"),
+    (lambda c: c.update(version=3), "newer nnbook"),
     (lambda c: c.update(format="other"), "not a model saved by nnbook.keras"),
     (lambda c: c.update(model=[1, 2]), "'model' is missing or not a dict"),
     (lambda c: c["model"].pop("layers"), "'layers' is missing"),
     (lambda c: c["model"].update(dtype="object"), "declares dtype 'object'"),
-    (lambda c: c["model"]["layers"][0].update(units=2 ** 31), "units=2147483648"),
-    (lambda c: c["model"]["layers"][0].update(units="5"), "units='5'"),
-    (lambda c: c["model"]["layers"][0].update(activation="gelu2"), "cannot be rebuilt"),
-    (lambda c: c["model"]["layers"][0].update(bogus=1), "cannot be rebuilt"),
+    (lambda c: c["model"]["layers"][0]["config"].update(units=2 ** 31), "units=2147483648"),
+    (lambda c: c["model"]["layers"][0]["config"].update(units="5"), "units='5'"),
+    (lambda c: c["model"]["layers"][0]["config"].update(activation="gelu2"), "cannot be rebuilt"),
+    (lambda c: c["model"]["layers"][0]["config"].update(bogus=1), "cannot be rebuilt"),
     (lambda c: c["model"]["layers"].append(7), "not an object"),
     (lambda c: c.update(compile={"loss": "nope", "optimizer": "sgd", "metrics": []}),
      "compile settings are invalid"),
@@ -501,8 +501,8 @@ def test_keras_config_declaring_a_huge_layer_allocates_nothing(tmp_path):
     """A 60000-unit Dense on 60000 inputs (14 GB of weights) in a small file."""
     _, path = _keras_file(tmp_path)
     config = _keras_config(path)
-    config["model"]["input_dim"] = 60000
-    config["model"]["layers"][0].update(units=60000, input_dim=60000)
+    config["model"]["input_shape"] = [60000]
+    config["model"]["layers"][0]["config"].update(units=60000, input_dim=60000)
     _rewrite(path, config=_config_bytes(config))
     assert path.stat().st_size < 8192
     _refused_without_allocating(path, keras.models.load_model,

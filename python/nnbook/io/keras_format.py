@@ -251,7 +251,8 @@ def is_keras_archive(path):
     try:
         with zipfile.ZipFile(os.fspath(path)) as archive:
             return CONFIG in archive.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, NotImplementedError):
+        # NotImplementedError: zipfile's answer to a damaged "zip version" field
         return False
 
 
@@ -270,7 +271,7 @@ def _open_archive(path, check):
                    f"{'empty' if not magic else f'starts with {magic!r}'})")
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         check.fail(f"corrupt or truncated .keras archive ({exc})")
     infos = archive.infolist()
     if len(infos) > npz.MAX_MEMBERS:

@@ -185,7 +185,8 @@ class NpzReader:
             self.fail(f"{self.foreign} (not an .npz archive: {kind})")
         try:
             self._zip = zipfile.ZipFile(name)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError,
+                NotImplementedError) as exc:   # NotImplementedError: a damaged "zip version"
             self.fail(f"corrupt or truncated .npz archive ({exc})")
 
     def _scan(self, max_elements):

@@ -10,15 +10,17 @@ without TensorFlow:
 >>> model.add(Dense(10, activation='softmax'))
 >>> model.compile(optimizer='sgd', loss='categorical_crossentropy', metrics=['accuracy'])
 
-Dense layers only; float32 by default (``backend.set_floatx('float64')`` or
-``Sequential(dtype='float64')`` for double precision); seed with
+Layers for dense networks (Dense, Activation, Dropout, BatchNormalization,
+Flatten, Input) with L1/L2 ``regularizers``; float32 by default
+(``backend.set_floatx('float64')`` or ``Sequential(dtype='float64')`` for
+double precision); seed with
 ``utils.set_random_seed``. See ``nnbook.keras.models`` for the differences
 from Keras.
 """
 from . import (backend, callbacks, datasets, initializers, layers, losses, metrics, models,
-               optimizers, utils)
+               optimizers, regularizers, utils)
 from .layers import Input
 from .models import Sequential
 
 __all__ = ["Sequential", "Input", "layers", "optimizers", "losses", "metrics", "callbacks",
-           "utils", "datasets", "models", "initializers", "backend"]
+           "utils", "datasets", "models", "initializers", "backend", "regularizers"]

@@ -1,6 +1,20 @@
 """Losses (``keras.losses``): which core loss to use, which output activation
 it needs, and how to turn the user's labels into the core's target matrix.
 
+The losses, with Keras 3's definitions (computed in the core; each sample's
+loss is the mean over the output units, the batch's loss the mean over its
+samples): ``mse``, ``mae``, ``mape`` (100 * mean |(y - p) / max(|y|, 1e-7)|),
+``Huber(delta=1.0)``, ``log_cosh``, ``kl_divergence`` (y and p clipped to
+[1e-7, 1], summed over the units), ``hinge`` and ``squared_hinge`` (0/1
+labels become -1/+1), and the three cross-entropies. The regression losses
+take any output activation.
+
+``label_smoothing`` (BinaryCrossentropy, CategoricalCrossentropy, a real
+number in [0, 1]) smooths the targets once, before training, with Keras's
+formula: ``y * (1 - s) + 0.5 * s`` for binary targets and ``y * (1 - s) +
+s / classes`` for categorical ones; accuracy is still taken against the
+original labels.
+
 The core fuses softmax + categorical cross-entropy and sigmoid + binary
 cross-entropy and evaluates them from the logits (exact, stable for any
 logit), so those losses require that output activation. With
@@ -21,7 +35,7 @@ Example
 """
 import numpy as np
 
-from .._validation import _as_numeric_array, _check_finite, _converted, check_bool
+from .._validation import _as_numeric_array, _check_finite, _converted, check_bool, check_real
 from .utils import class_labels
 
 
@@ -45,6 +59,7 @@ class Loss:
 
     name = core_loss = needs = None
     accuracy = "categorical"
+    label_smoothing = 0.0
 
     def __init__(self, from_logits=False, name=None):
         self.from_logits = check_bool(from_logits, "from_logits", keras_style=True)
@@ -55,7 +70,8 @@ class Loss:
 
     # -- the output layer --------------------------------------------------
     def check_output(self, activation, units, layer_name):
-        """Raise if the last layer cannot be trained with this loss by the core."""
+        """Raise if the model's output (its activation, its units or None while
+        unknown, the last layer's name) cannot be trained with this loss by the core."""
         if self.needs is None:
             return
         want = "linear" if self.from_logits else self.needs
@@ -74,6 +90,10 @@ class Loss:
         """The last activation the core applies (from_logits: inside the loss)."""
         return self.needs if self.from_logits else activation
 
+    def core_settings(self):
+        """The CoreNetwork settings this loss needs besides its name."""
+        return {}
+
     # -- labels --------------------------------------------------------------
     def prepare(self, y, argument, n_rows, units, dtype, x_argument="x"):
         raise NotImplementedError
@@ -82,7 +102,8 @@ class Loss:
         return {"from_logits": self.from_logits} if self.needs else {}
 
     def __repr__(self):
-        return f"{type(self).__name__}(from_logits={self.from_logits})"
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
 
 
 def _output_shaped(arr, argument, n_rows, units, dtype, x_argument):
@@ -95,10 +116,8 @@ def _output_shaped(arr, argument, n_rows, units, dtype, x_argument):
     return _converted(arr, argument, dtype)
 
 
-class MeanSquaredError(Loss):
-    """mean over units of (output - y)^2, averaged over samples; any output activation."""
-
-    name, core_loss = "mse", "mse"
+class _OutputShapedLoss(Loss):
+    """A loss on targets shaped like the output (any output activation)."""
 
     def __init__(self, name=None):
         super().__init__(False, name)
@@ -112,6 +131,90 @@ class MeanSquaredError(Loss):
         return Targets(core, truth)
 
 
+class MeanSquaredError(_OutputShapedLoss):
+    """mean over units of (output - y)^2, averaged over samples; any output activation."""
+
+    name, core_loss = "mse", "mse"
+
+
+class MeanAbsoluteError(_OutputShapedLoss):
+    """mean over units of |output - y|.
+
+    Example
+    -------
+    >>> get('mae').name
+    'mean_absolute_error'
+    """
+
+    name = core_loss = "mean_absolute_error"
+
+
+class MeanAbsolutePercentageError(_OutputShapedLoss):
+    """100 * mean over units of |(y - output) / max(|y|, 1e-7)|."""
+
+    name = core_loss = "mean_absolute_percentage_error"
+
+
+class Huber(_OutputShapedLoss):
+    """mean over units of 0.5 e^2 where |e| <= delta, else delta (|e| - 0.5 delta),
+    e = output - y.
+
+    Parameters
+    ----------
+    delta : float > 0, default 1.0
+
+    Example
+    -------
+    >>> Huber(delta=0.5).core_settings()
+    {'huber_delta': 0.5}
+    """
+
+    name, core_loss = "huber_loss", "huber"
+
+    def __init__(self, delta=1.0, name=None):
+        super().__init__(name)
+        self.delta = check_real(delta, "delta", strictly_positive=True, keras_style=True)
+
+    def core_settings(self):
+        return {"huber_delta": self.delta}
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+
+class LogCosh(_OutputShapedLoss):
+    """mean over units of log(cosh(output - y))."""
+
+    name = core_loss = "log_cosh"
+
+
+class KLDivergence(_OutputShapedLoss):
+    """sum over units of y log(y / p), y and p clipped to [1e-7, 1]."""
+
+    name = core_loss = "kl_divergence"
+
+
+class Hinge(_OutputShapedLoss):
+    """mean over units of max(1 - y p, 0); labels 0/1 are taken as -1/+1."""
+
+    name = core_loss = "hinge"
+
+
+class SquaredHinge(_OutputShapedLoss):
+    """mean over units of max(1 - y p, 0)^2; labels 0/1 are taken as -1/+1."""
+
+    name = core_loss = "squared_hinge"
+
+
+def _smoothing(value):
+    """label_smoothing: a real number in [0, 1]."""
+    smoothing = check_real(value, "label_smoothing", minimum=0, keras_style=True)
+    if smoothing > 1:
+        raise ValueError(f"`label_smoothing` must be in [0, 1]. "
+                         f"Received: label_smoothing={value!r}")
+    return smoothing
+
+
 class BinaryCrossentropy(Loss):
     """-(y log p + (1 - y) log(1 - p)), p = sigmoid(z), averaged over the output units.
 
@@ -120,6 +223,13 @@ class BinaryCrossentropy(Loss):
     """
 
     name, core_loss, needs, accuracy = "binary_crossentropy", "binary_crossentropy", "sigmoid", "binary"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, name=None):
+        super().__init__(from_logits, name)
+        self.label_smoothing = _smoothing(label_smoothing)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
     def _alternatives(self):
         return " (for several classes use a softmax output with categorical_crossentropy)"
@@ -141,7 +251,11 @@ class BinaryCrossentropy(Loss):
             raise ValueError(f"binary_crossentropy expects targets in [0, 1]; `{argument}` "
                              f"has values from {arr.min()} to {arr.max()}")
         core = np.ascontiguousarray(arr, dtype=dtype).reshape(n_rows, units)
-        return Targets(core, core[:, 0] if units == 1 else core)
+        truth = core[:, 0] if units == 1 else core
+        if self.label_smoothing:
+            s = self.label_smoothing
+            core = core * (1.0 - s) + 0.5 * s
+        return Targets(core, truth)
 
 
 class CategoricalCrossentropy(Loss):
@@ -149,9 +263,22 @@ class CategoricalCrossentropy(Loss):
 
     name, core_loss, needs = "categorical_crossentropy", "categorical_crossentropy", "softmax"
 
+    def __init__(self, from_logits=False, label_smoothing=0.0, name=None):
+        super().__init__(from_logits, name)
+        self.label_smoothing = _smoothing(label_smoothing)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+    def _smoothed(self, core):
+        if not self.label_smoothing:
+            return core
+        s = self.label_smoothing
+        return core * (1.0 - s) + s / core.shape[1]
+
     def check_output(self, activation, units, layer_name):
         super().check_output(activation, units, layer_name)
-        if units < 2:
+        if units is not None and units < 2:
             raise ValueError(f"loss='{self.name}' needs at least 2 output units (a softmax "
                              f"over one unit is always 1); for two classes use Dense(1, "
                              f"activation='sigmoid') with 'binary_crossentropy'. "
@@ -170,13 +297,19 @@ class CategoricalCrossentropy(Loss):
                              f"with keras.utils.to_categorical({argument}). "
                              f"Received: {argument}.shape={arr.shape}")
         core = _output_shaped(arr, argument, n_rows, units, dtype, x_argument)
-        return Targets(core, np.argmax(core, axis=1))
+        return Targets(self._smoothed(core), np.argmax(core, axis=1))
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     """Categorical cross-entropy with integer class labels (converted once to one-hot)."""
 
     name, accuracy = "sparse_categorical_crossentropy", "sparse"
+
+    def __init__(self, from_logits=False, name=None):
+        super().__init__(from_logits, 0.0, name)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits}
 
     def prepare(self, y, argument, n_rows, units, dtype, x_argument="x"):
         arr = _as_numeric_array(y, argument)
@@ -195,7 +328,13 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
 _BY_NAME = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "binary_crossentropy": BinaryCrossentropy,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "huber": Huber, "huber_loss": Huber, "log_cosh": LogCosh,
+    "kl_divergence": KLDivergence, "kld": KLDivergence,
+    "hinge": Hinge, "squared_hinge": SquaredHinge,
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
 }
@@ -224,8 +363,7 @@ def get(identifier):
         raise ValueError("No loss to compile with: pass loss= to compile(), one of "
                          f"{sorted(_BY_NAME)}. Received: loss=None")
     raise ValueError(f"Unknown loss function: expected one of {sorted(_BY_NAME)} or a loss "
-                     f"object (losses.MeanSquaredError, BinaryCrossentropy, "
-                     f"CategoricalCrossentropy, SparseCategoricalCrossentropy). "
+                     f"object (losses.{', '.join(sorted(_BY_CLASS))}). "
                      f"Received: loss={identifier!r}")
 
 

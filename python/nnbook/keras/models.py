@@ -1,7 +1,14 @@
-"""``Sequential``: a stack of Dense layers trained by the compiled core.
+"""``Sequential``: a stack of dense-network layers trained by the compiled core.
 
 A model's weights live in one flat parameter vector owned by its
-``KerasCore``; each layer's ``kernel``/``bias`` are views into it. ``fit``
+``KerasCore``; each layer's weights (``kernel``/``bias``, BatchNormalization's
+``gamma``/``beta`` and moving statistics) are views into it. The layers
+become the core's stages (see ``_stages``): a Dense with an activation
+whose backward pass needs its input (gelu, silu) runs as a linear dense
+stage plus an activation stage, and an ``Activation`` right after a linear
+Dense runs inside it. Inputs of a multi-dimensional shape (``Input((28,
+28))`` then ``Flatten()``) are passed to the core as rows of flat samples,
+without a copy. ``fit``
 converts and checks the data once, then runs every epoch as a single call
 into C (batches, forward, backward and optimizer steps all in C) and returns
 to Python between epochs for the progress line, validation and callbacks.
@@ -13,8 +20,9 @@ Differences from Keras, all documented here:
   metrics (``mse``, ``mae``, ``binary_accuracy`` over several units) come
   from one forward pass over the training data after the epoch;
 - batch-level callbacks are not called;
-- only Dense layers (and an optional ``Input``); the cross-entropies need
-  their matching output activation, sigmoid (one unit, or several for
+- the layers of ``nnbook.keras.layers`` only (Dense, Activation, Dropout,
+  BatchNormalization, Flatten and an optional ``Input``); the model's output
+  is flat; the cross-entropies need their matching output activation, sigmoid (one unit, or several for
   multi-label targets) or softmax (or ``from_logits=True`` with a linear
   output).
 
@@ -47,13 +55,14 @@ import warnings
 import numpy as np
 
 from .._fit_lock import SerialFits, serialised
-from .._validation import (INT32_MAX, _as_numeric_array, as_array, as_matrix, check_bool,
+from .._validation import (_as_numeric_array, as_array, as_matrix, check_bool,
                            check_dtype,
                            check_positive_int, check_real)
 from . import backend, callbacks as callbacks_module, losses, metrics as metrics_module
 from . import optimizers, progress, saving, utils
 from ._core import KerasCore
-from .layers import Dense, InputLayer
+from . import _stages, layers as layers_module
+from .layers import Activation, BatchNormalization, Dense, Dropout, InputLayer, Layer
 
 _COMPILE_EXTRAS = ("loss_weights", "run_eagerly", "steps_per_execution", "jit_compile")
 
@@ -150,11 +159,11 @@ def _class_weights(class_weight, core_targets, dtype):
 
 
 class Sequential(SerialFits):
-    """A linear stack of Dense layers.
+    """A linear stack of layers (Dense, Activation, Dropout, BatchNormalization, Flatten).
 
     Parameters
     ----------
-    layers : list of Dense (optionally starting with ``Input``), optional
+    layers : list of layers (optionally starting with ``Input``), optional
     name : str, optional
         Default 'sequential', 'sequential_1', ...
     dtype : {'float32', 'float64'}, optional
@@ -162,7 +171,7 @@ class Sequential(SerialFits):
 
     Attributes
     ----------
-    layers : list of Dense
+    layers : list of layers
     optimizer, loss : set by compile
     history : the History of the last fit
     stop_training : bool, set by a callback to stop fit after the current epoch
@@ -184,8 +193,9 @@ class Sequential(SerialFits):
         self.name = name or backend.unique_name("sequential")
         self.dtype = check_dtype(dtype or backend.floatx())
         self._layers = []
-        self._input_dim = None
+        self._input_shape = None      # one sample's shape, e.g. (784,) or (28, 28)
         self._core = None
+        self._stages = []
         self._core_logits = False
         self.optimizer = None
         self.loss = None
@@ -231,30 +241,37 @@ class Sequential(SerialFits):
                          f"{[layer.name for layer in self._layers]}.")
 
     def add(self, layer):
-        """Append a layer (or, first, an ``Input``); builds at once when the input size is known."""
+        """Append a layer (or, first, an ``Input``); builds at once when the input shape is known."""
         if isinstance(layer, InputLayer):
-            if self._layers or self._input_dim is not None:
+            if self._layers or self._input_shape is not None:
                 raise ValueError("An Input must be the first thing added to a Sequential model")
-            self._input_dim = layer.input_dim
+            self._input_shape = layer.sample_shape
             return
-        if not isinstance(layer, Dense):
-            raise TypeError(f"The added layer must be a nnbook.keras.layers.Dense (or an "
-                            f"Input first). Received: layer={layer!r} of type {type(layer)}")
+        if not isinstance(layer, Layer):
+            raise TypeError(f"The added layer must be a layer of nnbook.keras.layers "
+                            f"({', '.join(layers_module.SUPPORTED)}); nnbook is for dense "
+                            f"networks. Received: layer={layer!r} of type {type(layer)}")
         if any(layer is l for l in self._layers):
             raise ValueError(f"Layer '{layer.name}' is already in this model")
         if any(layer.name == l.name for l in self._layers):
             raise ValueError(f"All layers added to a Sequential model should have unique names. "
                              f"Name '{layer.name}' is already the name of a layer in this model.")
-        if not self._layers and layer.input_dim is not None:
-            if self._input_dim is not None and self._input_dim != layer.input_dim:
-                raise ValueError(f"Layer '{layer.name}' has input_shape=({layer.input_dim},) "
-                                 f"but the model's Input has shape=({self._input_dim},)")
-            self._input_dim = layer.input_dim
-        elif self._layers and layer.built and layer.input_dim != self._layers[-1].units:
-            raise ValueError(f"Layer '{layer.name}' was built for {layer.input_dim} inputs but "
-                             f"follows a layer with {self._layers[-1].units} units")
+        declared = layer._declared_input_shape
+        if declared is not None and not self._layers:
+            if self._input_shape is not None and self._input_shape != declared:
+                raise ValueError(f"Layer '{layer.name}' has input_shape={declared} but the "
+                                 f"model's Input has shape={self._input_shape}")
+            self._input_shape = declared
+        if self._input_shape is not None:
+            layer.compute_output_shape(self._output_shape_of(self._layers))  # raises early
+        elif self._layers and layer.built and isinstance(self._layers[-1], Dense) \
+                and layer.input_shape[1:] != (self._output_units,):
+            raise ValueError(f"Layer '{layer.name}' was built for inputs of shape "
+                             f"{layer.input_shape} but follows a layer with "
+                             f"{self._output_units} units")
         self._layers.append(layer)
-        if self._input_dim is not None:
+        self._core = None
+        if self._buildable():
             self._build_core()
 
     def pop(self):
@@ -263,23 +280,34 @@ class Sequential(SerialFits):
             raise TypeError("There are no layers in the model.")
         self._layers.pop()
         self._core = None
-        if self._layers and self._input_dim is not None:
+        if self._buildable():
             self._build_core()
 
     def build(self, input_shape=None):
-        """Create the weights for inputs of ``input_shape`` ((None, features) or (features,))."""
+        """Create the weights for inputs of ``input_shape`` ((None, *shape) or shape).
+
+        Example
+        -------
+        >>> from nnbook.keras.layers import Flatten
+        >>> model = Sequential([Flatten(), Dense(3)])
+        >>> model.build((None, 4, 5)); model.count_params()
+        63
+        """
         if input_shape is not None:
-            dims = tuple(input_shape)
-            dim = dims[-1] if dims else None
-            if self._input_dim is not None and dim != self._input_dim:
+            dims = tuple(input_shape) if not isinstance(input_shape, (int, np.integer)) \
+                else (input_shape,)
+            if dims and dims[0] is None:
+                dims = dims[1:]
+            try:
+                shape = layers_module._check_shape(dims, "input_shape")
+            except ValueError:
+                raise ValueError(f"`input_shape` must be the shape of the inputs, e.g. "
+                                 f"(None, 784). Received: input_shape={input_shape!r}") from None
+            if self._input_shape is not None and shape != self._input_shape:
                 raise ValueError(f"build() got input_shape={input_shape!r}, but the model "
-                                 f"takes {self._input_dim} features")
-            if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)) \
-                    or not 1 <= dim <= INT32_MAX:
-                raise ValueError(f"`input_shape` must end with the number of features, e.g. "
-                                 f"(None, 784). Received: input_shape={input_shape!r}")
-            self._input_dim = int(dim)
-        if self._input_dim is None:
+                                 f"takes inputs of shape {(None,) + self._input_shape}")
+            self._input_shape = shape
+        if self._input_shape is None:
             raise ValueError("You must provide an `input_shape` argument: build((None, "
                              "features)), or give the first layer input_shape=(features,)")
         self._require_layers()
@@ -289,44 +317,128 @@ class Sequential(SerialFits):
     def built(self):
         return self._core is not None
 
+    def __setstate__(self, state):
+        # a pickle holds the layers' weights as copies: make them views of the core again
+        super().__setstate__(state)
+        if self._core is not None:
+            for i, stage in enumerate(self._stages):
+                if stage.holds_weights:
+                    stage.layer._bind(self._core, i)
+
     def _require_layers(self):
         if not self._layers:
             raise ValueError(f"Model '{self.name}' has no layers: add Dense layers with "
                              f"model.add(...) first")
 
+    def _output_shape_of(self, layers):
+        shape = self._input_shape
+        for layer in layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def _buildable(self):
+        """Whether the core can be made now: the input shape is known, the output
+        is flat and some layer computes something (else wait for more layers)."""
+        if self._input_shape is None or not self._layers:
+            return False
+        if len(self._output_shape_of(self._layers)) != 1:
+            return False
+        stages = self._plan()
+        return bool(stages) and stages[-1].activation not in layers_module.NEEDING_INPUT
+
+    def _plan(self):
+        return _stages.plan(self._layers, self._input_shape, layers_module.NEEDING_INPUT)
+
     def _build_core(self):
         """(Re)create the core network; layers built before keep their weights."""
-        n_in = self._input_dim
+        out_shape = self._output_shape_of(self._layers)
+        if len(out_shape) != 1:
+            raise ValueError(f"The model's output has shape {(None,) + tuple(out_shape)}; "
+                             f"nnbook's models output flat vectors: add Flatten() (and a "
+                             f"Dense) after the layers on multi-dimensional inputs")
+        shape = self._input_shape
         for layer in self._layers:
-            layer.build(n_in, self.dtype.name)
-            n_in = layer.units
-        sizes = [self._input_dim] + [l.units for l in self._layers]
-        acts = [l.activation for l in self._layers]
-        core_loss, logits = "mse", False
+            layer.build(shape, self.dtype.name)
+            shape = layer.compute_output_shape(shape)
+        stages = self._plan()
+        if not stages:
+            raise ValueError(f"Model '{self.name}' computes nothing (its layers only reshape "
+                             f"or pass their input on): add a Dense layer")
+        last = stages[-1]
+        if last.activation in layers_module.NEEDING_INPUT:
+            raise ValueError(f"Layer '{last.layer.name}' ends the model with activation="
+                             f"'{last.activation}', which nnbook runs only inside a model (its "
+                             f"backward pass needs the layer's input, which the output does "
+                             f"not keep): add a layer after it, e.g. Dense(units) for a linear "
+                             f"output")
+        logits = False
         if self.loss is not None and self._loss_fits_output():
-            core_loss = self.loss.core_loss
             logits = self.loss.from_logits
-            acts[-1] = self.loss.core_output_activation(acts[-1])
-        settings = self._core_settings() if self.optimizer else {"frozen": self._frozen()}
-        core = KerasCore(sizes, acts, core_loss, self.dtype,
-                         has_bias=[l.use_bias for l in self._layers], **settings)
-        for i, layer in enumerate(self._layers):
-            layer._bind(core.weight(i), core.bias(i))
+            last = stages[-1]
+            wanted = self.loss.core_output_activation(self._output_spec()[0])
+            if last.kind in ("dense", "activation"):
+                last.activation = wanted
+            elif wanted != "linear":     # logits from a batchnorm/dropout stage
+                stages.append(_stages.Stage("activation", last.width, last.layer, wanted))
+        self._stages = stages
+        settings = self._core_settings()
+        sizes = [math.prod(self._input_shape)] + [s.width for s in stages]
+        core = KerasCore(sizes, [s.activation for s in stages], self._core_loss(), self.dtype,
+                         **settings)
+        for i, stage in enumerate(stages):
+            if stage.holds_weights:
+                stage.layer._bind(core, i)
         self._core, self._core_logits = core, logits
         self._applied_optimizer = settings
 
+    def _core_loss(self):
+        if self.loss is not None and self._loss_fits_output():
+            return self.loss.core_loss
+        return "mse"
+
+    def _output_spec(self):
+        """(activation, units or None, name) of what the model outputs: the last
+        computing layer's activation ('linear' after batchnorm or dropout), its
+        width (None while the input shape is unknown) and the last layer's name."""
+        activation, units = "linear", None
+        for layer in reversed(self._layers):
+            if isinstance(layer, Dense) or (isinstance(layer, Activation)
+                                            and layer.activation != "linear"):
+                activation = layer.activation
+                break
+            if isinstance(layer, BatchNormalization) or (isinstance(layer, Dropout)
+                                                         and layer.rate > 0):
+                break       # no output activation after these
+        if self._input_shape is not None:
+            units = math.prod(self._output_shape_of(self._layers))
+        else:
+            for layer in reversed(self._layers):
+                if isinstance(layer, Dense):
+                    units = layer.units
+                    break
+        return activation, units, self._layers[-1].name
+
+    @property
+    def _output_units(self):
+        return self._output_spec()[1]
+
+    def _check_loss_output(self, loss=None):
+        """Raise if the model's output cannot be trained with the loss by the core."""
+        activation, units, name = self._output_spec()
+        (loss or self.loss).check_output(activation, units, name)
+
     def _loss_fits_output(self):
-        last = self._layers[-1]
         try:
-            self.loss.check_output(last.activation, last.units, last.name)
+            self._check_loss_output()
         except ValueError:
             return False
         return True
 
-    def _ensure_built(self, n_features):
+    def _ensure_built(self, sample_shape):
         self._require_layers()
         if self._core is None:
-            self._input_dim = n_features
+            if self._input_shape is None:
+                self._input_shape = tuple(sample_shape)
             self._build_core()
 
     # -- compile ---------------------------------------------------------------
@@ -370,8 +482,7 @@ class Sequential(SerialFits):
         metrics = _metric_list(metrics, "metrics", loss_obj)
         weighted = _metric_list(weighted_metrics, "weighted_metrics", loss_obj)
         if self._layers:
-            last = self._layers[-1]
-            loss_obj.check_output(last.activation, last.units, last.name)
+            self._check_loss_output(loss_obj)
         same_optimizer = opt is self.optimizer
         self.optimizer, self.loss = opt, loss_obj
         self._metric_names = [metrics_module.serialize(m) for m in metrics]
@@ -399,13 +510,12 @@ class Sequential(SerialFits):
                                    f"{what}: model.compile(optimizer='sgd', "
                                    f"loss='categorical_crossentropy', metrics=['accuracy'])")
         self._require_layers()
-        last = self._layers[-1]
-        self.loss.check_output(last.activation, last.units, last.name)
+        self._check_loss_output()
 
     def _metrics(self):
         """[(logged name, Metric, weighted)], Keras's names: a repeated name gets
         _1, _2...; a weighted metric named like an unweighted one gets weighted_."""
-        units = self._layers[-1].units
+        units = self._output_units
         if self._resolved_metrics is not None and self._resolved_metrics[0] == units:
             return self._resolved_metrics[1]
         plain, weighted = self._metric_objects
@@ -431,12 +541,26 @@ class Sequential(SerialFits):
         self._resolved_metrics = (units, entries)
         return entries
 
-    def _frozen(self):
-        return [not layer.trainable for layer in self._layers]
-
     def _core_settings(self):
-        return dict(self.optimizer.core_settings(), frozen=self._frozen(),
-                    **self._count_settings())
+        """Everything the core is told besides sizes and activations: the stages'
+        settings (which follow each layer's trainable), the loss's and the
+        optimizer's."""
+        if self._input_shape is not None:
+            # a layer's trainable changes its stage's frozen flag and regularizers
+            fresh = {id(s.layer): s for s in self._plan() if s.holds_weights}
+            for stage in self._stages:
+                if stage.holds_weights:
+                    now = fresh[id(stage.layer)]
+                    stage.frozen, stage.kernel, stage.bias = now.frozen, now.kernel, now.bias
+        settings = _stages.stage_settings(self._stages)
+        if self.loss is not None:
+            settings.update(self.loss.core_settings())
+        if self.optimizer is not None:
+            settings.update(optimizers.CLIPPING_OFF)    # a new optimizer may clip no more
+            settings.update(self.optimizer.core_settings())
+        if self.loss is not None and self._layers:
+            settings.update(self._count_settings())
+        return settings
 
     def _sync_optimizer(self):
         """Pass what changed since the last epoch (learning_rate, a layer's
@@ -448,29 +572,34 @@ class Sequential(SerialFits):
 
     # -- data ------------------------------------------------------------------
     def _x(self, x, argument="x"):
-        """x checked, built-for and converted to the model's dtype (no copy if it already is)."""
+        """x checked, built-for and converted to the model's dtype, as rows of
+        flat samples: (n, 28, 28) becomes a (n, 784) view, not a copy (a copy
+        only when the dtype or the memory layout has to change)."""
         arr = _as_numeric_array(x, argument)
-        if arr.ndim != 2:
-            hint = (f"; flatten it first, e.g. {argument}.reshape(len({argument}), -1)"
-                    if arr.ndim > 2 else
-                    f"; a single sample needs a batch axis: {argument}.reshape(1, -1)"
-                    if arr.ndim == 1 else "")
-            want = f"(None, {self._input_dim})" if self._input_dim else "(samples, features)"
-            raise ValueError(f"Dense models take 2-D input of shape {want}, but `{argument}` "
-                             f"has shape {arr.shape}{hint}. Received: {argument}.shape={arr.shape}")
-        if self._input_dim is not None and arr.shape[1] != self._input_dim:
+        shape = self._input_shape
+        if arr.ndim < 2 or (shape is not None and arr.shape[1:] != shape):
+            want = f"(None, {', '.join(map(str, shape))})" if shape else "(samples, features)"
+            hint = ""
+            if arr.ndim == 1:
+                hint = f"; a single sample needs a batch axis: {argument}.reshape(1, -1)"
+            elif shape is not None and len(shape) == 1 and arr.ndim > 2 \
+                    and math.prod(arr.shape[1:]) == shape[0]:
+                hint = (f"; flatten it first, e.g. {argument}.reshape(len({argument}), -1), "
+                        f"or start the model with Input(shape={arr.shape[1:]}) and Flatten()")
             raise ValueError(f"Input 0 of model '{self.name}' is incompatible with the model: "
-                             f"expected shape=(None, {self._input_dim}), found shape="
-                             f"{arr.shape}. Received: {argument}.shape={arr.shape}")
-        out = as_matrix(arr, argument, self.dtype)
-        self._ensure_built(out.shape[1])
+                             f"expected shape={want}, found shape={arr.shape}{hint}. "
+                             f"Received: {argument}.shape={arr.shape}")
+        sample_shape = arr.shape[1:]
+        out = as_matrix(arr.reshape(arr.shape[0], math.prod(sample_shape)), argument,
+                        self.dtype)
+        self._ensure_built(sample_shape)
         return out
 
     def _xy(self, x, y, x_argument="x", y_argument="y"):
         xs = self._x(x, x_argument)
         if y is None:
             raise ValueError(f"`{y_argument}` is required (the labels of `{x_argument}`)")
-        targets = self.loss.prepare(y, y_argument, xs.shape[0], self._layers[-1].units,
+        targets = self.loss.prepare(y, y_argument, xs.shape[0], self._output_units,
                                     self.dtype, x_argument)
         return xs, targets
 
@@ -498,7 +627,7 @@ class Sequential(SerialFits):
 
     def _core_counts(self, targets):
         """What the core counts while this model trains on `targets`."""
-        units = self._layers[-1].units
+        units = self._output_units
         y = targets.core
         settings = self._count_settings()
         return metrics_module.CoreCounts(
@@ -845,12 +974,15 @@ class Sequential(SerialFits):
                              f"layer an `input_shape`, or by calling `fit()` on data.")
 
     def get_weights(self):
-        """Copies of [W0, b0, W1, b1, ...] (a layer without bias contributes W only)."""
+        """Copies of every layer's weights in Keras's order: [W0, b0, W1, b1, ...]
+        for Dense layers (W only without bias), [gamma, beta, moving_mean,
+        moving_variance] for a BatchNormalization (without gamma or beta when
+        scale or center is off); layers without weights add nothing."""
         self._require_built("get_weights()")
         return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
-        """Copy [W0, b0, W1, b1, ...] into the model (same shapes as get_weights)."""
+        """Copy new weights into the model (same order and shapes as get_weights)."""
         self._require_built("set_weights()")
         weights = list(weights)
         expected = sum(len(layer.weights) for layer in self._layers)
@@ -894,7 +1026,8 @@ class Sequential(SerialFits):
 
     @property
     def input_shape(self):
-        return (None, self._input_dim) if self._input_dim else None
+        """(None, *one sample's shape), e.g. (None, 784) or (None, 28, 28); None before known."""
+        return (None,) + self._input_shape if self._input_shape else None
 
     @property
     def output_shape(self):
@@ -932,8 +1065,13 @@ class Sequential(SerialFits):
         lines = [f'Model: "{self.name}"', "_" * width,
                  row(["Layer (type)", "Output Shape", "Param #"]), "=" * width]
         for i, layer in enumerate(self._layers):
-            lines.append(row([f"{layer.name} (Dense)", str(layer.output_shape),
-                              layer.count_params()]))
+            label = f"{layer.name} ({type(layer).__name__})"
+            if len(label) >= positions[0]:
+                # too long for its column: the type goes on a line of its own, as Keras wraps it
+                lines.append(row([layer.name, str(layer.output_shape), layer.count_params()]))
+                lines.append(row([f"({type(layer).__name__})", "", ""]).rstrip())
+            else:
+                lines.append(row([label, str(layer.output_shape), layer.count_params()]))
             lines.append("=" * width if i == len(self._layers) - 1 else "_" * width)
         total = self.count_params()
         trainable = sum(w.size for w in self.trainable_weights)
@@ -944,16 +1082,30 @@ class Sequential(SerialFits):
 
     # -- saving ------------------------------------------------------------------
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype.name, "input_dim": self._input_dim,
-                "layers": [layer.get_config() for layer in self._layers]}
+        """The architecture: name, dtype, input shape and each layer's class and config.
+
+        Example
+        -------
+        >>> from nnbook.keras.layers import Flatten, Input
+        >>> config = Sequential([Input((4, 5)), Flatten(), Dense(2)]).get_config()
+        >>> config["input_shape"], [l["class_name"] for l in config["layers"]]
+        ([4, 5], ['Flatten', 'Dense'])
+        """
+        shape = self._input_shape
+        return {"name": self.name, "dtype": self.dtype.name,
+                "input_shape": None if shape is None else list(shape),
+                "input_dim": math.prod(shape) if shape is not None and len(shape) == 1 else None,
+                "layers": [layers_module.serialize(layer) for layer in self._layers]}
 
     @classmethod
     def from_config(cls, config):
+        """A new model from get_config() (also the older form: Dense configs and input_dim)."""
         model = cls(name=config["name"], dtype=config["dtype"])
-        if config.get("input_dim"):
-            model._input_dim = int(config["input_dim"])
+        shape = config.get("input_shape") or config.get("input_dim")
+        if shape:
+            model.add(InputLayer(shape=shape))
         for layer_config in config["layers"]:
-            model.add(Dense.from_config(layer_config))
+            model.add(layers_module.deserialize(layer_config))
         return model
 
     def save(self, filepath, overwrite=True, **kwargs):

@@ -18,6 +18,11 @@ from .._validation import check_bool, check_real
 from . import schedules
 
 
+# The core's clipping settings, all off (an optimizer's core_settings holds
+# the ones it sets).
+CLIPPING_OFF = {"clipnorm": 0.0, "clipvalue": 0.0, "global_clipnorm": 0.0}
+
+
 def _real(value, name, positive=True, below_one=False):
     """A hyperparameter: > 0 (positive), else >= 0; below_one: also < 1."""
     if positive:
@@ -31,9 +36,17 @@ class Optimizer:
     is a ``schedules.LearningRateSchedule``, evaluated by the core at every
     update (then it cannot be set). ``weight_decay`` (None or >= 0) is
     Keras's decoupled decay: before each update every trained parameter
-    loses ``param * weight_decay * lr``. ``iterations`` counts the updates."""
+    loses ``param * weight_decay * lr``. ``iterations`` counts the updates.
 
-    def __init__(self, learning_rate, name, weight_decay=None):
+    Gradient clipping, as Keras clips, before the update (at most one of them,
+    each a real number > 0): ``clipnorm`` rescales each weight's gradient
+    (every kernel, bias, ...) to an L2 norm of at most clipnorm;
+    ``global_clipnorm`` rescales all gradients together to a joint L2 norm
+    of at most global_clipnorm; ``clipvalue`` clips every gradient value to
+    [-clipvalue, clipvalue]."""
+
+    def __init__(self, learning_rate, name, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
         if isinstance(learning_rate, dict):          # a serialized schedule
             learning_rate = schedules.deserialize(learning_rate)
         if isinstance(learning_rate, schedules.LearningRateSchedule):
@@ -46,6 +59,14 @@ class Optimizer:
         self.name = name
         self.weight_decay = (None if weight_decay is None
                              else _real(weight_decay, "weight_decay", positive=False))
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue,
+                 "global_clipnorm": global_clipnorm}
+        if sum(v is not None for v in clips.values()) > 1:
+            raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can "
+                             f"be set. Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                             f"global_clipnorm={global_clipnorm}")
+        for key, value in clips.items():
+            setattr(self, key, None if value is None else _real(value, key))
         self.iterations = 0
 
     @property
@@ -65,6 +86,8 @@ class Optimizer:
     def _core_common(self, optimizer, **settings):
         """The core settings every optimizer shares, plus its own."""
         out = {"optimizer": optimizer, "weight_decay": self.weight_decay or 0.0}
+        out.update({key: getattr(self, key) for key in CLIPPING_OFF
+                    if getattr(self, key) is not None})
         if self._schedule is not None:
             out.update(self._schedule.core_settings())
         else:
@@ -77,8 +100,9 @@ class Optimizer:
               else self.learning_rate)
         out = {"learning_rate": lr}
         out.update(config)
-        if self.weight_decay is not None:
-            out["weight_decay"] = self.weight_decay
+        for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     def core_settings(self):
@@ -112,8 +136,9 @@ class SGD(Optimizer):
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
-                 name="SGD"):
-        super().__init__(learning_rate, name, weight_decay)
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, name="SGD"):
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm)
         self.momentum = _real(momentum, "momentum", positive=False, below_one=True)
         self.nesterov = check_bool(nesterov, "nesterov", keras_style=True)
 
@@ -143,8 +168,10 @@ class Adam(Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, weight_decay=None, name="Adam"):
-        super().__init__(learning_rate, name, weight_decay)
+                 amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name="Adam"):
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm)
         if check_bool(amsgrad, "amsgrad", keras_style=True):
             raise ValueError("nnbook's Adam does not implement amsgrad. Received: amsgrad=True")
         self.beta_1 = _real(beta_1, "beta_1", positive=False, below_one=True)
@@ -178,8 +205,10 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, momentum=0.0,
-                 centered=False, weight_decay=None, name="RMSprop"):
-        super().__init__(learning_rate, name, weight_decay)
+                 centered=False, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name="RMSprop"):
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm)
         if _real(momentum, "momentum", positive=False, below_one=True) \
                 or check_bool(centered, "centered", keras_style=True):
             raise ValueError("nnbook's RMSprop supports momentum=0.0 and centered=False only. "
@@ -205,8 +234,10 @@ class AdamW(Adam):
     """
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, name="AdamW"):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, name)
+                 epsilon=1e-7, amsgrad=False, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name="AdamW"):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay,
+                         clipnorm, clipvalue, global_clipnorm, name)
 
 
 class Adagrad(Optimizer):
@@ -220,8 +251,10 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 weight_decay=None, name="Adagrad"):
-        super().__init__(learning_rate, name, weight_decay)
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 name="Adagrad"):
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm)
         self.initial_accumulator_value = _real(initial_accumulator_value,
                                                "initial_accumulator_value", positive=False)
         self.epsilon = _real(epsilon, "epsilon", positive=False)
@@ -247,8 +280,9 @@ class Adadelta(Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None,
-                 name="Adadelta"):
-        super().__init__(learning_rate, name, weight_decay)
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, name="Adadelta"):
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue,
+                         global_clipnorm)
         self.rho = _real(rho, "rho", positive=False, below_one=True)
         self.epsilon = _real(epsilon, "epsilon", positive=False)
 
@@ -272,8 +306,10 @@ class Adamax(Adam):
     _core_name = "adamax"
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=None, name="Adamax"):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, False, weight_decay, name)
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 name="Adamax"):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, False, weight_decay,
+                         clipnorm, clipvalue, global_clipnorm, name)
 
 
 class Nadam(Adam):
@@ -289,8 +325,10 @@ class Nadam(Adam):
     _core_name = "nadam"
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=None, name="Nadam"):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, False, weight_decay, name)
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 name="Nadam"):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, False, weight_decay,
+                         clipnorm, clipvalue, global_clipnorm, name)
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adamw": AdamW, "adagrad": Adagrad,

@@ -17,19 +17,24 @@ Keras files and nnbook.keras differ in a few places, all checked on
 loading, each refusal a ``ModelFileError`` naming the layer or field:
 layers other than ``Dense`` (and the ``InputLayer``), activations other than
 linear/sigmoid/tanh/relu/softmax, regularizers and constraints, optimizers
-other than SGD/Adam/RMSprop or with gradient clipping, weight decay or EMA,
+other than SGD/Adam/RMSprop or with weight decay or EMA (gradient clipping
+is kept),
 learning-rate schedules, losses other than mse and the three
 cross-entropies (with label smoothing or another reduction), metrics other
 than accuracy/mse/mae. Keras stores its learning rate in float32 (0.01 is
 read back as 0.009999999776482582); nnbook writes its exact value into
 ``config.json``. A weight initializer nnbook does not have (it only matters
-for re-initialising) is replaced by the default, with a warning.
+for re-initialising) is replaced by the default, with a warning. Saving
+refuses, naming the layer, what these files cannot hold yet: layers other
+than Dense, regularizers, activations other than the five above; nnbook's
+own format holds every model.
 
 nnbook's own file is a NumPy ``.npz`` archive (a zip) holding:
 
 - ``config``: UTF-8 JSON, as uint8 bytes: format name and version, the
-  architecture (``Sequential.get_config()``), the compile settings and the
-  optimizer's step count;
+  architecture (``Sequential.get_config()``: the input's shape and every
+  layer's class and config), the compile settings and the optimizer's step
+  count;
 - ``weight_0``, ``weight_1``, ...: the arrays of ``get_weights()``, in the
   model's dtype, every value finite;
 - ``optimizer_state``: the optimizer's moment vectors, so training resumes
@@ -61,11 +66,16 @@ from . import metrics as metrics_module
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFileError"]
 
 FORMAT = registry.KERAS_FORMAT
-VERSION = 1
+# 2: layers as {"class_name", "config"} and the input's shape (any layer of
+# nnbook.keras.layers); 1: Dense configs and input_dim (still read).
+VERSION = 2
 
-# The core's limits: layer sizes are C ints, at most 32 layers.
+# The core's limits: sizes are C ints, at most 32 stages (a Flatten or an
+# Activation folded into its Dense takes none, a Dense(gelu) two): the
+# layer count is bounded here, the stage count by the core when the model
+# is rebuilt.
 _MAX_SIZE = INT32_MAX
-_MAX_LAYERS = 32
+_MAX_LAYERS = 64
 
 
 def save_model(model, filepath, overwrite=True):
@@ -183,29 +193,39 @@ def _size(reader, value, what):
 
 
 def _weight_shapes(reader, arch):
-    """(dtype, shapes of get_weights()) from the config alone: nothing is built."""
+    """(dtype, shapes of get_weights()) from the config alone: layers are
+    made from their configs (which checks every argument) but not built, so
+    nothing is allocated from the declared sizes."""
+    from . import layers as layers_module
     try:
         dtype = np.dtype(arch.get("dtype"))
     except TypeError:
         dtype = None
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         reader.fail(f"config declares dtype {arch.get('dtype')!r}; expected float32 or float64")
-    layers = _field(reader, arch, "layers", list, "model config")
-    if not 1 <= len(layers) <= _MAX_LAYERS:
-        reader.fail(f"config declares {len(layers)} layers; expected 1 .. {_MAX_LAYERS}")
-    n_in = arch.get("input_dim")
-    if n_in is None and isinstance(layers[0], dict):
-        n_in = layers[0].get("input_dim")
-    n_in = _size(reader, n_in, "input_dim")
+    configs = _field(reader, arch, "layers", list, "model config")
+    if not 1 <= len(configs) <= _MAX_LAYERS:
+        reader.fail(f"config declares {len(configs)} layers; expected 1 .. {_MAX_LAYERS}")
+    declared = arch.get("input_shape") or arch.get("input_dim")
+    if declared is None and isinstance(configs[0], dict):
+        declared = (configs[0].get("config") or {}).get("input_dim") \
+            if "class_name" in configs[0] else configs[0].get("input_dim")
+    if isinstance(declared, (int, bool)) or declared is None:
+        declared = [_size(reader, declared, "input_dim")]
+    try:
+        shape = layers_module._check_shape(declared, "input_shape")
+    except ValueError as exc:
+        reader.fail(f"config declares an invalid input shape ({exc})")
     shapes = []
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, dict):
-            reader.fail(f"config layer {i} is a {type(layer).__name__}, not an object")
-        units = _size(reader, layer.get("units"), f"layers[{i}].units")
-        shapes.append((n_in, units))
-        if layer.get("use_bias", True) is not False:
-            shapes.append((units,))
-        n_in = units
+    for i, config in enumerate(configs):
+        if not isinstance(config, dict):
+            reader.fail(f"config layer {i} is a {type(config).__name__}, not an object")
+        try:
+            layer = layers_module.deserialize(config)
+            shapes += layer._weight_shapes(shape)
+            shape = layer.compute_output_shape(shape)
+        except (TypeError, ValueError) as exc:
+            reader.fail(f"config layer {i} cannot be rebuilt ({type(exc).__name__}: {exc})")
     return dtype, shapes
 
 
@@ -245,16 +265,18 @@ def _compile(reader, model, compiled, config, state):
 
 # Keras's optimizer settings nnbook does not implement, with the value that
 # means "off"; a file setting any other value is refused.
-_OPTIMIZER_OFF = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
-                  "clipvalue": None, "use_ema": False, "loss_scale_factor": None,
+_OPTIMIZER_OFF = {"weight_decay": None, "use_ema": False, "loss_scale_factor": None,
                   "gradient_accumulation_steps": None}
 _OPTIMIZER_IGNORED = ("name", "ema_momentum", "ema_overwrite_frequency")
+# Gradient clipping: every optimizer takes it (None: off).
+_CLIPPING = {"clipnorm": None, "global_clipnorm": None, "clipvalue": None}
 # per class: Keras's keys nnbook takes (with the value nnbook requires, if any)
-_OPTIMIZER_KEYS = {"SGD": {"learning_rate": None, "momentum": None, "nesterov": None},
+_OPTIMIZER_KEYS = {"SGD": {"learning_rate": None, "momentum": None, "nesterov": None,
+                           **_CLIPPING},
                    "Adam": {"learning_rate": None, "beta_1": None, "beta_2": None,
-                            "epsilon": None, "amsgrad": False},
+                            "epsilon": None, "amsgrad": False, **_CLIPPING},
                    "RMSprop": {"learning_rate": None, "rho": None, "epsilon": None,
-                               "momentum": 0.0, "centered": False}}
+                               "momentum": 0.0, "centered": False, **_CLIPPING}}
 _LOSS_CLASSES = {"MeanSquaredError": "mse", "BinaryCrossentropy": "binary_crossentropy",
                  "CategoricalCrossentropy": "categorical_crossentropy",
                  "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy"}
@@ -324,7 +346,7 @@ def _optimizer_to_keras(optimizer):
                          f"supported yet (SGD, Adam and RMSprop with a constant rate are); "
                          f"save it as .npz, or save_weights to .weights.h5")
     config = {"name": optimizer.name.lower() if name != "RMSprop" else "rmsprop",
-              **optimizer.get_config(), **_OPTIMIZER_OFF, "ema_momentum": 0.99,
+              **_OPTIMIZER_OFF, **_CLIPPING, **optimizer.get_config(), "ema_momentum": 0.99,
               "ema_overwrite_frequency": None}
     if name == "Adam":
         config["amsgrad"] = False
@@ -361,12 +383,33 @@ def _optimizer_variables(model, optimizer_config, shapes):
     return values
 
 
+def _check_keras_layers(model):
+    """Refuse, naming it, a layer (or a layer setting) the Keras file layout
+    here does not write yet."""
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in LAYERS or keras_format.LAYER_FORMATS.get(kind) is None:
+            raise ValueError(f"Saving a model with a {kind} layer ('{layer.name}') in Keras's "
+                             f"file layout (.keras, .weights.h5) is not supported yet; save it "
+                             f"in nnbook's format instead (model.save('model.npz'))")
+        regularized = [k for k in ("kernel_regularizer", "bias_regularizer",
+                                   "activity_regularizer") if getattr(layer, k, None)]
+        if regularized or getattr(layer, "activation", "linear") not in \
+                keras_format.ACTIVATIONS:
+            what = (f"{', '.join(regularized)}" if regularized
+                    else f"activation='{layer.activation}'")
+            raise ValueError(f"Saving layer '{layer.name}' with {what} in Keras's file layout "
+                             f"(.keras, .weights.h5) is not supported yet; save it in "
+                             f"nnbook's format instead (model.save('model.npz'))")
+
+
 def to_keras(model, optimizer_required=True):
     """The :class:`~nnbook.io.keras_format.KerasModel` of a built Sequential.
 
     An optimizer the .keras layout does not know is an error, unless
     optimizer_required is False (weights files): then it is left out."""
     model._require_built("save()")
+    _check_keras_layers(model)
     layers = []
     for layer in model.layers:
         to, _ = LAYERS[type(layer).__name__]
@@ -379,7 +422,7 @@ def to_keras(model, optimizer_required=True):
         except ValueError:
             if optimizer_required:
                 raise
-            return keras_format.KerasModel(model.name, model.dtype, (model.input_shape[1],),
+            return keras_format.KerasModel(model.name, model.dtype, model.input_shape[1:],
                                            layers, None, None)
         compile_config = {"optimizer": optimizer, "loss": _loss_to_keras(model.loss),
                           "loss_weights": None, "metrics": list(model._metric_names) or None,
@@ -387,7 +430,7 @@ def to_keras(model, optimizer_required=True):
                           "steps_per_execution": 1, "jit_compile": False}
         variables = _optimizer_variables(model, optimizer,
                                          [w.shape for w in model.get_weights()])
-    return keras_format.KerasModel(model.name, model.dtype, (model.input_shape[1],), layers,
+    return keras_format.KerasModel(model.name, model.dtype, model.input_shape[1:], layers,
                                    compile_config, variables)
 
 
@@ -430,7 +473,7 @@ def _optimizer_from_keras(spec, check):
             check.fail(f"the {name} optimizer's learning rate is a schedule "
                        f"({value.get('class_name')}); nnbook.keras takes a number (use a "
                        f"LearningRateScheduler callback)")
-        else:
+        elif key not in _CLIPPING or value is not None:
             kwargs[key] = value
     try:
         return getattr(optimizers, name)(**kwargs)
@@ -585,7 +628,8 @@ def load_weights(model, filepath):
             raise ModelFileError(f"{filepath}: holds weights of shapes {shapes}, but the model "
                                  f"'{model.name}' has {[w.shape for w in model.weights]}")
     elif filepath.endswith(".weights.h5"):
-        stored = keras_format.read_weights_file(filepath, model.dtype, (model.input_shape[1],),
+        _check_keras_layers(model)
+        stored = keras_format.read_weights_file(filepath, model.dtype, model.input_shape[1:],
                                                 _keras_layers(model), optimizer)
     else:
         raise ValueError(f"The filename must end in `.weights.h5` or `.keras`. Received: "
