@@ -4,10 +4,39 @@ Test files import the plain builders with ``from conftest import ...`` (pytest
 puts this folder on sys.path, since tests/ is not a package); fixtures are
 found by name as usual.
 """
+import zlib
+
 import numpy as np
 import pytest
 
 import nnbook
+
+# Kernel parity against nnbook.reference: both precisions, and the relative
+# tolerance of each (the C kernels and their NumPy mirrors round alike up to
+# summation order).
+DTYPES = [np.float32, np.float64]
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def assert_close(actual, expected, dtype, rtol=None, what=""):
+    """actual == expected within RTOL[dtype] (or rtol), with an absolute floor of
+    rtol times the largest expected magnitude: an entry that cancels to near
+    zero carries the rounding error of its largest terms, not of its own size.
+
+    Example
+    -------
+    >>> assert_close(np.float32(1.000001), 1.0, np.float32)
+    """
+    rtol = RTOL[dtype] if rtol is None else rtol
+    expected = np.asarray(expected)
+    floor = rtol * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=floor, err_msg=what)
+
+
+@pytest.fixture
+def rng(request):
+    """A generator of its own per test, stable across runs and test order."""
+    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
 
 # The book's five classes, simplest first.
 BOOK_CLASSES = [nnbook.SingleLayer, nnbook.DualLayer, nnbook.RandomInitNetwork,

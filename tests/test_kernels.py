@@ -8,16 +8,14 @@ magnitude, because a GEMM entry that cancels to near zero carries the
 rounding error of its largest terms, not of its own size.
 """
 import dataclasses
-import zlib
 
 import numpy as np
 import pytest
 
 from nnbook import _nncore as core
 from nnbook import reference as ref
+from conftest import DTYPES, RTOL, assert_close
 
-DTYPES = [np.float32, np.float64]
-RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 ACTIVATIONS = ["linear", "sigmoid", "tanh", "relu", "softmax"]
 # (rows, columns): 1x1, batch 1, one feature, more columns than rows, odd sizes
 SHAPES = [(1, 1), (1, 6), (9, 1), (3, 17), (13, 7), (40, 33)]
@@ -33,17 +31,6 @@ def one_hot(rng, rows, k, dtype):
     return np.eye(k, dtype=dtype)[rng.integers(0, k, rows)]
 
 
-def assert_close(actual, expected, dtype, rtol=None):
-    rtol = RTOL[dtype] if rtol is None else rtol
-    expected = np.asarray(expected)
-    floor = rtol * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=floor)
-
-
-@pytest.fixture
-def rng(request):
-    # one stream per test, stable across runs and independent of test order
-    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
 
 
 # ---------------------------------------------------------------------------

@@ -6,16 +6,14 @@ saturate).
 """
 import json
 import os
-import zlib
 
 import numpy as np
 import pytest
 
 from nnbook import _nncore as core
 from nnbook import reference as ref
+from conftest import DTYPES, assert_close
 
-DTYPES = [np.float32, np.float64]
-RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 NEW_ACTIVATIONS = ["elu", "selu", "gelu", "swish", "silu", "leaky_relu", "softplus",
                    "softsign", "hard_sigmoid", "hard_silu", "hard_swish"]
 NEW_LOSSES = ["mean_absolute_error", "mae", "mean_absolute_percentage_error", "mape", "huber",
@@ -29,16 +27,6 @@ EDGES = {np.float64: [0.0, -0.0, 1e-9, -1e-9, 1.0, -1.0, 3.0, -3.0, 2.999, -2.99
                       90.0, -90.0, 120.0, -120.0, 1e6, -1e6]}
 
 
-def assert_close(actual, expected, dtype, rtol=None):
-    rtol = RTOL[dtype] if rtol is None else rtol
-    expected = np.asarray(expected)
-    floor = rtol * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=floor)
-
-
-@pytest.fixture
-def rng(request):
-    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
 
 
 def inputs(rng, shape, dtype):

@@ -1,29 +1,18 @@
 """The batch-normalization and dropout kernels on their own: against
 nnbook.reference (float32 and float64, shapes down to 1x1) and against central
 differences (float64). Whole networks of stages are in test_stages.py."""
-import zlib
 
 import numpy as np
 import pytest
 
 from nnbook import _nncore as core
 from nnbook import reference as ref
+from conftest import DTYPES, assert_close
 
-DTYPES = [np.float32, np.float64]
-RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 SHAPES = [(1, 1), (1, 5), (7, 1), (13, 9), (40, 33)]
 NONE = {np.float32: np.empty(0, np.float32), np.float64: np.empty(0, np.float64)}
 
 
-def assert_close(actual, expected, dtype):
-    expected = np.asarray(expected)
-    floor = RTOL[dtype] * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=floor)
-
-
-@pytest.fixture
-def rng(request):
-    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
 
 
 def affine(rng, n, dtype, with_gamma, with_beta):

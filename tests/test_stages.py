@@ -9,7 +9,6 @@ reference's loss in float64; the core's gradient is read off one SGD step
 at learning rate 1 (params - params').
 """
 import dataclasses
-import zlib
 
 import numpy as np
 import pytest
@@ -17,21 +16,10 @@ import pytest
 from nnbook import _nncore as core
 from nnbook import reference as ref
 from nnbook._network import CoreNetwork
-
-DTYPES = [np.float32, np.float64]
-RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+from conftest import DTYPES, assert_close
 
 
-def assert_close(actual, expected, dtype, what=""):
-    rtol = RTOL[dtype]
-    expected = np.asarray(expected)
-    floor = rtol * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=floor, err_msg=what)
 
-
-@pytest.fixture
-def rng(request):
-    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
 
 
 REGS = dict(kernel_l1=0.01, kernel_l2=0.02, bias_l1=0.003, bias_l2=0.004, activity_l1=0.002,
@@ -136,7 +124,7 @@ def test_stage_network_trains_as_reference(dtype, network, optimizer, rng):
     got = core_epochs(spec, params, x, y, 5, perms)
     want = ref_epochs(spec, params, x, y, 5, perms)
     for name, a, b in zip(("params", "optimizer state", "step", "losses"), got, want):
-        assert_close(a, b, dtype, f"{network}/{optimizer}: {name}")
+        assert_close(a, b, dtype, what=f"{network}/{optimizer}: {name}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

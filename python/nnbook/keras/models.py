@@ -520,24 +520,18 @@ class Sequential(SerialFits):
             return self._resolved_metrics[1]
         plain, weighted = self._metric_objects
         entries, seen = [], {}
-        for m in plain:
-            metric = metrics_module.get(m, self.loss, units)
-            name = metric.name
-            if name in seen:
-                seen[name] += 1
-                name = f"{name}_{seen[name] - 1}"
-            else:
-                seen[name] = 1
-            entries.append((name, metric, False))
-        for m in weighted:
-            metric = metrics_module.get(m, self.loss, units)
-            name = metric.name if metric.name not in seen else f"weighted_{metric.name}"
-            if name in seen:
-                seen[name] += 1
-                name = f"{name}_{seen[name] - 1}"
-            else:
-                seen[name] = 1
-            entries.append((name, metric, True))
+        for is_weighted, group in ((False, plain), (True, weighted)):
+            for m in group:
+                metric = metrics_module.get(m, self.loss, units)
+                name = metric.name
+                if is_weighted and name in seen:
+                    name = f"weighted_{name}"
+                if name in seen:
+                    seen[name] += 1
+                    name = f"{name}_{seen[name] - 1}"
+                else:
+                    seen[name] = 1
+                entries.append((name, metric, is_weighted))
         self._resolved_metrics = (units, entries)
         return entries
 
