@@ -98,6 +98,7 @@ def test_reproduce_quick_end_to_end_subprocess(tmp_path):
     ran = [r for r in rows.values() if r["status"] == "quick"]
     for r in ran:
         assert r["figure"] == f"{r['key']}.png" and r["epochs"] > 0
+        assert (out_dir / f"{r['key']}.npz").is_file()   # the trained model
         assert_png(out_dir / r["figure"])
     with open(out_dir / "results.csv", newline="") as f:
         assert [r["key"] for r in csv.DictReader(f)] == list(rows)
@@ -123,6 +124,15 @@ def test_reproduce_breast_cancer_in_process(capsys, tmp_path):
     assert [r["key"] for r in doc["rows"]] == BREAST_KEYS
     # the SingleLayer with the book's settings already reaches the book's number
     assert doc["rows"][0]["val_accuracy"] == pytest.approx(0.978, abs=0.001)
+    # every trained model is saved, and export reads it back
+    for key, row in zip(BREAST_KEYS, doc["rows"]):
+        assert (tmp_path / f"{key}.npz").is_file()
+    onnx = pytest.importorskip("onnx")
+    target = tmp_path / "first.onnx"
+    code, out, err = run(capsys, "export", str(tmp_path / f"{BREAST_KEYS[-1]}.npz"),
+                         "--to", str(target))
+    assert code == 0, err
+    onnx.checker.check_model(onnx.load(str(target)))
 
 
 def test_reproduce_single_layer_matches_the_book(capsys):

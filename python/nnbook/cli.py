@@ -157,6 +157,8 @@ def _cmd_reproduce(args):
             result.figure = f"{exp.key}.png"
             plots.plot_losses(os.path.join(args.out, result.figure), result.losses,
                               result.val_losses, _loss_title(exp.label, exp.data, result.epochs))
+        if args.out and result.model is not None and result.status not in ("diverged", "failed"):
+            _save_trained(result.model, exp, os.path.join(args.out, f"{exp.key}.npz"))
         results.append(result)
     total = sum(r.seconds for r in results)
     print(f"nnbook {__version__}: the experiments of chapters 6-7"
@@ -169,9 +171,18 @@ def _cmd_reproduce(args):
                 "data_seconds": round(data_seconds, 3)}
         report.write_json(os.path.join(args.out, "results.json"), results, **info)
         report.write_csv(os.path.join(args.out, "results.csv"), results)
-        _say(f"figures, results.json and results.csv written to {args.out}")
+        _say(f"figures, trained models (<key>.npz, for nnbook predict/export), results.json "
+             f"and results.csv written to {args.out}")
     bad = [r for r in results if r.status in ("diverged", "failed")]
     return EXIT_DIVERGED if bad else EXIT_OK
+
+
+def _save_trained(model, exp, path):
+    """An experiment's trained model as nnbook's .npz (nnbook predict/export read it)."""
+    if exp.model == "keras":
+        model.save(path)
+    else:
+        save_model(model, path, extra={"data": exp.data, "model": exp.model})
 
 
 def _run_experiment(exp, data, epochs, args):
@@ -530,7 +541,8 @@ def build_parser():
                                         "settings and compare with the book's accuracies.")
     p.add_argument("--quick", action="store_true", help="a few epochs each: a smoke test")
     p.add_argument("--out", metavar="DIR",
-                   help="write one loss-curve PNG per model, results.json and results.csv")
+                   help="write one loss-curve PNG and one trained model (KEY.npz, for "
+                        "nnbook predict and export) per model, results.json and results.csv")
     p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files")
     p.add_argument("--only", nargs="+", metavar="NAME",
                    choices=[e.key for e in experiments.EXPERIMENTS],

@@ -97,6 +97,9 @@ class Result:
     losses: List[float] = field(default_factory=list, repr=False)
     val_losses: List[float] = field(default_factory=list, repr=False)
     figure: Optional[str] = None
+    # the trained model (a book network or a Sequential), kept for saving;
+    # not part of the table
+    model: object = field(default=None, repr=False, compare=False)
 
     def row(self):
         """The table's fields as a plain dict (for JSON/CSV)."""
@@ -194,7 +197,7 @@ def run_book(model, x, y, x_val, y_val, epochs, title, progress=None):
         model.fit(x, y, epochs=epochs, x_val=x_val, y_val=y_val, callback=callback)
     seconds = time.perf_counter() - start
     result = Result(key=title, label=title, data="", epochs=len(model.losses), seconds=seconds,
-                    losses=list(model.losses), val_losses=list(model.val_losses))
+                    losses=list(model.losses), val_losses=list(model.val_losses), model=model)
     diverged = [str(w.message) for w in caught if "diverged" in str(w.message)]
     reason = divergence(model.losses)
     if diverged or reason:
@@ -254,7 +257,7 @@ def run_keras(x, y, x_val, y_val, epochs, title, progress=None):
     losses = [float(v) for v in history.history.get("loss", [])]
     val_losses = [float(v) for v in history.history.get("val_loss", [])]
     result = Result(key=title, label=title, data="", epochs=len(losses), seconds=seconds,
-                    losses=losses, val_losses=val_losses)
+                    losses=losses, val_losses=val_losses, model=model)
     reason = divergence(losses)
     if reason:
         result.status, result.note = "diverged", reason
