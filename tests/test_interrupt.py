@@ -135,7 +135,7 @@ def test_a_batch_callback_sees_every_batch_and_can_stop():
 
     def callback(progress):
         seen.append(progress)
-        epoch, batch, batches, rows, loss_sum, correct = progress
+        epoch, batch, batches, rows, loss_sum, correct, counts = progress
         return epoch == 1 and batch == 5
 
     losses, penalties, val = net.train_epochs(x, y, 8, 3, callback=callback)

@@ -4,6 +4,8 @@ float32, as tests/test_kernels.py) and against central finite differences, on
 odd shapes and at edge values (0, the kinks, large |z| where the functions
 saturate).
 """
+import json
+import os
 import zlib
 
 import numpy as np
@@ -442,3 +444,54 @@ def test_metric_counts_worked_by_hand():
         core.metric_counts(a, y, top_k=0)
     with pytest.raises(ValueError, match="share a shape"):
         core.metric_counts(a, y[:2])
+
+
+# ---------------------------------------------------------------------------
+# against real Keras: tests/fixtures/keras_kernels.json, made once with Keras
+# 3.15.1 / TensorFlow 2.21.0 in float64 by scripts/make_keras_kernel_fixtures.py
+# (its docstring says how it was run)
+# ---------------------------------------------------------------------------
+
+KERAS = json.load(open(os.path.join(os.path.dirname(__file__), "fixtures", "keras_kernels.json")))
+# Where Keras rounds a constant to float32 even in float64, nnbook keeps the
+# exact value, and the two differ by that rounding: leaky_relu's slope 0.2
+# (1.5e-8 relative), the 1/sqrt(2) of exact gelu (5e-9 relative), log_cosh's
+# log 2 (1.9e-9 per element). Everything else agrees to 1e-12.
+KERAS_RTOL = {"leaky_relu": 2e-8, "gelu": 1e-8, "log_cosh": 3e-9}
+
+
+@pytest.mark.parametrize("act", sorted(KERAS["activations"]))
+def test_activations_match_keras(act):
+    z = np.array([KERAS["z"]])
+    want = KERAS["activations"][act]
+    rtol = KERAS_RTOL.get(act, 1e-12)
+    a = core_forward(z, act)
+    np.testing.assert_allclose(a[0], want["values"], rtol=rtol, atol=rtol)
+    d = core_backward(np.ones_like(z), a, z, act)
+    # gelu's derivative: Keras differentiates its float32-rounded constant too
+    np.testing.assert_allclose(d[0], want["gradients"], rtol=max(rtol, 1e-12) * (50 if act == "gelu" else 1),
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize("loss", sorted(KERAS["losses"]))
+def test_losses_match_keras(loss):
+    case = KERAS["losses"][loss]
+    y, p = np.array(case["y"]), np.array(case["p"])
+    rtol = KERAS_RTOL.get(loss, 1e-12)
+    rows = [core.elementwise_loss_forward(p[i:i + 1], y[i:i + 1], loss) for i in range(len(p))]
+    np.testing.assert_allclose(rows, case["rows"], rtol=rtol)
+    scale = 1.0 if loss == "kl_divergence" else 1.0 / p.shape[1]
+    g = np.empty_like(p)
+    core.elementwise_loss_backward(g, p, y, loss, scale)
+    np.testing.assert_allclose(g, case["gradients"], rtol=1e-12, atol=1e-15)
+
+
+def test_metric_counts_match_keras():
+    case = KERAS["metrics"]
+    scores, labels = np.array(case["scores"]), np.array(case["labels"])
+    for k, per_row in case["top_k"].items():
+        counts = core.metric_counts(scores, labels, "categorical_crossentropy", top_k=int(k))
+        assert counts[1] == sum(per_row)
+    for threshold, (tp, fp, fn) in case["confusion"].items():
+        counts = core.metric_counts(scores, labels, top_k=1, threshold=float(threshold))
+        assert counts[2:].tolist() == [tp, fp, fn]

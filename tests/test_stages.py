@@ -274,3 +274,25 @@ def test_state_offsets_and_views():
     assert net.weight(1).shape == (10,) and net.weight(2) is None
     with pytest.raises(ValueError, match="not batchnorm"):
         net.moving_mean(0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss,activations,k", [
+    ("categorical_crossentropy", ("tanh", "softmax"), 5),
+    ("binary_crossentropy", ("relu", "sigmoid"), 3),
+    ("mse", ("relu", "linear"), 1)])
+def test_epoch_counts_are_the_batches_metric_counts(dtype, loss, activations, k, rng):
+    # at learning rate 0 every batch sees the same parameters, so an epoch's
+    # counts are the counts of one forward pass over all rows (counts add up)
+    net = CoreNetwork([6, 8, k], activations, loss, dtype, learning_rate=0.0, top_k=2,
+                      threshold=0.4)
+    net.params[...] = rng.standard_normal(net.params.size)
+    x = rng.standard_normal((45, 6)).astype(dtype)
+    y = targets(loss, rng, 45, k, dtype)
+    seen = []
+    net.train_epochs(x, y, 8, 2, callback=lambda p: seen.append(p[6]) and False)
+    want = core.metric_counts(net.forward(x), y, loss=loss, top_k=2, threshold=0.4)
+    np.testing.assert_array_equal(net.last_counts, want)
+    assert net.last_correct == want[0]
+    assert seen[-1] == tuple(want)                   # the hook sees the running counts
+    assert len(seen[0]) == len(core.COUNTS)

@@ -141,6 +141,7 @@ class CoreNetwork:
         self.state_offsets = self.config.state_offsets()
         self.step = 0
         self.last_correct = 0
+        self.last_counts = np.zeros(len(_nncore.COUNTS), np.int64)
         self.opt_state = self.config.initial_optimizer_state(self.dtype)
         self._work = np.empty(0, self.dtype)
         self.lock = _ParamsLock()
@@ -242,7 +243,7 @@ class CoreNetwork:
         and the validation loss are taken after each epoch.
 
         callback(progress), if given, runs after every batch with progress =
-        (epoch, batch, batches, rows, loss_sum, correct) of the current
+        (epoch, batch, batches, rows, loss_sum, correct, counts) of the current
         epoch (or every callback_interval seconds, when given); a truthy
         return stops training after that batch, and the arrays then hold
         only the completed epochs. KeyboardInterrupt (or an
@@ -269,17 +270,18 @@ class CoreNetwork:
         loss_sums = np.empty(n_epochs)
         penalties = np.empty(n_epochs)
         val_sums = np.empty(n_epochs if val is not None else 0)
-        correct = np.zeros(n_epochs, np.int64)
+        counts = np.zeros((n_epochs, len(_nncore.COUNTS)), np.int64)
         hook = _hook(callback, callback_interval)
         with self.lock.write():
             work = self._train_scratch(rows, threads, perms is not None,
                                        min(FORWARD_CHUNK, x_val.shape[0]))
             self.step, done = _nncore.train_epochs(
                 self.config, self.params, self.opt_state, work, threads, x, y, orders, n_epochs,
-                rows, x_val, y_val, self.step, loss_sums, penalties, val_sums, correct, hook,
+                rows, x_val, y_val, self.step, loss_sums, penalties, val_sums, counts, hook,
                 FORWARD_CHUNK, sample_weight)
         if done:
-            self.last_correct = int(correct[done - 1])
+            self.last_correct = int(counts[done - 1, 0])
+            self.last_counts = counts[done - 1].copy()
         completed = (loss_sums[:done], penalties[:done],
                      val_sums[:done] if val is not None else None)
         if hook.error is not None:

@@ -192,7 +192,10 @@ def softmax_backward(dout, a):
 
 def activation_forward(z, act, zmin=-np.inf):
     """Apply the activation named `act` ('linear', 'sigmoid', 'tanh', 'relu',
-    'softmax'); zmin is used by sigmoid and softmax only.
+    'softmax', or one of Keras's further ones below: 'elu', 'selu', 'gelu',
+    'swish'/'silu', 'leaky_relu', 'softplus', 'softsign', 'hard_sigmoid',
+    'hard_silu'/'hard_swish', 'exponential'); zmin is used by sigmoid and
+    softmax only.
 
     Example
     -------

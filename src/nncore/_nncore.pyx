@@ -68,6 +68,7 @@ cdef extern from "nncore.h" nogil:
         int64_t batch, batches, rows
         double loss_sum
         int64_t correct
+        int64_t counts[5]
     ctypedef struct nn_hook:
         int (*fn)(void *ctx, const nn_progress *progress) noexcept
         void *ctx
@@ -114,8 +115,8 @@ cdef extern from "nncore.h" nogil:
     void rmsprop_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double rho, double epsilon)
     int network_train_epoch_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
     int network_train_epoch_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perm, int batch_size, int64_t *step, double *loss_sum, int64_t *correct)
-    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const float *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
-    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const double *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *correct)
+    int network_train_epochs_f32(const nn_config *cfg, float *params, float *opt_state, float *work, int threads, const float *x, const float *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const float *x_val, const float *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const float *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *counts)
+    int network_train_epochs_f64(const nn_config *cfg, double *params, double *opt_state, double *work, int threads, const double *x, const double *y, int64_t n, const int64_t *perms, int n_epochs, int batch_size, const double *x_val, const double *y_val, int64_t n_val, int fwd_rows, double *val_chunk_loss, const double *sample_weight, const nn_hook *hook, int64_t *step, int *epochs_done, double *loss_sums, double *penalties, double *val_loss_sums, int64_t *counts)
     double elementwise_loss_forward_f32(int loss, const float *out, const float *y, int B, int K, double huber_delta)
     double elementwise_loss_forward_f64(int loss, const double *out, const double *y, int B, int K, double huber_delta)
     void elementwise_loss_backward_f32(int loss, float *dout, const float *out, const float *y, int64_t n, float scale, float huber_delta)
@@ -189,7 +190,8 @@ cdef class BatchHook:
     Every `interval` seconds (or after every batch when interval <= 0) the
     core's calling thread takes the GIL, checks for signals (Ctrl-C raises
     KeyboardInterrupt here) and calls `callback(progress)` if given, with
-    progress = (epoch, batch, batches, rows, loss_sum, correct). A truthy
+    progress = (epoch, batch, batches, rows, loss_sum, correct, counts), counts
+    being the epoch's metric counts so far (in the order of COUNTS). A truthy
     return, or any exception, stops the call cleanly after the current batch;
     the exception is kept in `error` for the caller to raise.
     """
@@ -220,7 +222,8 @@ cdef int _run_hook(BatchHook h, const nn_progress *p) noexcept:
     try:
         PyErr_CheckSignals()
         if h.callback is not None and h.callback(
-                (p.epoch, p.batch, p.batches, p.rows, p.loss_sum, p.correct)):
+                (p.epoch, p.batch, p.batches, p.rows, p.loss_sum, p.correct,
+                 tuple(p.counts[c] for c in range(NN_COUNTS)))):
             h.stop_requested = True
             return 1
     except BaseException as exc:
@@ -281,7 +284,8 @@ cdef class CoreConfig:
                  lr_schedule="constant", double lr_decay_steps=1.0, double lr_decay_rate=1.0,
                  double lr_alpha=0.0, bint lr_staircase=False, lr_boundaries=(),
                  lr_values=(), kinds=None, uint64_t dropout_seed=0, double clipnorm=0.0,
-                 double global_clipnorm=0.0, double clipvalue=0.0, **stage_settings):
+                 double global_clipnorm=0.0, double clipvalue=0.0, double huber_delta=1.0,
+                 int top_k=5, double threshold=0.5, **stage_settings):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -323,6 +327,11 @@ cdef class CoreConfig:
         self.cfg.clipnorm = clipnorm
         self.cfg.global_clipnorm = global_clipnorm
         self.cfg.clipvalue = clipvalue
+        self.cfg.huber_delta = huber_delta
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        self.cfg.top_k = top_k
+        self.cfg.threshold = threshold
         self.cfg.loss = LOSSES[loss]
         self.cfg.zmin = zmin
         self.cfg.eps = eps
@@ -483,18 +492,18 @@ def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[:
     cdef int64_t n = x.shape[0]
     loss_sums = np.zeros(1)
     penalties = np.zeros(1)
-    correct = np.zeros(1, np.int64)
+    counts = np.zeros((1, NN_COUNTS), np.int64)
     if perm.shape[0] not in (0, n):
         raise ValueError("perm must be empty or have one entry per row")
     perms = np.asarray(perm).reshape(1 if perm.shape[0] else 0, perm.shape[0] if perm.shape[0] else 0)
     step, done = train_epochs(config, params, opt_state, work, threads, x, y, perms, 1,
                               batch_size, x[:0], y[:0], step, loss_sums, penalties,
-                              np.zeros(0), correct, hook)
+                              np.zeros(0), counts, hook)
     if done < 1:
         if hook.error is not None:
             raise hook.error
         raise StopIteration("the hook stopped the epoch")
-    return loss_sums[0], step, correct[0]
+    return loss_sums[0], step, counts[0, 0]
 
 
 def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[::1] work,
@@ -502,7 +511,7 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
                  const int64_t[:, ::1] perms, int n_epochs, int batch_size,
                  const real[:, ::1] x_val, const real[:, ::1] y_val, int64_t step,
                  double[::1] loss_sums, double[::1] penalties, double[::1] val_loss_sums,
-                 int64_t[::1] correct, BatchHook hook=None, int fwd_rows=1024,
+                 int64_t[:, ::1] counts, BatchHook hook=None, int fwd_rows=1024,
                  const real[::1] sample_weight=None):
     """n_epochs epochs in one C call; returns (step, epochs_done).
 
@@ -510,7 +519,8 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     x_val/y_val: empty to skip the validation loss (taken in chunks of
     fwd_rows rows, as forward() takes it). Per completed epoch e the core
     writes loss_sums[e], penalties[e] (after the epoch), val_loss_sums[e] and
-    correct[e] (rows predicted right during the epoch). epochs_done <
+    counts[e] (its metric counts, in the order of COUNTS, each batch's taken
+    before its update). epochs_done <
     n_epochs only when the hook stopped the call (see BatchHook); the
     parameters are then those after the last completed batch. sample_weight
     (n values, or None): each batch's loss is the weighted mean of its rows'
@@ -527,8 +537,9 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
         raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
     if perms.shape[0] != 0 and (perms.shape[0] < n_epochs or perms.shape[1] != n):
         raise ValueError(f"perms must be empty or ({n_epochs}, {n})")
-    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs or correct.shape[0] < n_epochs:
-        raise ValueError("loss_sums, penalties and correct need one entry per epoch")
+    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs or counts.shape[0] < n_epochs:
+        raise ValueError("loss_sums, penalties and counts need one entry per epoch")
+    _need(counts.shape[1] == NN_COUNTS, "counts needs one column per metric count")
     if n_val:
         if x_val.shape[1] != cfg.sizes[0] or y_val.shape[0] != n_val or y_val.shape[1] != cfg.sizes[cfg.n_layers]:
             raise ValueError("x_val/y_val do not match the network")
@@ -553,9 +564,9 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     cdef const real *psw = NULL if sample_weight is None else &sample_weight[0]
     with nogil:
         if real is float:
-            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
+            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &counts[0, 0])
         else:
-            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &correct[0])
+            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &counts[0, 0])
     _need(rc == 0 or rc == NN_STOPPED, "the core rejected the training call")
     return step, done
 
@@ -987,3 +998,115 @@ def metric_counts(const real[:, ::1] a, const real[:, ::1] y, loss="mse", int to
         else:
             metric_counts_f64(&cfg, &a[0, 0], &y[0, 0], B, K, &c[0])
     return counts
+
+
+cdef extern from "nncore.h" nogil:
+    void batchnorm_forward_train_f32(float *out, float *mean, float *var, const float *inp, const float *gamma, const float *beta, int B, int N, double epsilon)
+    void batchnorm_forward_train_f64(double *out, double *mean, double *var, const double *inp, const double *gamma, const double *beta, int B, int N, double epsilon)
+    void batchnorm_forward_infer_f32(float *out, const float *inp, const float *gamma, const float *beta, const float *moving_mean, const float *moving_var, int B, int N, double epsilon)
+    void batchnorm_forward_infer_f64(double *out, const double *inp, const double *gamma, const double *beta, const double *moving_mean, const double *moving_var, int B, int N, double epsilon)
+    void batchnorm_backward_f32(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean, const float *var, const float *gamma, int B, int N, double epsilon, int batch)
+    void batchnorm_backward_f64(double *dinp, double *dgamma, double *dbeta, const double *dout, const double *inp, const double *mean, const double *var, const double *gamma, int B, int N, double epsilon, int batch)
+    void batchnorm_update_moving_f32(float *moving_mean, float *moving_var, const float *mean, const float *var, int N, double momentum)
+    void batchnorm_update_moving_f64(double *moving_mean, double *moving_var, const double *mean, const double *var, int N, double momentum)
+    void dropout_forward_f32(float *out, const float *inp, int B, int N, double rate, uint64_t key, int64_t row0)
+    void dropout_forward_f64(double *out, const double *inp, int B, int N, double rate, uint64_t key, int64_t row0)
+    uint64_t nn_dropout_key(uint64_t seed, int64_t step, int layer)
+
+
+cdef inline const real *_optional(const real[::1] v, int n, str what) except? NULL:
+    if v.shape[0] == 0:
+        return NULL
+    _need(v.shape[0] == n, f"{what} must hold one value per unit")
+    return &v[0]
+
+
+def batchnorm_forward_train(real[:, ::1] out, real[::1] mean, real[::1] var,
+                            const real[:, ::1] inp, const real[::1] gamma, const real[::1] beta,
+                            double epsilon):
+    """out (B,N) = gamma (inp - mean) / sqrt(var + eps) + beta with the batch's
+    mean and biased variance, which land in mean and var (N,); an empty gamma
+    or beta stands for 1 or 0."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    _need(mean.shape[0] == N and var.shape[0] == N, "mean and var need one value per unit")
+    _need(epsilon > 0, "epsilon must be > 0")
+    cdef const real *g = _optional(gamma, N, "gamma")
+    cdef const real *b = _optional(beta, N, "beta")
+    with nogil:
+        if real is float:
+            batchnorm_forward_train_f32(&out[0, 0], &mean[0], &var[0], &inp[0, 0], g, b, B, N, epsilon)
+        else:
+            batchnorm_forward_train_f64(&out[0, 0], &mean[0], &var[0], &inp[0, 0], g, b, B, N, epsilon)
+
+
+def batchnorm_forward_infer(real[:, ::1] out, const real[:, ::1] inp, const real[::1] gamma,
+                            const real[::1] beta, const real[::1] moving_mean,
+                            const real[::1] moving_var, double epsilon):
+    """out (B,N) = gamma (inp - moving_mean) / sqrt(moving_var + eps) + beta."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    _need(moving_mean.shape[0] == N and moving_var.shape[0] == N,
+          "the moving statistics need one value per unit")
+    _need(epsilon > 0, "epsilon must be > 0")
+    cdef const real *g = _optional(gamma, N, "gamma")
+    cdef const real *b = _optional(beta, N, "beta")
+    with nogil:
+        if real is float:
+            batchnorm_forward_infer_f32(&out[0, 0], &inp[0, 0], g, b, &moving_mean[0], &moving_var[0], B, N, epsilon)
+        else:
+            batchnorm_forward_infer_f64(&out[0, 0], &inp[0, 0], g, b, &moving_mean[0], &moving_var[0], B, N, epsilon)
+
+
+def batchnorm_backward(real[:, ::1] dinp, real[::1] dgamma, real[::1] dbeta,
+                       const real[:, ::1] dout, const real[:, ::1] inp, const real[::1] mean,
+                       const real[::1] var, const real[::1] gamma, double epsilon, bint batch):
+    """dinp (B,N), dgamma, dbeta (N,) of batch normalization given dout = dL/dy;
+    batch: mean/var are the batch's own (else fixed moving statistics);
+    empty dgamma/dbeta are skipped, an empty gamma stands for 1."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(dinp.shape[0] == B and dinp.shape[1] == N and dout.shape[0] == B and
+          dout.shape[1] == N, "dinp and dout must have inp's shape")
+    _need(mean.shape[0] == N and var.shape[0] == N, "mean and var need one value per unit")
+    _need(epsilon > 0, "epsilon must be > 0")
+    cdef real *dg = <real *>_optional(dgamma, N, "dgamma")
+    cdef real *db = <real *>_optional(dbeta, N, "dbeta")
+    cdef const real *g = _optional(gamma, N, "gamma")
+    with nogil:
+        if real is float:
+            batchnorm_backward_f32(&dinp[0, 0], dg, db, &dout[0, 0], &inp[0, 0], &mean[0], &var[0], g, B, N, epsilon, batch)
+        else:
+            batchnorm_backward_f64(&dinp[0, 0], dg, db, &dout[0, 0], &inp[0, 0], &mean[0], &var[0], g, B, N, epsilon, batch)
+
+
+def batchnorm_update_moving(real[::1] moving_mean, real[::1] moving_var, const real[::1] mean,
+                            const real[::1] var, double momentum):
+    """moving = moving * momentum + batch * (1 - momentum), in place."""
+    cdef int N = moving_mean.shape[0]
+    _need(N >= 1 and moving_var.shape[0] == N and mean.shape[0] == N and var.shape[0] == N,
+          "the statistics must share one length >= 1")
+    with nogil:
+        if real is float:
+            batchnorm_update_moving_f32(&moving_mean[0], &moving_var[0], &mean[0], &var[0], N, momentum)
+        else:
+            batchnorm_update_moving_f64(&moving_mean[0], &moving_var[0], &mean[0], &var[0], N, momentum)
+
+
+def dropout_forward(real[:, ::1] out, const real[:, ::1] inp, double rate, uint64_t seed,
+                    int64_t step, int layer, int64_t row0=0):
+    """out (B,N) = inp * mask / (1 - rate), the mask of stage `layer` at update
+    `step` for batch rows row0.. (the same call on dL/dout is the backward pass)."""
+    cdef int B = inp.shape[0], N = inp.shape[1]
+    _need(B >= 1 and N >= 1, "inp must not be empty")
+    _need(out.shape[0] == B and out.shape[1] == N, "out must have inp's shape")
+    if not 0 <= rate < 1:
+        raise ValueError(f"rate must lie in [0, 1), got {rate}")
+    cdef uint64_t key = nn_dropout_key(seed, step, layer)
+    with nogil:
+        if real is float:
+            dropout_forward_f32(&out[0, 0], &inp[0, 0], B, N, rate, key, row0)
+        else:
+            dropout_forward_f64(&out[0, 0], &inp[0, 0], B, N, rate, key, row0)

@@ -57,9 +57,9 @@ void NNF(metric_counts)(const nn_config *cfg, const real *a, const real *y, int 
     int64_t tp = 0, fp = 0, fn = 0;
     for (int64_t i = 0; i < (int64_t)m * K; i++) {
         int pred = a[i] > threshold, label = y[i] != 0;
-        tp += pred & label;
-        fp += pred & !label;
-        fn += !pred & label;
+        tp += pred && label;
+        fp += pred && !label;
+        fn += !pred && label;
     }
     counts[NN_COUNT_CORRECT] = count_correct(cfg, a, y, m, K);
     counts[NN_COUNT_TOP_K] = count_top_k(a, y, m, K, cfg->top_k);

@@ -145,7 +145,8 @@ typedef struct {
     int64_t batches;    /* batches (chunks) per epoch */
     int64_t rows;       /* rows completed in this epoch */
     double loss_sum;    /* loss terms of the completed batches of this epoch */
-    int64_t correct;    /* rows predicted right in them (see train.c) */
+    int64_t correct;    /* rows predicted right in them (counts[NN_COUNT_CORRECT]) */
+    int64_t counts[NN_COUNTS]; /* their metric counts (see metric_counts) */
 } nn_progress;
 
 /* Called by the calling thread between batches (never inside one) once at
@@ -297,7 +298,7 @@ int nn_blas_threads(void);
                                 const real *sample_weight,                                  \
                                 const nn_hook *hook, int64_t *step, int *epochs_done,       \
                                 double *loss_sums, double *penalties,                       \
-                                double *val_loss_sums, int64_t *correct);                   \
+                                double *val_loss_sums, int64_t *counts);                    \
     int network_train_epoch##S(const nn_config *cfg, real *params, real *opt_state,         \
                                real *work, int threads, const real *x, const real *y,       \
                                int64_t n, const int64_t *perm, int batch_size,              \

@@ -357,7 +357,7 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
 /* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
  * the batch-mean loss from these rows (overwriting grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
- * rows' loss sum, taken before any update, and sets *hits to their correct
+ * rows' loss sum, taken before any update, and sets counts to their metric counts
  * predictions.
  * With sample weights sw (NULL: none) the batch's loss is the weighted mean
  * sum_i w_i l_i / wsum (wsum: the whole batch's weight sum): row i's error is
@@ -365,9 +365,10 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
  * weighted loss sum, so an epoch's total stays "rows times mean loss" per
  * batch (scikit-learn's sample_weight). */
 static double block_gradients(const nn_config *cfg, const scratch *s, real *grads,
-                              const real *params, const real *x, const real *y,
-                              const int64_t *perm, int64_t r0, int mt, int m, int64_t *hits,
-                              const real *sw, double wsum, const pass *ps) {
+                                const real *params, const real *x, const real *y,
+                              const int64_t *perm, int64_t r0, int mt, int m,
+                              int64_t counts[NN_COUNTS], const real *sw, double wsum,
+                              const pass *ps) {
     const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
     const real *xb = x + r0 * F, *yb = y + r0 * K;
     if (perm) {
@@ -384,9 +385,7 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
     double loss = sw ? weighted_output_layer(cfg, a_out, yb, mt, sw, perm, r0) * (m / wsum)
                      : output_layer(cfg, a_out, yb, mt);
     loss += activity_penalties(cfg, s, mt);
-    int64_t counts[NN_COUNTS];
     NNF(metric_counts)(cfg, a_out, yb, mt, K, counts);
-    *hits = counts[NN_COUNT_CORRECT];
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
     real *delta = s->delta[0], *spare = s->delta[1];
@@ -460,9 +459,9 @@ typedef struct {
     int n_epochs, batch_size, epochs_done;
     int64_t step;
     double block_loss[NN_ROW_BLOCKS];
-    int64_t block_hits[NN_ROW_BLOCKS];
+    int64_t block_counts[NN_ROW_BLOCKS][NN_COUNTS];
     double *loss_sums, *penalties, *val_sums;
-    int64_t *correct;
+    int64_t *counts;                  /* NN_COUNTS per epoch */
     double clip_scale[2 * NN_MAX_LAYERS]; /* see clip_scales */
     /* a forward pass (validation, prediction); swf: its rows' weights or NULL */
     const real *xf, *yf, *swf;
@@ -550,7 +549,7 @@ static void train_thread(void *arg, int t) {
     for (int e = 0; e < j->n_epochs; e++) {
         const int64_t *perm = j->perms ? j->perms + (int64_t)e * j->n : NULL;
         double loss = 0, batch_penalties = 0;
-        int64_t hits = 0, b = 0;
+        int64_t counts[NN_COUNTS] = {0}, b = 0;
         for (int64_t start = 0; start < j->n; start += j->batch_size, b++) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
             int blocks = nn_row_blocks(cfg, m);
@@ -571,7 +570,7 @@ static void train_thread(void *arg, int t) {
                 pass ps = {1, step + 1, r0 - start};
                 j->block_loss[k] = block_gradients(cfg, s, j->grads[k], j->params, j->x, j->y,
                                                    perm, r0, (int)(r1 - r0), m,
-                                                   &j->block_hits[k], j->sw, wsum, &ps);
+                                                   j->block_counts[k], j->sw, wsum, &ps);
             }
             nn_barrier_wait(&j->barrier);
             /* thread 0 set the flag (if at all) before this barrier */
@@ -601,7 +600,7 @@ static void train_thread(void *arg, int t) {
                     }
                 for (int k = 0; k < blocks; k++) {
                     loss += j->block_loss[k];
-                    hits += j->block_hits[k];
+                    for (int c = 0; c < NN_COUNTS; c++) counts[c] += j->block_counts[k][c];
                 }
             }
             nn_barrier_wait(&j->barrier);
@@ -612,7 +611,9 @@ static void train_thread(void *arg, int t) {
                 j->opt_state[2 * P] = u_product[0];
             }
             if (t == 0) {
-                nn_progress p = {e, b + 1, batches, start + m, loss, hits};
+                nn_progress p = {e, b + 1, batches, start + m, loss,
+                                 counts[NN_COUNT_CORRECT], {0}};
+                memcpy(p.counts, counts, sizeof counts);
                 maybe_call_hook(j, &last, &p);
             }
         }
@@ -623,7 +624,7 @@ static void train_thread(void *arg, int t) {
         if (j->xf && stopped(j)) goto out;
         if (t == 0) {
             j->loss_sums[e] = loss;
-            if (j->correct) j->correct[e] = hits;
+            if (j->counts) memcpy(j->counts + (int64_t)e * NN_COUNTS, counts, sizeof counts);
             j->penalties[e] = cfg->penalty_each_batch ? batch_penalties
                                                       : NNF(network_penalty)(cfg, j->params);
             if (j->xf) j->val_sums[e] = chunk_total(j);
@@ -646,8 +647,9 @@ static void forward_thread(void *arg, int t) {
  * taken before that batch's update), penalties[e] = the penalty after the
  * epoch and, when x_val is not NULL, val_loss_sums[e] = the loss sum over
  * x_val (n_val rows, in chunks of fwd_rows, val_chunk_loss holding one entry
- * per chunk) after it; correct[e] (when not NULL) = the rows predicted right,
- * each before its batch's update (see metric_counts). *step counts updates
+ * per chunk) after it; counts[e * NN_COUNTS ...] (when not NULL) = the
+ * epoch's metric counts (see metric_counts: correct rows, top-k hits, true
+ * and false positives, false negatives), each batch's taken before its update. *step counts updates
  * (Adam's t); *epochs_done the epochs completed. sample_weight (n values,
  * or NULL for none) weighs each row as block_gradients says. Returns NN_STOPPED when the
  * hook stopped the call: then *epochs_done < n_epochs and the parameters are
@@ -661,7 +663,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
                               int fwd_rows, double *val_chunk_loss,
                               const real *sample_weight, const nn_hook *hook,
                               int64_t *step, int *epochs_done, double *loss_sums,
-                              double *penalties, double *val_loss_sums, int64_t *correct) {
+                              double *penalties, double *val_loss_sums, int64_t *counts) {
     if (nn_check_config(cfg) != NN_OK || n < 1 || batch_size < 1 || n_epochs < 0 ||
         threads < 1 || (x_val && (n_val < 1 || fwd_rows < 1 || !val_chunk_loss)))
         return NN_EINVAL;
@@ -699,7 +701,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
     j.loss_sums = loss_sums;
     j.penalties = penalties;
     j.val_sums = val_loss_sums;
-    j.correct = correct;
+    j.counts = counts;
     if (nn_run_parallel(T, train_thread, &j) != NN_OK) { /* no threads: run on one */
         plan(&j, cfg, work, blocks, rows, 1, perms != NULL);
         nn_run_parallel(1, train_thread, &j);
@@ -716,9 +718,12 @@ int NNF(network_train_epoch)(const nn_config *cfg, real *params, real *opt_state
                              double *loss_sum, int64_t *correct) {
     double penalty;
     int done;
-    return NNF(network_train_epochs)(cfg, params, opt_state, work, threads, x, y, n, perm, 1,
-                                     batch_size, NULL, NULL, 0, 0, NULL, NULL, NULL, step, &done,
-                                     loss_sum, &penalty, NULL, correct);
+    int64_t counts[NN_COUNTS] = {0};
+    int rc = NNF(network_train_epochs)(cfg, params, opt_state, work, threads, x, y, n, perm, 1,
+                                       batch_size, NULL, NULL, 0, 0, NULL, NULL, NULL, step,
+                                       &done, loss_sum, &penalty, NULL, counts);
+    if (correct) *correct = counts[NN_COUNT_CORRECT];
+    return rc;
 }
 
 /* Forward over n rows in chunks of chunk_rows. out (n, sL), when not NULL,

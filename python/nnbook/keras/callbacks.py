@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from .._validation import check_bool, check_positive_int, check_real
+from . import progress
 
 
 class Callback:
@@ -64,17 +65,25 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None): pass
 
 
-# What a batch-level hook of fit may be overridden as (see overrides()).
-_TRAIN_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin",
-                      "on_batch_end")
+# The batch-level hooks of fit ('train'), evaluate and validation ('test')
+# and predict (see overrides()).
+_BATCH_HOOKS = {
+    "train": ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end"),
+    "test": ("on_test_batch_begin", "on_test_batch_end"),
+    "predict": ("on_predict_batch_begin", "on_predict_batch_end"),
+}
 
 
 def overrides(callback, hook):
     """Whether `callback` does something in `hook` (a method other than
-    Callback's, or a function set on the instance as LambdaCallback does)."""
+    Callback's, or a function set on the instance as LambdaCallback does).
+
+    ProgbarLogger's own batch hooks do not count: the live bar is redrawn
+    from the core's timed calls, not after every batch."""
     if hook in vars(callback):
         return True
-    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+    base = ProgbarLogger if isinstance(callback, ProgbarLogger) else Callback
+    return getattr(type(callback), hook, None) is not getattr(base, hook)
 
 
 class History(Callback):
@@ -238,7 +247,13 @@ class LambdaCallback(Callback):
 
 
 class CallbackList:
-    """Calls each hook on every callback, in order (internal)."""
+    """Calls each hook on every callback, in order (internal).
+
+    Attributes
+    ----------
+    history : the History among the callbacks, or None
+    progbar : the ProgbarLogger among the callbacks, or None
+    """
 
     def __init__(self, callbacks, model, params):
         self.callbacks = list(callbacks)
@@ -248,10 +263,14 @@ class CallbackList:
                                 f"Received: {cb!r}")
             cb.set_model(model)
             cb.set_params(params)
+        self.history = next((cb for cb in self.callbacks if isinstance(cb, History)), None)
+        self.progbar = next((cb for cb in self.callbacks if isinstance(cb, ProgbarLogger)),
+                            None)
 
-    def wants_batches(self):
-        """Whether any callback does something per training batch."""
-        return any(overrides(cb, hook) for cb in self.callbacks for hook in _TRAIN_BATCH_HOOKS)
+    def wants_batches(self, mode="train"):
+        """Whether any callback does something per batch of `mode`
+        ('train', 'test' or 'predict')."""
+        return any(overrides(cb, hook) for cb in self.callbacks for hook in _BATCH_HOOKS[mode])
 
     def __getattr__(self, hook):
         if not hook.startswith("on_"):
@@ -261,6 +280,122 @@ class CallbackList:
             for cb in self.callbacks:
                 getattr(cb, hook)(*args)
         return call
+
+
+def configure(callbacks, model, verbose, epochs, steps, add_history=False):
+    """The CallbackList of one fit/evaluate/predict call, as Keras 3 builds it:
+    the callbacks passed, then a History (fit; unless one is passed, which is
+    then the one filled), then a ProgbarLogger when verbose is not 0 (unless
+    one is passed). History follows the others, so it records what they add
+    to the logs, and the bar shows it too.
+
+    Example
+    -------
+    >>> cbs = configure(None, None, verbose=1, epochs=2, steps=5, add_history=True)
+    >>> [type(cb).__name__ for cb in cbs.callbacks]
+    ['History', 'ProgbarLogger']
+    """
+    if callbacks is None:
+        callbacks = []
+    elif isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    elif not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"`callbacks` must be a list of keras.callbacks.Callback instances. "
+                        f"Received: callbacks={callbacks!r}")
+    callbacks = list(callbacks)
+    if add_history and not any(isinstance(cb, History) for cb in callbacks):
+        callbacks.append(History())
+    if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
+        callbacks.append(ProgbarLogger())
+    return CallbackList(callbacks, model, {"verbose": verbose, "epochs": epochs,
+                                           "steps": steps})
+
+
+class ProgbarLogger(Callback):
+    """Prints the progress bar and the logs: what ``verbose`` 1 and 2 show.
+
+    ``fit``, ``evaluate`` and ``predict`` add one when ``verbose`` is not 0
+    (and none is passed), as Keras 3 does. In ``fit`` it prints ``Epoch
+    i/n`` (when n > 1) and one line per epoch; the validation pass inside
+    fit is silent. On a terminal with verbose=1 the bar is live: the core
+    calls it about every ``progress.LIVE_SECONDS`` while an epoch runs (not
+    after every batch, so it keeps the one-call epoch). Through a pipe each
+    epoch is one clean line.
+
+    Example
+    -------
+    >>> from nnbook.keras.callbacks import ProgbarLogger
+    >>> bar = ProgbarLogger()
+    >>> # model.fit(x, y, epochs=3, verbose=0, callbacks=[bar])  # still prints: verbose 1
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.verbose = 1
+        self.epochs = 1
+        self.target = None
+        self.line = None
+        self._called_in_fit = False
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.verbose = 1 if params.get("verbose") == "auto" else params.get("verbose", 1)
+        self.epochs = params.get("epochs", 1)
+        self.target = params.get("steps")
+
+    @property
+    def live(self):
+        """Whether the current bar is redrawn while it runs (verbose=1 on a terminal)."""
+        return self.line is not None and self.line.live
+
+    def _start(self):
+        self.line = progress.ProgressLine(self.target or 0, self.verbose)
+        self.line.begin()
+
+    def _update(self, batch, logs):
+        if self.line is not None:
+            self.line.update(batch + 1, logs or {})
+
+    def _finish(self, logs):
+        if self.line is not None:
+            self.line.finish(logs or {})
+            self.line = None
+
+    def on_train_begin(self, logs=None):
+        # inside fit, the validation pass is silent
+        self._called_in_fit = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.verbose and self.epochs > 1:
+            progress.epoch_header(epoch, self.epochs)
+        self._start()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._update(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._finish(logs)
+
+    def on_test_begin(self, logs=None):
+        if not self._called_in_fit:
+            self._start()
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._called_in_fit:
+            self._update(batch, logs)
+
+    def on_test_end(self, logs=None):
+        if not self._called_in_fit:
+            self._finish(logs)
+
+    def on_predict_begin(self, logs=None):
+        self._start()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._update(batch, None)        # the outputs are not shown
+
+    def on_predict_end(self, logs=None):
+        self._finish({})
 
 
 def _monitor_mode(monitor, mode, owner):

@@ -64,8 +64,7 @@ from ._core import KerasCore
 from . import _stages, layers as layers_module
 from .layers import Activation, BatchNormalization, Dense, Dropout, InputLayer, Layer
 
-_COMPILE_EXTRAS = ("loss_weights", "weighted_metrics", "run_eagerly", "steps_per_execution",
-                   "jit_compile")
+_COMPILE_EXTRAS = ("loss_weights", "run_eagerly", "steps_per_execution", "jit_compile")
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -99,6 +98,42 @@ def _sample_weights(sample_weight, n, dtype, argument="sample_weight"):
         i = int(np.argmax(out < 0))
         raise ValueError(f"`{argument}` must not be negative; {argument}[{i}] = {out[i]}")
     return np.ascontiguousarray(out)
+
+
+def _metric_list(metrics, argument, loss):
+    """compile()'s metrics as a list, every entry checked (unknown ones raise)."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+        if isinstance(metrics, str) or isinstance(metrics, metrics_module.Metric):
+            metrics = [metrics]
+        else:
+            raise TypeError(f"`{argument}` must be a list of metrics, e.g. ['accuracy']. "
+                            f"Received: {argument}={metrics!r}")
+    for m in metrics:
+        metrics_module.get(m, loss, 2)   # raises on unknown names
+    return list(metrics)
+
+
+def _validation_epochs(validation_freq):
+    """Keras's validation_freq: an int n (validate after every n-th epoch) or a
+    collection of 1-based epochs; returns epoch (0-based) -> bool."""
+    if isinstance(validation_freq, (bool, np.bool_)):
+        pass
+    elif isinstance(validation_freq, (int, np.integer)):
+        freq = check_positive_int(validation_freq, "validation_freq", keras_style=True)
+        return lambda epoch: (epoch + 1) % freq == 0
+    elif isinstance(validation_freq, (list, tuple, set, frozenset, range)):
+        epochs = set()
+        for e in validation_freq:
+            if isinstance(e, (bool, np.bool_)) or not isinstance(e, (int, np.integer)):
+                raise ValueError(f"`validation_freq` must list epoch numbers (integers, "
+                                 f"1-based). Received: validation_freq={validation_freq!r}")
+            epochs.add(int(e))
+        return lambda epoch: epoch + 1 in epochs
+    raise ValueError(f"Expected `validation_freq` to be a list or int. Received: "
+                     f"validation_freq={validation_freq!r} of the type "
+                     f"{type(validation_freq)}.")
 
 
 def _class_weights(class_weight, core_targets, dtype):
@@ -165,6 +200,8 @@ class Sequential(SerialFits):
         self.optimizer = None
         self.loss = None
         self._metric_names = []
+        self._metric_objects = ([], [])
+        self._resolved_metrics = None
         self._applied_optimizer = None
         self.stop_training = False
         self.history = None
@@ -405,7 +442,8 @@ class Sequential(SerialFits):
             self._build_core()
 
     # -- compile ---------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None,
+                **kwargs):
         """Choose the optimizer, the loss and the metrics.
 
         Parameters
@@ -416,8 +454,16 @@ class Sequential(SerialFits):
             'mse', 'binary_crossentropy' (one sigmoid output unit),
             'categorical_crossentropy' (softmax output, one-hot labels),
             'sparse_categorical_crossentropy' (softmax output, integer labels).
-        metrics : list of str, optional
+        metrics : list, optional
+            Names ('accuracy', 'binary_accuracy', 'top_k_categorical_accuracy',
+            'precision', 'recall', 'auc', 'mse', ...), ``metrics`` objects
+            (``Precision(thresholds=0.3)``, ``AUC()``, ...) or their functions;
             ['accuracy'] picks binary/categorical/sparse accuracy by the loss.
+            Not weighted by sample or class weights, as in Keras.
+        weighted_metrics : list, optional
+            The same kinds of metric, weighted by ``sample_weight`` /
+            ``class_weight`` (logged as ``weighted_<name>`` when the name is
+            also in ``metrics``).
 
         Example
         -------
@@ -433,19 +479,15 @@ class Sequential(SerialFits):
                             f"optimizer, loss, metrics")
         opt = optimizers.get(optimizer)
         loss_obj = losses.get(loss)
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, str):
-            metrics = [metrics]
-        if not isinstance(metrics, (list, tuple)):
-            raise TypeError(f"`metrics` must be a list of names, e.g. ['accuracy']. "
-                            f"Received: metrics={metrics!r}")
-        for m in metrics:
-            metrics_module.get(m, loss_obj, 2)   # raises on unknown names
+        metrics = _metric_list(metrics, "metrics", loss_obj)
+        weighted = _metric_list(weighted_metrics, "weighted_metrics", loss_obj)
         if self._layers:
             self._check_loss_output(loss_obj)
         same_optimizer = opt is self.optimizer
-        self.optimizer, self.loss, self._metric_names = opt, loss_obj, list(metrics)
+        self.optimizer, self.loss = opt, loss_obj
+        self._metric_names = [metrics_module.serialize(m) for m in metrics]
+        self._metric_objects = (list(metrics), weighted)
+        self._resolved_metrics = None
         if self._core is not None:
             if self._core_logits != loss_obj.from_logits:
                 self._build_core()        # the core's last activation changes
@@ -460,7 +502,7 @@ class Sequential(SerialFits):
 
     @property
     def metrics_names(self):
-        return ["loss"] + list(self._metric_names)
+        return ["loss"] + ([name for name, _, _ in self._metrics()] if self.loss else [])
 
     def _require_compiled(self, what):
         if self.loss is None:
@@ -471,8 +513,33 @@ class Sequential(SerialFits):
         self._check_loss_output()
 
     def _metrics(self):
+        """[(logged name, Metric, weighted)], Keras's names: a repeated name gets
+        _1, _2...; a weighted metric named like an unweighted one gets weighted_."""
         units = self._output_units
-        return [metrics_module.get(m, self.loss, units) for m in self._metric_names]
+        if self._resolved_metrics is not None and self._resolved_metrics[0] == units:
+            return self._resolved_metrics[1]
+        plain, weighted = self._metric_objects
+        entries, seen = [], {}
+        for m in plain:
+            metric = metrics_module.get(m, self.loss, units)
+            name = metric.name
+            if name in seen:
+                seen[name] += 1
+                name = f"{name}_{seen[name] - 1}"
+            else:
+                seen[name] = 1
+            entries.append((name, metric, False))
+        for m in weighted:
+            metric = metrics_module.get(m, self.loss, units)
+            name = metric.name if metric.name not in seen else f"weighted_{metric.name}"
+            if name in seen:
+                seen[name] += 1
+                name = f"{name}_{seen[name] - 1}"
+            else:
+                seen[name] = 1
+            entries.append((name, metric, True))
+        self._resolved_metrics = (units, entries)
+        return entries
 
     def _core_settings(self):
         """Everything the core is told besides sizes and activations: the stages'
@@ -491,6 +558,7 @@ class Sequential(SerialFits):
         if self.optimizer is not None:
             settings.update(optimizers.CLIPPING_OFF)    # a new optimizer may clip no more
             settings.update(self.optimizer.core_settings())
+        settings.update(self._count_settings())
         return settings
 
     def _sync_optimizer(self):
@@ -534,40 +602,124 @@ class Sequential(SerialFits):
                                     self.dtype, x_argument)
         return xs, targets
 
-    def _scores(self, out, targets, metrics, prefix=""):
-        return {prefix + m.name: m(out, targets) for m in metrics}
+    # -- metrics -----------------------------------------------------------------
+    def _outputs(self, xs):
+        """Keras's y_pred for xs: what predict returns (logits with from_logits)."""
+        return self._core.forward(xs, logits=self._core_logits)
 
-    def _counted_by_core(self, metric):
-        """Accuracies the core counts during the epoch: per element (a > 0.5) for
-        one unit or binary cross-entropy, else per row (argmax)."""
+    def _metric_logs(self, out, targets, weights, prefix=""):
+        """Every compiled metric over these outputs; weighted ones by `weights`."""
+        return {prefix + name: metric.value(targets.core, out, weights if weighted else None)
+                for name, metric, weighted in self._metrics()}
+
+    def _count_settings(self):
+        """The core's top_k and threshold: those of the first compiled metric that
+        has one (Precision/Recall before BinaryAccuracy); Keras's defaults else."""
+        entries = self._metrics() if self.loss is not None and self._layers else []
+        ks = [m.k for _, m, _ in entries
+              if isinstance(m, metrics_module.TopKCategoricalAccuracy)]
+        ts = ([m.threshold for _, m, _ in entries
+               if isinstance(m, (metrics_module.Precision, metrics_module.Recall))]
+              + [m.threshold for _, m, _ in entries
+                 if isinstance(m, metrics_module.BinaryAccuracy)])
+        return {"top_k": ks[0] if ks else 5, "threshold": ts[0] if ts else 0.5}
+
+    def _core_counts(self, targets):
+        """What the core counts while this model trains on `targets`."""
         units = self._output_units
-        binary_core = units == 1 or self.loss.core_loss == "binary_crossentropy"
-        return ((metric.kind == "binary" and binary_core)
-                or (metric.kind in ("categorical", "sparse") and not binary_core))
+        y = targets.core
+        settings = self._count_settings()
+        return metrics_module.CoreCounts(
+            binary=units == 1 or self.loss.core_loss == "binary_crossentropy", units=units,
+            top_k=settings["top_k"], threshold=settings["threshold"],
+            labels_01=bool(np.all((y == 0) | (y == 1))),
+            scores_are_outputs=not self._core_logits)
 
-    def _core_counted_scores(self, metrics, rows, correct):
-        """The metrics the core counts while it trains, over `rows` rows."""
+    def _running_logs(self, counting, counts, rows, weights):
+        """The metrics the running counts give (the batch logs)."""
         logs = {}
-        for m in metrics:
-            if self._counted_by_core(m):
-                per_row = self._output_units if m.kind == "binary" else 1
-                logs[m.name] = correct / (rows * per_row)
+        for name, metric, weighted in self._metrics():
+            if not (weighted and weights is not None):
+                value = counting.value(metric, counts, rows)
+                if value is not None:
+                    logs[name] = value
         return logs
 
-    def _training_scores(self, xs, targets, metrics, rows, correct):
-        logs, out = self._core_counted_scores(metrics, rows, correct), None
-        for m in metrics:
-            if not self._counted_by_core(m):
+    def _training_logs(self, xs, targets, weights, counting, counts, rows):
+        """The epoch's training metrics: from the core's counts where they give
+        the metric, else from one forward pass over the training rows."""
+        logs, out = {}, None
+        for name, metric, weighted in self._metrics():
+            value = None
+            if not (weighted and weights is not None):
+                value = counting.value(metric, counts, rows)
+            if value is None:
                 if out is None:
-                    out = self._core.forward(xs)
-                logs[m.name] = m(out, targets)
+                    out = self._outputs(xs)
+                value = metric.value(targets.core, out, weights if weighted else None)
+            logs[name] = value
         return logs
+
+    def _test_pass(self, xs, targets, weights, batch_size, cbs):
+        """Loss and metrics over (xs, targets), for evaluate() and validation.
+
+        One forward pass in C, unless a callback overrides a test-batch hook:
+        then one pass per batch of batch_size rows, the hooks between them
+        (their logs: the running loss and metrics), and the loss summed batch
+        by batch (equal to the one-pass value up to rounding).
+        """
+        cbs.on_test_begin({})
+        n = xs.shape[0]
+        if cbs.wants_batches("test"):
+            outs, loss_sum = [], 0.0
+            entries = self._metrics()
+            for _, metric, _ in entries:
+                metric.reset_state()
+            for b, start in enumerate(range(0, n, batch_size)):
+                stop = min(start + batch_size, n)
+                w = None if weights is None else weights[start:stop]
+                cbs.on_test_batch_begin(b, {})
+                out, part = self._core.forward_loss(xs[start:stop], targets.core[start:stop],
+                                                    logits=self._core_logits, sample_weight=w)
+                outs.append(out)
+                loss_sum += part
+                batch_logs = {"loss": loss_sum / stop}
+                for name, metric, weighted in entries:
+                    metric.update_from_targets(targets.core[start:stop], out,
+                                               w if weighted else None)
+                    batch_logs[name] = metric.result()
+                cbs.on_test_batch_end(b, batch_logs)
+            out = np.concatenate(outs)
+        else:
+            out, loss_sum = self._core.forward_loss(xs, targets.core, logits=self._core_logits,
+                                                    sample_weight=weights)
+        logs = {"loss": loss_sum / n}
+        logs.update(self._metric_logs(out, targets, weights))
+        cbs.on_test_end(logs)
+        return logs
+
+    def _predict_pass(self, xs, batch_size, cbs):
+        """predict()'s outputs: one forward pass in C, or one per batch when a
+        callback overrides a predict-batch hook (logs {'outputs': the batch's})."""
+        cbs.on_predict_begin({})
+        if cbs.wants_batches("predict"):
+            outs = []
+            for b, start in enumerate(range(0, xs.shape[0], batch_size)):
+                cbs.on_predict_batch_begin(b, {})
+                outs.append(self._outputs(xs[start:start + batch_size]))
+                cbs.on_predict_batch_end(b, {"outputs": outs[-1]})
+            out = np.concatenate(outs)
+        else:
+            out = self._outputs(xs)
+        cbs.on_predict_end({})
+        return out
 
     # -- training --------------------------------------------------------------
     @serialised
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, **kwargs):
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, **kwargs):
         """Train for ``epochs`` epochs; returns a ``callbacks.History``.
 
         Parameters
@@ -576,6 +728,7 @@ class Sequential(SerialFits):
         batch_size : int, default 32
         epochs : int, default 1
         verbose : 0, 1 (progress bar), 2 (one line per epoch) or 'auto' (1)
+            Non-zero adds a ``callbacks.ProgbarLogger`` (unless one is passed).
         callbacks : list of callbacks.Callback
         validation_split : float in [0, 1)
             Fraction of the data, taken from the END of x and y before any
@@ -591,8 +744,13 @@ class Sequential(SerialFits):
             One non-negative weight per row. Weighted as Keras weights: a
             batch's loss is sum_i w_i l_i / (rows in the batch), not divided by
             the weights' sum; ``validation_split`` splits the weights too. The
-            compiled metrics stay unweighted.
+            compiled ``metrics`` stay unweighted; ``weighted_metrics`` use them.
         initial_epoch : int, default 0
+        validation_batch_size : int, optional
+            Rows per batch of the validation pass's test-batch hooks (default batch_size).
+        validation_freq : int or collection of ints, default 1
+            Validate after every ``validation_freq``-th epoch, or after the
+            epochs (1-based) listed; other epochs have no 'val_' logs.
 
         Returns
         -------
@@ -602,10 +760,14 @@ class Sequential(SerialFits):
 
         Notes
         -----
-        ``loss`` and ``accuracy`` are Keras's running means over the epoch's
-        batches, each batch scored before its update (the core counts them
-        while it trains); other training metrics come from one forward pass
-        over the training data after the epoch.
+        ``loss`` and the accuracy the core counts (binary accuracy at 0.5 for
+        one unit or binary cross-entropy, else categorical/sparse accuracy)
+        are Keras's running means over the epoch's batches, each batch scored
+        before its update; the other training metrics (top-k, precision,
+        recall, AUC, mse, mae; a weighted metric with sample weights) come
+        from one forward pass over the training rows after the epoch. A callback setting ``model.stop_training = True`` in a batch
+        hook ends training after that batch (the epoch still validates and
+        ends, as in Keras).
 
         Example
         -------
@@ -618,7 +780,9 @@ class Sequential(SerialFits):
         >>> len(model.fit(x, y, epochs=3, verbose=0).history['loss'])
         3
         """
-        unsupported = sorted(k for k, v in kwargs.items() if v is not None)
+        unsupported = sorted(k for k, v in dict(kwargs, steps_per_epoch=steps_per_epoch,
+                                                  validation_steps=validation_steps).items()
+                             if v is not None)
         if unsupported:
             raise TypeError(f"fit() got unsupported argument(s) {unsupported}")
         self._require_compiled("training")
@@ -630,6 +794,10 @@ class Sequential(SerialFits):
         shuffle = check_bool(shuffle, "shuffle", keras_style=True)
         validation_split = check_real(validation_split, "validation_split", minimum=0, below=1,
                                       keras_style=True)
+        validate = _validation_epochs(validation_freq)
+        val_batch_size = (batch_size if validation_batch_size is None
+                          else check_positive_int(validation_batch_size, "validation_batch_size",
+                                                  keras_style=True))
 
         xs, targets = self._xy(x, y)
         if class_weight is not None and sample_weight is not None:
@@ -666,42 +834,35 @@ class Sequential(SerialFits):
 
         n = xs.shape[0]
         steps = math.ceil(n / batch_size)
-        metrics = self._metrics()
-        callbacks = list(callbacks or [])
-        # a History passed in is the one filled and returned; Keras's own comes
-        # last, so it records what other callbacks add to the logs
-        passed = [cb for cb in callbacks if isinstance(cb, callbacks_module.History)]
-        history = passed[0] if passed else callbacks_module.History()
-        cbs = callbacks_module.CallbackList(callbacks + ([] if passed else [history]), self,
-                                              {"verbose": verbose, "epochs": epochs,
-                                               "steps": steps})
-        self.history = history
+        counting = self._core_counts(targets)
+        cbs = callbacks_module.configure(callbacks, self, verbose=verbose, epochs=epochs,
+                                         steps=steps, add_history=True)
+        history = self.history = cbs.history
         self.stop_training = False
         rng = utils.generator()
         warned = False
-        batch_hooks = cbs.wants_batches()
+        batch_hooks = cbs.wants_batches("train")
+        logs = {}
         cbs.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch, {})
             self._sync_optimizer()
-            if verbose:
-                progress.epoch_header(epoch, epochs)
-            line = progress.ProgressLine(steps, verbose)
-            line.begin()
+            live = cbs.progbar is not None and cbs.progbar.live
             perm = rng.permutation(n) if shuffle else None
-            # loss sum, rows and correct predictions of the completed batches
-            running = [0.0, 0, 0]
+            # loss sum, rows and metric counts of the completed batches
+            running = [0.0, 0, (0,) * 5]
 
-            def after_batches(progress, line=line, running=running):
-                _, done, _, rows, loss_sum, correct = progress
-                running[:] = [loss_sum, rows, correct]
+            def after_batches(progress, running=running):
+                _, done, _, rows, loss_sum, correct, counts = progress
+                running[:] = [loss_sum, rows, counts]
                 batch_logs = {"loss": loss_sum / rows}
-                batch_logs.update(self._core_counted_scores(metrics, rows, correct))
+                batch_logs.update(self._running_logs(counting, counts, rows, weights))
                 if batch_hooks:
                     cbs.on_train_batch_end(done - 1, batch_logs)
                     if not self.stop_training and done < steps:
                         cbs.on_train_batch_begin(done, {})
-                line.update(done, batch_logs)
+                else:                   # only the live bar asked
+                    cbs.progbar.on_train_batch_end(done - 1, batch_logs)
                 return self.stop_training
 
             if batch_hooks:
@@ -709,37 +870,48 @@ class Sequential(SerialFits):
             try:
                 loss_sum = self._core.train_epoch(
                     xs, targets.core, batch_size, perm,
-                    callback=after_batches if batch_hooks or line.live else None,
+                    callback=after_batches if batch_hooks or live else None,
                     callback_interval=None if batch_hooks else progress.LIVE_SECONDS,
                     sample_weight=weights)
-                rows, correct = n, self._core.last_correct
+                rows = n
+                counts = list(self._core.last_counts)
             except StopIteration:      # a batch callback set stop_training
-                loss_sum, rows, correct = running
+                loss_sum, rows, counts = running
+                counts = list(counts)
             self.optimizer.iterations = self._core.step
             logs = {"loss": loss_sum / rows}
-            if metrics:
-                logs.update(self._training_scores(xs, targets, metrics, rows, correct))
-            if val is not None:
-                out, loss_sum = self._core.forward_loss(val[0], val[1].core,
-                                                        sample_weight=val_weights)
-                logs["val_loss"] = loss_sum / val[0].shape[0]
-                logs.update(self._scores(out, val[1], metrics, "val_"))
+            logs.update(self._training_logs(xs, targets, weights, counting, counts, rows))
+            if val is not None and validate(epoch):
+                val_logs = self._test_pass(val[0], val[1], val_weights, val_batch_size, cbs)
+                logs.update({"val_" + key: value for key, value in val_logs.items()})
             if not np.isfinite(logs["loss"]) and not warned:
                 warned = True
                 warnings.warn(f"The training loss became {logs['loss']} at epoch {epoch + 1}: "
                               f"training diverged (try a smaller learning_rate)",
                               RuntimeWarning, stacklevel=2)
-            line.finish(logs)
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        cbs.on_train_end({})
+        cbs.on_train_end(logs)
         return history
 
     # -- inference ---------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 return_dict=False, **kwargs):
+                 steps=None, callbacks=None, return_dict=False, **kwargs):
         """Loss (and metrics) over x, y.
+
+        Parameters
+        ----------
+        x, y : as for fit
+        batch_size : int, default 32 (the batches of the test-batch hooks)
+        verbose : 0, 1, 2 or 'auto'; non-zero adds a ``callbacks.ProgbarLogger``
+        sample_weight : array (samples,), optional
+            Weighs the loss (sum_i w_i l_i / samples, as Keras) and the
+            ``weighted_metrics``; the compiled ``metrics`` stay unweighted.
+        callbacks : list of callbacks.Callback, optional
+            Their on_test_begin/end run; a callback overriding
+            on_test_batch_begin/end makes the pass run batch by batch.
+        return_dict : bool, default False
 
         Returns
         -------
@@ -749,7 +921,7 @@ class Sequential(SerialFits):
         -------
         >>> loss, accuracy = model.evaluate(x_val, y_val, verbose=0)   # doctest: +SKIP
         """
-        unsupported = sorted(k for k, v in kwargs.items() if v is not None)
+        unsupported = sorted(k for k, v in dict(kwargs, steps=steps).items() if v is not None)
         if unsupported:
             raise TypeError(f"evaluate() got unsupported argument(s) {unsupported}")
         self._require_compiled("evaluation")
@@ -757,38 +929,38 @@ class Sequential(SerialFits):
         verbose = _verbosity(verbose)
         return_dict = check_bool(return_dict, "return_dict", keras_style=True)
         xs, targets = self._xy(x, y)
-        line = progress.ProgressLine(math.ceil(xs.shape[0] / batch_size), verbose)
-        line.begin()
         weights = (None if sample_weight is None
                    else _sample_weights(sample_weight, xs.shape[0], self.dtype))
-        out, loss_sum = self._core.forward_loss(xs, targets.core, sample_weight=weights)
-        logs = {"loss": loss_sum / xs.shape[0]}
-        logs.update(self._scores(out, targets, self._metrics()))
-        line.finish(logs)
+        cbs = callbacks_module.configure(callbacks, self, verbose=verbose, epochs=1,
+                                         steps=math.ceil(xs.shape[0] / batch_size))
+        logs = self._test_pass(xs, targets, weights, batch_size, cbs)
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                **kwargs):
         """The model's outputs for x, an array (samples, units) in the model's dtype.
+
+        verbose non-zero adds a ``callbacks.ProgbarLogger``; `callbacks` get
+        on_predict_begin/end, and a callback overriding on_predict_batch_begin/end
+        makes the pass run batch by batch (batch_size rows, default 32).
 
         Example
         -------
         >>> probs = model.predict(x_test, verbose=0)                     # doctest: +SKIP
         >>> probs.argmax(axis=1)                                          # doctest: +SKIP
         """
-        unsupported = sorted(k for k, v in kwargs.items() if v is not None)
+        unsupported = sorted(k for k, v in dict(kwargs, steps=steps).items() if v is not None)
         if unsupported:
             raise TypeError(f"predict() got unsupported argument(s) {unsupported}")
         batch_size = _batch_size(batch_size)
         verbose = _verbosity(verbose)
         xs = self._x(x)
-        line = progress.ProgressLine(math.ceil(xs.shape[0] / batch_size), verbose)
-        line.begin()
-        out = self._core.forward(xs, logits=self._core_logits)
-        line.finish({})
-        return out
+        cbs = callbacks_module.configure(callbacks, self, verbose=verbose, epochs=1,
+                                         steps=math.ceil(xs.shape[0] / batch_size))
+        return self._predict_pass(xs, batch_size, cbs)
 
     def __call__(self, x):
         return self.predict(x, verbose=0)

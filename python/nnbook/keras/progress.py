@@ -1,10 +1,13 @@
 """The Keras-style progress line printed by fit/evaluate/predict.
 
-On a terminal (``isatty()`` alone decides) the verbose=1 bar is live: the
-core calls back about every ``LIVE_SECONDS`` while an epoch runs, and the
-line is redrawn in place with the step count, an ETA and the running loss
-and accuracy, then overwritten by the finished line. Through a pipe or into a
-file, each epoch is one clean line written at its end.
+``callbacks.ProgbarLogger`` draws it. On a terminal (``isatty()`` alone
+decides) the verbose=1 bar is live: the core calls back about every
+``LIVE_SECONDS`` while an epoch runs, and the line is redrawn in place (at
+most that often, even when batch callbacks call after every batch) with the
+step count, an ETA and the running loss and metrics, then overwritten by the
+finished line. Through a pipe or into a file, each epoch is one clean line
+written at its end. As in Keras 3, ``Epoch i/n`` heads each epoch only when
+n > 1.
 
 verbose=1::
 
@@ -66,6 +69,7 @@ class ProgressLine:
         self._start = None
         self._drawn = False
         self._last_width = 0
+        self._last_draw = None
 
     def _counter(self, done):
         return f"{done:>{self.width}}/{self.steps}"
@@ -79,7 +83,11 @@ class ProgressLine:
         """Redraw a live bar: `done` steps finished, running `logs` (no-op when not live)."""
         if not self._drawn or not 0 < done < self.steps:
             return
-        elapsed = time.perf_counter() - self._start
+        now = time.perf_counter()
+        if self._last_draw is not None and now - self._last_draw < LIVE_SECONDS:
+            return
+        self._last_draw = now
+        elapsed = now - self._start
         eta = elapsed / done * (self.steps - done)
         filled = BAR_WIDTH * done // self.steps
         bar = "=" * max(filled - 1, 0) + ">" + "." * (BAR_WIDTH - max(filled, 1))

@@ -61,6 +61,7 @@ import numpy as np
 from ..io import keras_format, registry
 from .._validation import INT32_MAX
 from ..io.npz import ModelFileError, NpzReader, write_npz
+from . import metrics as metrics_module
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "ModelFileError"]
 
@@ -600,6 +601,9 @@ def _metrics_from_keras(spec, check):
                 metric = metric.get("config")
             elif metric.get("class_name") in _METRIC_CLASSES:
                 metric = _METRIC_CLASSES[metric["class_name"]]
+            elif metric.get("class_name") in metrics_module.CLASS_NAMES:
+                names.append(metric)         # Precision, Recall, AUC, TopK...: with their config
+                continue
         if not isinstance(metric, str):
             check.fail(f"the metric {metric!r} is not one nnbook.keras has (accuracy, "
                        f"binary/categorical/sparse_categorical_accuracy, mse, mae)")

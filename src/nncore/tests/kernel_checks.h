@@ -105,6 +105,64 @@ static void T(check_activations)(void) {
     for (int k = 0; k < NK; k++) check_close("softmax_forward huge", PREC, k, p[k], want_big[k], RTOL);
 }
 
+/* Keras's further activations against their direct formulas, evaluated in
+ * double, and their derivatives against central differences of those
+ * formulas; at points off every kink. */
+static double T(direct_activation)(int act, double z) {
+    switch (act) {
+    case NN_ELU: return z > 0 ? z : exp(z) - 1;
+    case NN_SELU: return 1.0507009873554805 * (z > 0 ? z : 1.6732632423543772 * (exp(z) - 1));
+    case NN_GELU: return 0.5 * z * (1 + erf(z / sqrt(2.0)));
+    case NN_SWISH: return z / (1 + exp(-z));
+    case NN_LEAKY_RELU: return z > 0 ? z : 0.2 * z;
+    case NN_SOFTPLUS: return log(1 + exp(z));
+    case NN_SOFTSIGN: return z / (1 + fabs(z));
+    case NN_HARD_SIGMOID: return fmin(fmax(z + 3, 0), 6) / 6;
+    case NN_HARD_SILU: return z * fmin(fmax(z + 3, 0), 6) / 6;
+    default: return NAN;
+    }
+}
+
+static void T(check_keras_activations)(void) {
+    static const int acts[] = {NN_ELU, NN_SELU, NN_GELU, NN_SWISH, NN_LEAKY_RELU, NN_SOFTPLUS,
+                               NN_SOFTSIGN, NN_HARD_SIGMOID, NN_HARD_SILU};
+    static const double zs[] = {-7.5, -3.5, -1.25, -0.25, 0.5, 1.75, 2.5, 4, 9};
+    enum { NZ = sizeof zs / sizeof zs[0] };
+    real z[NZ], a[NZ], ones[NZ], d[NZ];
+    for (int i = 0; i < NZ; i++) {
+        z[i] = (real)zs[i];
+        ones[i] = 1;
+    }
+    for (size_t j = 0; j < sizeof acts / sizeof acts[0]; j++) {
+        int act = acts[j];
+        K(activation_forward)(a, z, 1, NZ, act, (real)-HUGE_VAL);
+        K(activation_backward)(d, ones, a, z, 1, NZ, act);
+        for (int i = 0; i < NZ; i++) {
+            double zi = z[i], h = 1e-5;
+            check_close("keras activation forward", PREC, act * 100 + i, a[i],
+                        T(direct_activation)(act, zi), RTOL * 10);
+            double fd = (T(direct_activation)(act, zi + h) - T(direct_activation)(act, zi - h)) / (2 * h);
+            check_close("keras activation backward", PREC, act * 100 + i, d[i], fd,
+                        RTOL > 1e-6 ? RTOL * 10 : 1e-8);
+        }
+    }
+    check_true("gelu, swish and hard_silu need their input",
+               nn_activation_needs_input(NN_GELU) && nn_activation_needs_input(NN_SWISH) &&
+               nn_activation_needs_input(NN_HARD_SILU) && !nn_activation_needs_input(NN_ELU));
+}
+
+/* Keras's further losses on one row worked by hand: a = (0.5, 3), y = (0, 1).
+ *   mae (0.5 + 2)/2 = 1.25; huber (delta 1) (0.125 + 1.5)/2 = 0.8125;
+ *   hinge (labels -1, +1) (1.5 + 0)/2 = 0.75; squared hinge 2.25/2 = 1.125. */
+static void T(check_keras_losses_example)(void) {
+    real a[2] = {0.5, 3}, y[2] = {0, 1};
+    check_close("mae hand example", PREC, 0, K(elementwise_loss_forward)(NN_LOSS_MAE, a, y, 1, 2, 1.0), 1.25, RTOL);
+    check_close("huber hand example", PREC, 0, K(elementwise_loss_forward)(NN_LOSS_HUBER, a, y, 1, 2, 1.0), 0.8125, RTOL);
+    check_close("hinge hand example", PREC, 0, K(elementwise_loss_forward)(NN_LOSS_HINGE, a, y, 1, 2, 1.0), 0.75, RTOL);
+    check_close("squared hinge hand example", PREC, 0,
+                K(elementwise_loss_forward)(NN_LOSS_SQUARED_HINGE, a, y, 1, 2, 1.0), 1.125, RTOL);
+}
+
 /* Cross-entropy values on examples small enough to work by hand. */
 static void T(check_cross_entropy_example)(void) {
     /* Softmax CE, B=2, K=3, logits chosen as logs so the exponentials are integers:
@@ -150,6 +208,8 @@ static void T(check_all)(void) {
     T(check_dense)();
     T(check_activations)();
     T(check_cross_entropy_example)();
+    T(check_keras_activations)();
+    T(check_keras_losses_example)();
 }
 
 #undef K
