@@ -25,6 +25,9 @@ constant moves one float32 step and allows ten times that; ``rtol_reason``
 says so per case. Where nnbook can take the rounded value (a regularizer
 object's factor), the case lists it under ``nnbook_substitutions``, the test
 passes the rounded value and keeps 1e-12. nnbook itself keeps exact values.
+Two constants are rounded inside Keras's own ops (gelu's 1/sqrt(2),
+log_cosh's log 2; see ROUNDED_INSIDE_KERAS), and the training AUC is not
+Keras's running value (see AFTER_THE_EPOCH).
 The ``metrics_top_k_float32`` cases are float32 because Keras cannot run
 ``TopKCategoricalAccuracy`` in float64 (TensorFlow's InTopKV2 is float32-only).
 """
@@ -118,6 +121,26 @@ def fit_kwargs(spec, arrays):
     return kwargs
 
 
+# Constants inside Keras's own ops that TensorFlow evaluates in float32 even
+# under float64, which no argument can hand to nnbook (it keeps the exact
+# value); tests/test_kernels_keras_extra.py checks each against Keras's own
+# values. Allowed: ten times the relative change the rounding makes.
+ROUNDED_INSIDE_KERAS = {
+    "activation_gelu": (5e-8, "Keras's gelu scales by 1/sqrt(2) rounded to float32, "
+                              "5e-9 relative"),
+    "loss_log_cosh": (5e-8, "Keras's log_cosh subtracts log(2) rounded to float32, "
+                            "4.5e-9 of the loss"),
+}
+# Keras's training AUC is accumulated over the epoch's batches, each scored
+# before its update; nnbook computes it after the epoch over the training
+# rows (nnbook.keras.metrics.AUC says so). val_auc is compared as the rest.
+AFTER_THE_EPOCH = {"auc"}
+
+
+def case_rtol(name):
+    return ROUNDED_INSIDE_KERAS.get(name, (CASES[name]["rtol"],))[0]
+
+
 def assert_matches(name, what, actual, expected, rtol):
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.shape == expected.shape, \
@@ -125,7 +148,8 @@ def assert_matches(name, what, actual, expected, rtol):
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale,
                                err_msg=f"case {name}: {what} differs from Keras's "
-                                       f"(rtol {rtol:.1e}; {CASES[name]['rtol_reason']})")
+                                       f"(rtol {rtol:.1e}; "
+                                       f"{ROUNDED_INSIDE_KERAS.get(name, (0, CASES[name]['rtol_reason']))[1]})")
 
 
 # --------------------------------------------------------------------------
@@ -195,8 +219,10 @@ def test_history_matches_keras(name, runs, floatx):
     assert sorted(history) == spec["history_keys"], \
         f"case {name}: history keys {sorted(history)}, Keras's {spec['history_keys']}"
     for key in spec["history_keys"]:
+        if key in AFTER_THE_EPOCH:
+            continue
         assert_matches(name, f"history['{key}']", history[key], arrays[f"history_{key}"],
-                       spec["rtol"])
+                       case_rtol(name))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -207,14 +233,14 @@ def test_final_weights_match_keras(name, runs, floatx):
     assert len(weights) == len(expected), \
         f"case {name}: nnbook has {len(weights)} weight arrays, Keras {spec['weight_names']}"
     for got, want, label in zip(weights, expected, spec["weight_names"]):
-        assert_matches(name, f"weight {label}", got, want, spec["rtol"])
+        assert_matches(name, f"weight {label}", got, want, case_rtol(name))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_predictions_match_keras(name, runs, floatx):
     _, _, predictions = run_case(name, runs, floatx)
     assert_matches(name, "predictions on x after fit", predictions,
-                   load_arrays(name)["predictions"], CASES[name]["rtol"])
+                   load_arrays(name)["predictions"], case_rtol(name))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -265,10 +265,10 @@ class Sequential(SerialFits):
         if self._input_shape is not None:
             layer.compute_output_shape(self._output_shape_of(self._layers))  # raises early
         elif self._layers and layer.built and isinstance(self._layers[-1], Dense) \
-                and layer.input_shape[1:] != (self._layers[-1].units,):
+                and layer.input_shape[1:] != (self._output_units,):
             raise ValueError(f"Layer '{layer.name}' was built for inputs of shape "
                              f"{layer.input_shape} but follows a layer with "
-                             f"{self._layers[-1].units} units")
+                             f"{self._output_units} units")
         self._layers.append(layer)
         self._core = None
         if self._buildable():
@@ -558,7 +558,8 @@ class Sequential(SerialFits):
         if self.optimizer is not None:
             settings.update(optimizers.CLIPPING_OFF)    # a new optimizer may clip no more
             settings.update(self.optimizer.core_settings())
-        settings.update(self._count_settings())
+        if self.loss is not None and self._layers:
+            settings.update(self._count_settings())
         return settings
 
     def _sync_optimizer(self):
