@@ -603,11 +603,13 @@ def test_keras_files_round_trip_every_layer(tmp_path, suffix):
     else:
         model.save_weights(path)
         again = _model()
+        again.layers[2].trainable = False               # the same trained weights
         again.compile(optimizer=optimizers.Adam(clipnorm=1.0),
                       loss="sparse_categorical_crossentropy")
         again.load_weights(path)
     for a, b in zip(again.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(again._core.opt_state, model._core.opt_state)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
