@@ -136,8 +136,7 @@ class _LayerFormat:
     ``output_shape(check, config, input_shape)`` validates the config (via
     ``check``, a :class:`_Check`) and returns the output shape;
     ``weight_shapes(config, input_shape)`` the shapes of its variables in
-    Keras's order. Issue-9 layers (Flatten, BatchNormalization, Dropout,
-    Activation) are added as further entries of :data:`LAYER_FORMATS`.
+    Keras's order.
     """
 
     class_name = group = None
@@ -150,29 +149,69 @@ class _LayerFormat:
     def weight_shapes(self, config, input_shape):
         return []
 
+    def trained(self, config, input_shape):
+        """For each variable, whether the optimizer trains it (and so keeps slots for it)."""
+        return [config.get("trainable", True) is not False] * len(
+            self.weight_shapes(config, input_shape))
 
-#: Dense activations nnbook's core runs.
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax")
+
+#: Activations nnbook's core runs, by Keras's names (Keras writes 'swish' as
+#: 'silu'); the same as nnbook._nncore.ACTIVATIONS (a test keeps them equal:
+#: io imports nothing above it).
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax", "exponential", "elu", "selu",
+               "gelu", "swish", "silu", "leaky_relu", "softplus", "softsign", "hard_sigmoid",
+               "hard_silu", "hard_swish")
+#: Keras's regularizers nnbook runs (weights and activity penalties).
+REGULARIZERS = ("L1", "L2", "L1L2")
+
+
+def _check_activation(check, config, key="activation"):
+    activation = activation_name(config.get(key))
+    if activation not in ACTIVATIONS:
+        check.fail(f"its {key} {config.get(key)!r} is not one nnbook runs "
+                   f"({', '.join(ACTIVATIONS)})")
+    return activation
+
+
+def _check_regularizers(check, config, keys):
+    """Each of `keys` None or a serialised keras.regularizers L1/L2/L1L2 with finite factors >= 0."""
+    for key in keys:
+        value = config.get(key)
+        if value is None:
+            continue
+        inner = value.get("config") if isinstance(value, dict) else None
+        if not isinstance(value, dict) or value.get("class_name") not in REGULARIZERS \
+                or value.get("module") not in (None, "keras.regularizers") \
+                or value.get("registered_name") not in (None, value.get("class_name")) \
+                or not isinstance(inner, dict) \
+                or not all(k in ("l1", "l2") and isinstance(v, (int, float))
+                           and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                           for k, v in inner.items()):
+            check.fail(f"its {key} is {value!r}; nnbook runs the regularizers "
+                       f"{', '.join(REGULARIZERS)} with factors >= 0")
+
+
+def _check_trainable(check, config):
+    if not isinstance(config.get("trainable", True), bool):
+        check.fail(f"trainable is {config.get('trainable')!r}, not true or false")
 
 
 class _DenseFormat(_LayerFormat):
     class_name, group = "Dense", "dense"
-    required = {"kernel_regularizer": None, "bias_regularizer": None,
-                "activity_regularizer": None, "kernel_constraint": None,
-                "bias_constraint": None, "lora_rank": None, "quantization_config": None,
-                "trainable": True}
+    required = {"kernel_constraint": None, "bias_constraint": None, "lora_rank": None,
+                "quantization_config": None}
 
     def output_shape(self, check, config, input_shape):
         if len(input_shape) != 1:
             check.fail(f"its input has shape {_shape_text(input_shape)}; nnbook's Dense "
-                       f"takes flat vectors (a Flatten layer first is not supported yet)")
+                       f"takes flat vectors (put a Flatten before it)")
         check.size(config.get("units"), "units")
-        activation = activation_name(config.get("activation"))
-        if activation not in ACTIVATIONS:
-            check.fail(f"its activation {config.get('activation')!r} is not one nnbook runs "
-                       f"({', '.join(ACTIVATIONS)})")
+        _check_activation(check, config)
         if not isinstance(config.get("use_bias", True), bool):
             check.fail(f"use_bias is {config.get('use_bias')!r}, not true or false")
+        _check_regularizers(check, config, ("kernel_regularizer", "bias_regularizer",
+                                            "activity_regularizer"))
+        _check_trainable(check, config)
         return (config["units"],)
 
     def weight_shapes(self, config, input_shape):
@@ -180,8 +219,76 @@ class _DenseFormat(_LayerFormat):
         return [(input_shape[0], units)] + ([(units,)] if config.get("use_bias", True) else [])
 
 
+class _FlattenFormat(_LayerFormat):
+    class_name, group = "Flatten", "flatten"
+    required = {"data_format": "channels_last"}
+
+    def output_shape(self, check, config, input_shape):
+        size = math.prod(input_shape)
+        if size > INT32_MAX:
+            check.fail(f"its output has {size} features; nnbook's sizes are C ints")
+        return (size,)
+
+
+class _ActivationFormat(_LayerFormat):
+    class_name, group = "Activation", "activation"
+
+    def output_shape(self, check, config, input_shape):
+        if _check_activation(check, config) == "softmax" and len(input_shape) != 1:
+            check.fail(f"its softmax runs over the last axis of a {_shape_text(input_shape)} "
+                       f"input; nnbook runs softmax on flat inputs only")
+        return tuple(input_shape)
+
+
+class _DropoutFormat(_LayerFormat):
+    class_name, group = "Dropout", "dropout"
+    required = {"noise_shape": None}
+
+    def output_shape(self, check, config, input_shape):
+        rate, seed = config.get("rate"), config.get("seed")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            check.fail(f"its rate is {rate!r}; nnbook runs rates in [0, 1)")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                                 or not 0 <= seed < 2 ** 32):
+            check.fail(f"its seed is {seed!r}; expected null or an integer in [0, 2**32)")
+        return tuple(input_shape)
+
+
+class _BatchNormalizationFormat(_LayerFormat):
+    class_name, group = "BatchNormalization", "batch_normalization"
+    required = {"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+                "gamma_constraint": None, "synchronized": False, "renorm": False}
+
+    def output_shape(self, check, config, input_shape):
+        if len(input_shape) != 1 or config.get("axis", -1) not in (-1, [-1], 1, [1]):
+            check.fail(f"it normalises axis {config.get('axis')!r} of a "
+                       f"{_shape_text(input_shape)} input; nnbook normalises the features "
+                       f"of flat inputs (axis -1)")
+        for key in ("center", "scale"):
+            if not isinstance(config.get(key, True), bool):
+                check.fail(f"{key} is {config.get(key)!r}, not true or false")
+        momentum, epsilon = config.get("momentum", 0.99), config.get("epsilon", 1e-3)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) \
+                or not 0 <= momentum <= 1:
+            check.fail(f"its momentum is {momentum!r}; expected a number in [0, 1]")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) \
+                or not 0 < epsilon < math.inf:
+            check.fail(f"its epsilon is {epsilon!r}; expected a number > 0")
+        _check_trainable(check, config)
+        return tuple(input_shape)
+
+    def weight_shapes(self, config, input_shape):
+        present = int(config.get("scale", True)) + int(config.get("center", True)) + 2
+        return [tuple(input_shape)] * present
+
+    def trained(self, config, input_shape):
+        learned = int(config.get("scale", True)) + int(config.get("center", True))
+        return [config.get("trainable", True) is not False] * learned + [False, False]
+
+
 #: Keras class name -> its format; a class missing here is refused by name.
-LAYER_FORMATS = {f.class_name: f for f in (_DenseFormat(),)}
+LAYER_FORMATS = {f.class_name: f for f in (_DenseFormat(), _FlattenFormat(), _ActivationFormat(),
+                                           _DropoutFormat(), _BatchNormalizationFormat())}
 
 
 def activation_name(value):
@@ -566,8 +673,9 @@ def _read_h5(h5, check, name, dtype, input_shape, layers, compile_config):
     optimizer_variables = None
     if compile_config and isinstance(compile_config.get("optimizer"), dict) \
             and "optimizer/vars" in h5:
-        optimizer_variables = _read_optimizer(h5, check, compile_config["optimizer"],
-                                              [s for *_, shapes in layers for s in shapes],
+        trained = [s for fmt, config, shape, shapes in layers
+                   for s, t in zip(shapes, fmt.trained(config, shape)) if t]
+        optimizer_variables = _read_optimizer(h5, check, compile_config["optimizer"], trained,
                                               dtype)
     return KerasModel(name, dtype, input_shape, out, compile_config, optimizer_variables)
 
@@ -661,8 +769,9 @@ def dtype_policy(dtype):
 
 def layer_config(class_name, config, dtype, input_shape):
     """A layer's entry in config.json: ``config`` holds the class's own keys."""
-    full = {"name": config["name"], "trainable": True, "dtype": dtype_policy(dtype)}
-    full.update({k: v for k, v in config.items() if k != "name"})
+    full = {"name": config["name"], "trainable": config.get("trainable", True),
+            "dtype": dtype_policy(dtype)}
+    full.update({k: v for k, v in config.items() if k not in ("name", "trainable")})
     return keras_object("keras.layers", class_name, full,
                         build_config={"input_shape": [None, *input_shape]})
 

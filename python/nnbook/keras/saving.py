@@ -15,19 +15,19 @@ Which format is chosen by the name when saving, by the content when loading:
 
 Keras files and nnbook.keras differ in a few places, all checked on
 loading, each refusal a ``ModelFileError`` naming the layer or field:
-layers other than ``Dense`` (and the ``InputLayer``), activations other than
-linear/sigmoid/tanh/relu/softmax, regularizers and constraints, optimizers
-other than SGD/Adam/RMSprop or with weight decay or EMA (gradient clipping
-is kept),
-learning-rate schedules, losses other than mse and the three
+layers other than Dense, Flatten, Activation, Dropout and
+BatchNormalization (and the ``InputLayer``), activations the core does not
+run, regularizers other than L1/L2/L1L2 and any constraint, a Dense on a
+multi-dimensional input (Keras's Dense on the last axis), optimizers other
+than SGD/Adam/RMSprop or with weight decay or EMA (gradient clipping is
+kept), learning-rate schedules, losses other than mse and the three
 cross-entropies (with label smoothing or another reduction), metrics other
 than accuracy/mse/mae. Keras stores its learning rate in float32 (0.01 is
 read back as 0.009999999776482582); nnbook writes its exact value into
 ``config.json``. A weight initializer nnbook does not have (it only matters
-for re-initialising) is replaced by the default, with a warning. Saving
-refuses, naming the layer, what these files cannot hold yet: layers other
-than Dense, regularizers, activations other than the five above; nnbook's
-own format holds every model.
+for re-initialising) is replaced by the default, with a warning. Keras
+keeps optimizer slots only for the weights it trains (not for moving
+statistics, nor for a frozen layer's weights), and so do these files.
 
 nnbook's own file is a NumPy ``.npz`` archive (a zip) holding:
 
@@ -277,29 +277,51 @@ _OPTIMIZER_KEYS = {"SGD": {"learning_rate": None, "momentum": None, "nesterov": 
                             "epsilon": None, "amsgrad": False, **_CLIPPING},
                    "RMSprop": {"learning_rate": None, "rho": None, "epsilon": None,
                                "momentum": 0.0, "centered": False, **_CLIPPING}}
-_LOSS_CLASSES = {"MeanSquaredError": "mse", "BinaryCrossentropy": "binary_crossentropy",
-                 "CategoricalCrossentropy": "categorical_crossentropy",
-                 "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy"}
-_LOSS_OFF = {"label_smoothing": 0.0, "axis": -1, "reduction": "sum_over_batch_size",
-             "ignore_class": None, "dtype": None}
+# Keras's loss classes nnbook runs (nnbook.keras.losses has the same names), and
+# the settings nnbook does not implement, with the value that means "off".
+_LOSS_CLASSES = ("MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
+                 "Huber", "LogCosh", "KLDivergence", "Hinge", "SquaredHinge",
+                 "BinaryCrossentropy", "CategoricalCrossentropy",
+                 "SparseCategoricalCrossentropy")
+_LOSS_OFF = {"axis": -1, "reduction": "sum_over_batch_size", "ignore_class": None,
+             "dtype": None}
+_LOSS_IGNORED = ("name",)
 _METRIC_CLASSES = {"BinaryAccuracy": "binary_accuracy",
                    "CategoricalAccuracy": "categorical_accuracy",
                    "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
                    "MeanSquaredError": "mse", "MeanAbsoluteError": "mae"}
 
 
-def _dense_to_keras(layer):
+def _keras_initializer(value):
     from . import initializers
-    def init(value):
-        spec = initializers.serialize(value)
-        return keras_format.keras_object("keras.initializers", spec["class_name"],
-                                         spec["config"])
-    return {"name": layer.name, "units": layer.units, "activation": layer.activation,
-            "use_bias": layer.use_bias,
-            "kernel_initializer": init(layer.kernel_initializer),
-            "bias_initializer": init(layer.bias_initializer),
-            "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
-            "bias_constraint": None, "quantization_config": None}
+    spec = initializers.serialize(value)
+    return keras_format.keras_object("keras.initializers", spec["class_name"], spec["config"])
+
+
+def _keras_regularizer(value):
+    from . import regularizers
+    spec = regularizers.serialize(value)
+    return None if spec is None else keras_format.keras_object(
+        "keras.regularizers", spec["class_name"], spec["config"])
+
+
+def _regularizer(spec):
+    from . import regularizers
+    if spec is None:
+        return None
+    return regularizers.get({"class_name": spec["class_name"], "config": spec["config"]})
+
+
+def _dense_to_keras(layer):
+    return {"name": layer.name, "trainable": layer.trainable, "units": layer.units,
+            "activation": layer.activation, "use_bias": layer.use_bias,
+            "kernel_initializer": _keras_initializer(layer.kernel_initializer),
+            "bias_initializer": _keras_initializer(layer.bias_initializer),
+            "kernel_regularizer": _keras_regularizer(layer.kernel_regularizer),
+            "bias_regularizer": _keras_regularizer(layer.bias_regularizer),
+            **({"activity_regularizer": _keras_regularizer(layer.activity_regularizer)}
+               if layer.activity_regularizer is not None else {}),
+            "kernel_constraint": None, "bias_constraint": None, "quantization_config": None}
 
 
 def _initializer(spec, argument, layer_name, path):
@@ -312,7 +334,8 @@ def _initializer(spec, argument, layer_name, path):
     try:
         return initializers.get(spec, argument)
     except (TypeError, ValueError):
-        default = "glorot_uniform" if argument == "kernel_initializer" else "zeros"
+        default = {"kernel_initializer": "glorot_uniform", "gamma_initializer": "ones",
+                   "moving_variance_initializer": "ones"}.get(argument, "zeros")
         warnings.warn(f"{path}: layer {layer_name!r} has a {argument} nnbook does not have "
                       f"({spec!r}); the weights are loaded exactly, but re-initialising the "
                       f"layer would use {default}", UserWarning, stacklevel=5)
@@ -327,12 +350,73 @@ def _dense_from_keras(config, path):
                                                  "kernel_initializer", config["name"], path),
                  bias_initializer=_initializer(config.get("bias_initializer"),
                                                "bias_initializer", config["name"], path),
-                 name=config["name"])
+                 kernel_regularizer=_regularizer(config.get("kernel_regularizer")),
+                 bias_regularizer=_regularizer(config.get("bias_regularizer")),
+                 activity_regularizer=_regularizer(config.get("activity_regularizer")),
+                 trainable=config.get("trainable", True), name=config["name"])
 
 
-#: Keras class name -> (nnbook layer -> Keras config, Keras config -> nnbook layer).
-#: The layers of issue 9 add their entries here (and in keras_format.LAYER_FORMATS).
-LAYERS = {"Dense": (_dense_to_keras, _dense_from_keras)}
+def _flatten_to_keras(layer):
+    return {"name": layer.name, "trainable": layer.trainable, "data_format": "channels_last"}
+
+
+def _flatten_from_keras(config, path):
+    from .layers import Flatten
+    return Flatten(name=config["name"], trainable=config.get("trainable", True))
+
+
+def _activation_to_keras(layer):
+    return {"name": layer.name, "trainable": layer.trainable, "activation": layer.activation}
+
+
+def _activation_from_keras(config, path):
+    from .layers import Activation
+    return Activation(keras_format.activation_name(config.get("activation")),
+                      name=config["name"], trainable=config.get("trainable", True))
+
+
+def _dropout_to_keras(layer):
+    return {"name": layer.name, "trainable": layer.trainable, "rate": layer.rate,
+            "seed": layer.seed, "noise_shape": None}
+
+
+def _dropout_from_keras(config, path):
+    from .layers import Dropout
+    return Dropout(config["rate"], seed=config.get("seed"), name=config["name"],
+                   trainable=config.get("trainable", True))
+
+
+_BN_INITIALIZERS = ("beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                    "moving_variance_initializer")
+
+
+def _batchnorm_to_keras(layer):
+    return {"name": layer.name, "trainable": layer.trainable, "axis": -1,
+            "momentum": layer.momentum, "epsilon": layer.epsilon, "center": layer.center,
+            "scale": layer.scale,
+            **{key: _keras_initializer(getattr(layer, key)) for key in _BN_INITIALIZERS},
+            "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+            "gamma_constraint": None, "synchronized": False, "renorm": False,
+            "renorm_clipping": None, "renorm_momentum": 0.99}
+
+
+def _batchnorm_from_keras(config, path):
+    from .layers import BatchNormalization
+    return BatchNormalization(
+        momentum=config.get("momentum", 0.99), epsilon=config.get("epsilon", 1e-3),
+        center=config.get("center", True), scale=config.get("scale", True),
+        **{key: _initializer(config.get(key), key, config["name"], path)
+           for key in _BN_INITIALIZERS},
+        trainable=config.get("trainable", True), name=config["name"])
+
+
+#: Keras class name -> (nnbook layer -> Keras config, Keras config -> nnbook layer);
+#: keras_format.LAYER_FORMATS checks the configs read.
+LAYERS = {"Dense": (_dense_to_keras, _dense_from_keras),
+          "Flatten": (_flatten_to_keras, _flatten_from_keras),
+          "Activation": (_activation_to_keras, _activation_from_keras),
+          "Dropout": (_dropout_to_keras, _dropout_from_keras),
+          "BatchNormalization": (_batchnorm_to_keras, _batchnorm_from_keras)}
 
 
 def _optimizer_to_keras(optimizer):
@@ -356,16 +440,34 @@ def _optimizer_to_keras(optimizer):
 
 
 def _loss_to_keras(loss):
-    if not loss.from_logits:
+    """Keras's string for a plain mse or cross-entropy, else the serialised class."""
+    cls, config = type(loss).__name__, loss.get_config()
+    if cls in ("MeanSquaredError", "BinaryCrossentropy", "CategoricalCrossentropy",
+               "SparseCategoricalCrossentropy") and not any(config.values()):
         return loss.name
-    cls = type(loss).__name__
+    extra = ({"axis": -1} if cls in ("BinaryCrossentropy", "CategoricalCrossentropy") else
+             {"ignore_class": None} if cls == "SparseCategoricalCrossentropy" else {})
+    name = "mean_squared_error" if cls == "MeanSquaredError" else loss.name
     return keras_format.keras_object("keras.losses", cls, {
-        "name": loss.name, "reduction": "sum_over_batch_size", "from_logits": True,
-        **({"ignore_class": None} if cls == "SparseCategoricalCrossentropy" else
-           {"label_smoothing": 0.0, "axis": -1})})
+        "name": name, "reduction": "sum_over_batch_size", **config, **extra})
 
 
-def _optimizer_variables(model, optimizer_config, shapes):
+def _trained_weights(model):
+    """(start in the core's parameter vector, shape) of every weight the optimizer
+    trains, in model order: Keras keeps optimizer slots for these only (not for
+    moving statistics, nor for the weights of a frozen layer)."""
+    params = model._core.params
+    out = []
+    for layer in model.layers:
+        for key, weight in layer._weight_list():
+            if layer.trainable and layer._learned(key):
+                start = (weight.__array_interface__["data"][0]
+                         - params.__array_interface__["data"][0]) // params.itemsize
+                out.append((int(start), weight.shape))
+    return out
+
+
+def _optimizer_variables(model, optimizer_config):
     """[iterations, learning_rate, slots...] in Keras's order, from the core's state."""
     slots = keras_format.optimizer_slots(optimizer_config)
     core = model._core
@@ -373,34 +475,12 @@ def _optimizer_variables(model, optimizer_config, shapes):
     if len(slots) * size > core.opt_state.size:   # the core keeps no such slot (never trained)
         return None
     values = [int(core.step), float(model.optimizer.learning_rate)]
-    offset = 0
-    for shape in shapes:
+    for offset, shape in _trained_weights(model):
         n = int(np.prod(shape))
         for s in range(len(slots)):
             start = s * size + offset
             values.append(core.opt_state[start:start + n].reshape(shape).copy())
-        offset += n
     return values
-
-
-def _check_keras_layers(model):
-    """Refuse, naming it, a layer (or a layer setting) the Keras file layout
-    here does not write yet."""
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind not in LAYERS or keras_format.LAYER_FORMATS.get(kind) is None:
-            raise ValueError(f"Saving a model with a {kind} layer ('{layer.name}') in Keras's "
-                             f"file layout (.keras, .weights.h5) is not supported yet; save it "
-                             f"in nnbook's format instead (model.save('model.npz'))")
-        regularized = [k for k in ("kernel_regularizer", "bias_regularizer",
-                                   "activity_regularizer") if getattr(layer, k, None)]
-        if regularized or getattr(layer, "activation", "linear") not in \
-                keras_format.ACTIVATIONS:
-            what = (f"{', '.join(regularized)}" if regularized
-                    else f"activation='{layer.activation}'")
-            raise ValueError(f"Saving layer '{layer.name}' with {what} in Keras's file layout "
-                             f"(.keras, .weights.h5) is not supported yet; save it in "
-                             f"nnbook's format instead (model.save('model.npz'))")
 
 
 def to_keras(model, optimizer_required=True):
@@ -409,7 +489,6 @@ def to_keras(model, optimizer_required=True):
     An optimizer the .keras layout does not know is an error, unless
     optimizer_required is False (weights files): then it is left out."""
     model._require_built("save()")
-    _check_keras_layers(model)
     layers = []
     for layer in model.layers:
         to, _ = LAYERS[type(layer).__name__]
@@ -428,8 +507,7 @@ def to_keras(model, optimizer_required=True):
                           "loss_weights": None, "metrics": list(model._metric_names) or None,
                           "weighted_metrics": None, "run_eagerly": False,
                           "steps_per_execution": 1, "jit_compile": False}
-        variables = _optimizer_variables(model, optimizer,
-                                         [w.shape for w in model.get_weights()])
+        variables = _optimizer_variables(model, optimizer)
     return keras_format.KerasModel(model.name, model.dtype, model.input_shape[1:], layers,
                                    compile_config, variables)
 
@@ -489,9 +567,8 @@ def _loss_from_keras(spec, check):
         try:
             return losses.get(spec)
         except ValueError:
-            check.fail(f"the loss {spec!r} is not one nnbook.keras has (mse, "
-                       f"binary_crossentropy, categorical_crossentropy, "
-                       f"sparse_categorical_crossentropy)")
+            check.fail(f"the loss {spec!r} is not one nnbook.keras has (classes "
+                       f"{', '.join(_LOSS_CLASSES)})")
     if not isinstance(spec, dict) or spec.get("class_name") not in _LOSS_CLASSES \
             or spec.get("registered_name") not in (None, spec.get("class_name")):
         what = spec.get("registered_name") or spec.get("class_name") if isinstance(spec, dict) \
@@ -504,7 +581,7 @@ def _loss_from_keras(spec, check):
                                                          config[key] == "auto"):
             check.fail(f"the loss {spec['class_name']} sets {key}={config[key]!r}, which "
                        f"nnbook.keras does not implement")
-    kwargs = {"from_logits": config["from_logits"]} if "from_logits" in config else {}
+    kwargs = {k: v for k, v in config.items() if k not in _LOSS_OFF and k not in _LOSS_IGNORED}
     try:
         return losses.get({"class_name": spec["class_name"], "config": kwargs})
     except (TypeError, ValueError) as exc:
@@ -554,19 +631,18 @@ def _restore_optimizer(model, variables):
     """Copy Keras's [iterations, learning_rate, slots...] into the core's state."""
     core = model._core
     step, slot_arrays = variables[0], variables[2:]
-    shapes = [w.shape for w in model.weights]
-    n_slots = len(slot_arrays) // max(len(shapes), 1)
+    trained = _trained_weights(model)
+    n_slots = len(slot_arrays) // max(len(trained), 1)
     size = core.params.size
-    if n_slots * size > core.opt_state.size:
+    if n_slots * size > core.opt_state.size or n_slots * len(trained) != len(slot_arrays):
         return
-    offset, at = 0, 0
-    for shape in shapes:
+    at = 0
+    for offset, shape in trained:
         n = int(np.prod(shape))
         for s in range(n_slots):
             start = s * size + offset
             core.opt_state[start:start + n] = slot_arrays[at].reshape(-1)
             at += 1
-        offset += n
     core.step = int(step)
 
 
@@ -628,7 +704,6 @@ def load_weights(model, filepath):
             raise ModelFileError(f"{filepath}: holds weights of shapes {shapes}, but the model "
                                  f"'{model.name}' has {[w.shape for w in model.weights]}")
     elif filepath.endswith(".weights.h5"):
-        _check_keras_layers(model)
         stored = keras_format.read_weights_file(filepath, model.dtype, model.input_shape[1:],
                                                 _keras_layers(model), optimizer)
     else:
