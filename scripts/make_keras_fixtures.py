@@ -18,20 +18,39 @@ two steps, in two environments:
    file with ``keras.models.load_model`` / ``load_weights`` and adds its
    predictions to ``nnbook_*.npz`` as ``keras_predictions``; (c) saves files
    nnbook must refuse by name (a Conv2D, a functional graph with branches, a
-   custom layer, and the issue-9 stack Flatten, Dense, BatchNormalization,
-   Dropout, Dense, Activation, Dense with a regularizer and Adam, whose
-   predictions are stored too for when nnbook runs those layers).
+   custom layer); (d) saves the issue-9 stack ``keras_issue9_stack`` (Flatten,
+   Dense with an L2 regularizer, BatchNormalization, Dropout, Dense,
+   Activation, Dense; Adam) with its predictions; (e) trains
+   ``keras_opt_<name>`` (Flatten, Dense with L1L2, BatchNormalization,
+   Activation, Dense) with every optimizer nnbook has (Adagrad with a frozen
+   layer, Adadelta, Adamax, Nadam with label smoothing, AdamW with clipnorm,
+   SGD with ExponentialDecay, Adam with PiecewiseConstantDecay, RMSprop with
+   CosineDecay), saves it, then trains one more unshuffled epoch and stores
+   the weights (``weights_after_<i>``): nnbook, reading the file, must land on
+   them, which only happens if the optimizer's state was read right.
+
+Step 1 also writes ``nnbook_issue9_stack`` (the issue-9 layers with every
+regularizer, label smoothing and weighted metrics), ``nnbook_activations``
+(float64: every activation nnbook has, BatchNormalization without center or
+scale, a frozen layer, Nadam with CosineDecay, BinaryCrossentropy from
+logits) and ``nnbook_opt_<name>`` (the same optimizers as (e)); in step 2,
+Keras reads them (a "Skipping variable loading" warning stops the script),
+stores its predictions, and for ``nnbook_opt_*`` trains one more unshuffled
+epoch from nnbook's optimizer state (``keras_weights_after_<i>``).
 
 Inputs are random but seeded (no data set is needed); the chapter-7 model
 keeps its real size (784-100 sigmoid, 10 softmax, SGD: 0.32 MB of float32
 weights), so nothing was shrunk. Every file stays under 1 MB.
 
-How it was run (2026-11-28, Keras 3.15.1, TensorFlow 2.21.0, h5py 3.14):
+How it was run (first 2026-11-28; again, with the issue-9 layers and every
+optimizer, on the r3-exchange2 branch; Keras 3.15.1, TensorFlow 2.21.0, h5py):
 
     .venv/bin/python scripts/make_keras_fixtures.py nnbook
     python3 -m venv /tmp/tfenv
     /tmp/tfenv/bin/pip install tensorflow-cpu==2.21.0 h5py
     /tmp/tfenv/bin/python scripts/make_keras_fixtures.py keras
+
+Both steps rewrite every file they own, so run them in this order.
 """
 import os
 import sys
@@ -92,11 +111,107 @@ def make_nnbook_files():
                   loss="binary_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=2, verbose=0)
     _save_nnbook(model, "nnbook_float64", x[:40])
+    _make_nnbook_issue9_files()
 
 
-def _save_nnbook(model, name, x):
+#: nnbook's optimizers (with their schedules) saved for Keras to read and
+#: continue: name -> (optimizer factory, frozen first Dense?)
+def _nnbook_optimizers(nk):
+    sched = nk.optimizers.schedules
+    return {
+        "adagrad": (lambda: nk.optimizers.Adagrad(learning_rate=0.05), True),
+        "adadelta": (lambda: nk.optimizers.Adadelta(learning_rate=1.0), False),
+        "adamax": (lambda: nk.optimizers.Adamax(learning_rate=0.01), False),
+        "nadam": (lambda: nk.optimizers.Nadam(learning_rate=0.01), False),
+        "adamw": (lambda: nk.optimizers.AdamW(learning_rate=0.01, weight_decay=0.05,
+                                              clipnorm=1.0), False),
+        "sgd_exponential": (lambda: nk.optimizers.SGD(
+            learning_rate=sched.ExponentialDecay(0.1, decay_steps=5, decay_rate=0.5),
+            momentum=0.9, nesterov=True), False),
+        "adam_piecewise": (lambda: nk.optimizers.Adam(
+            learning_rate=sched.PiecewiseConstantDecay([6, 12], [0.02, 0.01, 0.005]),
+            global_clipnorm=0.5), False),
+        "rmsprop_cosine": (lambda: nk.optimizers.RMSprop(
+            learning_rate=sched.CosineDecay(0.01, decay_steps=40, alpha=0.1),
+            clipvalue=0.1), True),
+    }
+
+
+def _make_nnbook_issue9_files():
+    """The issue-9 layers, every activation, every optimizer and schedule, written by nnbook."""
+    from nnbook import keras as nk
+    L = nk.layers
+    reg = nk.regularizers
+
+    nk.utils.set_random_seed(12)
+    images = np.random.default_rng(13).random((128, 6, 6)).astype(np.float32)
+    labels = np.random.default_rng(14).integers(0, 3, 128)
+    model = nk.Sequential([
+        nk.Input(shape=(6, 6)), L.Flatten(),
+        L.Dense(16, kernel_regularizer=reg.L2(0.01), bias_regularizer=reg.L1(0.001),
+                activity_regularizer=reg.L1L2(l1=0.001, l2=0.002)),
+        L.BatchNormalization(), L.Dropout(0.3, seed=5), L.Dense(8), L.Activation("gelu"),
+        L.Dense(3, activation="softmax")])
+    model.compile(optimizer=nk.optimizers.Adam(clipnorm=1.0),
+                  loss=nk.losses.CategoricalCrossentropy(label_smoothing=0.1),
+                  metrics=["accuracy"], weighted_metrics=["accuracy"])
+    model.fit(images, np.eye(3)[labels], epochs=2, verbose=0)
+    _save_nnbook(model, "nnbook_issue9_stack", images[:20])
+
+    # every activation nnbook has, BatchNormalization without center or scale, a frozen layer
+    x = np.random.default_rng(15).normal(size=(96, 10))
+    y = np.random.default_rng(16).integers(0, 2, 96)
+    acts = ["elu", "selu", "gelu", "swish", "leaky_relu", "softplus", "softsign",
+            "hard_sigmoid", "hard_silu", "exponential", "tanh", "relu", "sigmoid"]
+    stack = [nk.Input(shape=(10,))]
+    for i, act in enumerate(acts):
+        stack.append(L.Dense(6, activation=act if i % 2 else None))
+        if i % 2 == 0:
+            stack.append(L.Activation(act))
+        if i == 3:
+            stack.append(L.BatchNormalization(center=False, momentum=0.9))
+        if i == 7:
+            stack.append(L.BatchNormalization(scale=False, epsilon=0.01))
+    stack.append(L.Dense(1))
+    model = nk.Sequential(stack, dtype="float64")
+    model.layers[1].trainable = False
+    model.compile(optimizer=nk.optimizers.Nadam(
+        learning_rate=nk.optimizers.schedules.CosineDecay(0.003, decay_steps=50)),
+        loss=nk.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.fit(x * 0.3, y, epochs=2, batch_size=16, verbose=0)
+    _save_nnbook(model, "nnbook_activations", x[:30] * 0.3)
+
+    # every optimizer and schedule: Keras continues training from the saved state
+    x = np.random.default_rng(17).random((96, 3, 4)).astype(np.float32)
+    y = np.random.default_rng(18).integers(0, 3, 96)
+    for name, (make, frozen) in _nnbook_optimizers(nk).items():
+        model = _small_stack(nk, L)
+        if frozen:
+            model.layers[1].trainable = False
+        model.compile(optimizer=make(), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        _save_nnbook(model, f"nnbook_opt_{name}", x[:32], x_more=x[:48], y_more=y[:48])
+
+
+def _small_stack(k, L):
+    """Flatten -> Dense(L1L2) -> BatchNormalization -> Activation -> Dense: no randomness
+    in training, so nnbook and Keras continue it alike (k: nnbook.keras or keras). The
+    Dense before the BatchNormalization has no bias: its gradient would be zero up to
+    rounding, which Adam-like optimizers scale up to steps of the learning rate's size,
+    different in every engine."""
+    k.utils.set_random_seed(19)
+    return k.Sequential([k.Input(shape=(3, 4)), L.Flatten(),
+                         L.Dense(8, use_bias=False,
+                                 kernel_regularizer=k.regularizers.L1L2(l1=0.001, l2=0.01)),
+                         L.BatchNormalization(), L.Activation("elu"),
+                         L.Dense(3, activation="softmax")])
+
+
+def _save_nnbook(model, name, x, **extra):
     model.save(_path(name + ".keras"))
-    np.savez(_path(name + ".npz"), x=x, nnbook_predictions=model.predict(x, verbose=0))
+    np.savez(_path(name + ".npz"), x=x, nnbook_predictions=model.predict(x, verbose=0),
+             **extra)
 
 
 # --------------------------------------------------------------------------
@@ -162,6 +277,7 @@ def make_keras_files():
     _save_keras(model, "keras_functional_chain", x[:20].astype(np.float32))
 
     _refused_files(keras)
+    _issue9_keras_files(keras)
     _read_nnbook_files(keras)
 
 
@@ -213,8 +329,52 @@ def _refused_files(keras):
     _save_keras(model, "keras_issue9_stack", images[:20])
 
 
+def _issue9_keras_files(keras):
+    """Keras's optimizers and schedules on the issue-9 layers, saved after training; with
+    the weights after one more unshuffled epoch from the saved state."""
+    L = keras.layers
+    sched = keras.optimizers.schedules
+    optimizers = {
+        "adagrad": (lambda: keras.optimizers.Adagrad(learning_rate=0.05), True),
+        "adadelta": (lambda: keras.optimizers.Adadelta(learning_rate=1.0), False),
+        "adamax": (lambda: keras.optimizers.Adamax(learning_rate=0.01), False),
+        "nadam": (lambda: keras.optimizers.Nadam(learning_rate=0.01), False),
+        "adamw": (lambda: keras.optimizers.AdamW(learning_rate=0.01, weight_decay=0.05,
+                                                 clipnorm=1.0), False),
+        "sgd_exponential": (lambda: keras.optimizers.SGD(
+            learning_rate=sched.ExponentialDecay(0.1, decay_steps=5, decay_rate=0.5),
+            momentum=0.9, nesterov=True), False),
+        "adam_piecewise": (lambda: keras.optimizers.Adam(
+            learning_rate=sched.PiecewiseConstantDecay([6, 12], [0.02, 0.01, 0.005]),
+            global_clipnorm=0.5), False),
+        "rmsprop_cosine": (lambda: keras.optimizers.RMSprop(
+            learning_rate=sched.CosineDecay(0.01, decay_steps=40, alpha=0.1),
+            clipvalue=0.1), True),
+    }
+    x = np.random.default_rng(20).random((96, 3, 4)).astype(np.float32)
+    y = np.random.default_rng(21).integers(0, 3, 96)
+    losses = {"adamax": keras.losses.SparseCategoricalCrossentropy(),
+              "nadam": keras.losses.CategoricalCrossentropy(label_smoothing=0.1)}
+    for name, (make, frozen) in optimizers.items():
+        model = _small_stack(keras, L)
+        if frozen:
+            model.layers[1].trainable = False
+        loss = losses.get(name, "sparse_categorical_crossentropy")
+        targets = np.eye(3)[y] if name == "nadam" else y
+        model.compile(optimizer=make(), loss=loss, metrics=["accuracy"])
+        model.fit(x, targets, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        _save_keras(model, f"keras_opt_{name}", x[:32])
+        model.fit(x[:48], targets[:48], epochs=1, batch_size=16, shuffle=False, verbose=0)
+        _add(_path(f"keras_opt_{name}.npz"), x_more=x[:48], y_more=targets[:48],
+             **{f"weights_after_{i}": w for i, w in enumerate(model.get_weights())})
+
+
 def _read_nnbook_files(keras):
-    for name in ("nnbook_chapter7", "nnbook_dense_adam", "nnbook_float64"):
+    for name in ("nnbook_chapter7", "nnbook_dense_adam", "nnbook_float64",
+                 "nnbook_issue9_stack", "nnbook_activations") + tuple(
+                     f"nnbook_opt_{o}" for o in ("adagrad", "adadelta", "adamax", "nadam",
+                                                 "adamw", "sgd_exponential", "adam_piecewise",
+                                                 "rmsprop_cosine")):
         with np.load(_path(name + ".npz")) as f:
             x = f["x"]
         # Keras's predict casts float inputs to floatx: float64 models need it set
@@ -227,6 +387,14 @@ def _read_nnbook_files(keras):
         if problems:
             raise SystemExit(f"{name}.keras: Keras warned {problems}")
         _add(_path(name + ".npz"), keras_predictions=model.predict(x, verbose=0))
+        keras.config.set_floatx("float32")
+        if name.startswith("nnbook_opt_"):
+            # Keras continues from nnbook's saved optimizer state, unshuffled
+            with np.load(_path(name + ".npz")) as f:
+                more_x, more_y = f["x_more"], f["y_more"]
+            model.fit(more_x, more_y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+            _add(_path(name + ".npz"), **{f"keras_weights_after_{i}": w
+                                          for i, w in enumerate(model.get_weights())})
         if name == "nnbook_dense_adam":
             again = keras.models.clone_model(model)
             again.load_weights(_path(name + ".weights.h5"))

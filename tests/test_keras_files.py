@@ -116,7 +116,8 @@ def test_keras_files_nnbook_cannot_run_are_refused_by_name(name, match):
 # files written by nnbook, read by real Keras
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["nnbook_chapter7", "nnbook_dense_adam", "nnbook_float64"])
+@pytest.mark.parametrize("name", ["nnbook_chapter7", "nnbook_dense_adam", "nnbook_float64",
+                                  "nnbook_issue9_stack", "nnbook_activations"])
 def test_keras_predicted_what_nnbook_predicted(name):
     data = arrays(name)
     assert_close(data["keras_predictions"], data["nnbook_predictions"], rtol32=1e-6)
@@ -320,12 +321,15 @@ def test_absurd_declared_sizes_allocate_nothing(tmp_path, units, match):
 
 @pytest.mark.parametrize("edit, match", [
     (lambda c: _dense(c).update(activation="mish"), "activation 'mish'"),
-    (lambda c: _dense(c).update(kernel_regularizer={"class_name": "L2"}), "kernel_regularizer"),
+    (lambda c: _dense(c).update(kernel_regularizer={"class_name": "OrthogonalRegularizer"}),
+     "kernel_regularizer is OrthogonalRegularizer"),
+    (lambda c: _dense(c).update(kernel_constraint={"class_name": "NonNeg"}),
+     "kernel_constraint"),
     (lambda c: _dense(c).update(trainable="no"), "trainable is 'no'"),
     (lambda c: c["config"].update(dtype="mixed_float16"), "dtype is 'mixed_float16'"),
     (lambda c: c.update(class_name="Functional"), "functional model"),
     (lambda c: c["config"]["layers"][0]["config"].update(batch_shape=[None, 4, 5]),
-     "takes flat vectors"),
+     "put a Flatten layer before it"),
     (lambda c: c["config"].update(layers=[]), "lists no layers"),
 ])
 def test_config_nnbook_cannot_run(tmp_path, edit, match):
@@ -334,10 +338,13 @@ def test_config_nnbook_cannot_run(tmp_path, edit, match):
 
 @pytest.mark.parametrize("edit, match", [
     (lambda c: c["optimizer"]["config"].update(use_ema=True), "use_ema=True"),
-    (lambda c: c["optimizer"].update(class_name="Nadam"), "optimizer is a Nadam"),
+    (lambda c: c["optimizer"].update(class_name="Lion"), "optimizer is a Lion"),
     (lambda c: c.update(loss="categorical_hinge"), "the loss 'categorical_hinge'"),
     (lambda c: c["optimizer"]["config"].update(
-        learning_rate={"class_name": "ExponentialDecay"}), "schedule"),
+        learning_rate={"class_name": "InverseTimeDecay", "config": {}}),
+     "InverseTimeDecay schedule"),
+    (lambda c: c.update(loss={"class_name": "SparseCategoricalCrossentropy",
+                              "config": {"ignore_class": 0}}), "ignore_class=0"),
 ])
 def test_compile_state_nnbook_cannot_run_allows_compile_false(tmp_path, edit, match):
     path = _edit_config(SMALL, tmp_path / "m.keras", lambda c: edit(c["compile_config"]))

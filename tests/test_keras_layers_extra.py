@@ -630,3 +630,16 @@ def test_losses_keep_their_settings_in_keras_files(tmp_path, loss, units, act):
     again = load_model(tmp_path / "m.keras")
     assert type(again.loss) is type(model.loss)
     assert again.loss.get_config() == model.loss.get_config()
+
+
+def test_keras_files_hold_batchnorm_and_regularizers(tmp_path):
+    # (these were refused before the Keras file layout learnt them; see test_keras_files_layers)
+    pytest.importorskip("h5py")
+    from nnbook.keras.models import load_model
+    model = Sequential([Input((3,)), Dense(4, kernel_regularizer="l2"), BatchNormalization(),
+                        Dense(2)])
+    model.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras")
+    assert again.layers[0].kernel_regularizer == model.layers[0].kernel_regularizer
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -6,13 +6,23 @@
 What the graph holds
 --------------------
 * One input, ``input``: (batch, features) in the model's own dtype
-  (float32 or float64); the batch axis is dynamic.
+  (float32 or float64), or (batch, 28, 28) for a Keras model whose input
+  is multi-dimensional (its ``Flatten`` is an ONNX ``Flatten``); the batch
+  axis is dynamic.
 * Standard operators only, at opset :data:`OPSET` (13): ``Gemm`` (a layer
   with bias) or ``MatMul`` (without), ``Sigmoid``, ``Tanh``, ``Relu``,
   ``Softmax`` (axis -1), ``Exp`` (a Poisson regressor's output), ``Max``
   (the book's clip of z at -100 before a sigmoid or softmax), ``Greater``,
   ``ArgMax``, ``Gather``, ``Cast``, ``Sub`` and ``Concat`` (classes and
-  labels) and ``Identity`` (to name outputs). Opset 13 is the first in which ``Softmax``
+  labels) and ``Identity`` (to name outputs); for nnbook.keras models also
+  ``Flatten``, ``Mul`` and ``Add`` (BatchNormalization at inference: its
+  moving statistics folded into a scale and a shift in float64, as nnbook's
+  core does; the ``BatchNormalization`` operator would round epsilon to
+  float32), and the further activations composed from ``Min``, ``Max``,
+  ``Abs``, ``Neg``, ``Log``, ``Clip``, ``Div``, ``Less``, ``Where`` and
+  ``Erf`` (float32 gelu; float64 gelu uses a Chebyshev series for erfc,
+  as onnxruntime has no float64 ``Erf``), see :meth:`GraphBuilder.activation`.
+  Dropout is left out (identity at inference). Opset 13 is the first in which ``Softmax``
   works on one axis (what nnbook computes) and every operator above takes
   float64 in its current form; choosing the oldest such opset lets the most
   runtimes load the file. onnxruntime runs all of them in float32 and float64.
@@ -110,6 +120,125 @@ def _finite(array, what):
     return array
 
 
+# --------------------------------------------------------------------------
+# activations composed from standard operators (see GraphBuilder.activation)
+# --------------------------------------------------------------------------
+
+_ACTIVATION_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+# the constants of nnbook's core (src/nncore/activations.c)
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_SCALE_ALPHA = 1.7580993408473768599402175208123
+LEAKY_SLOPE = 0.2
+INV_SQRT2 = 0.70710678118654752440
+
+
+def _exp_minus_one_below_zero(g, z):
+    """exp(min(z, 0)) - 1: expm1(z) for z <= 0, exactly 0 for z > 0."""
+    return g.scalar_op("Sub", g.node("Exp", [g.scalar_op("Min", z, 0.0)]), 1.0)
+
+
+def _elu(g, z):
+    # z for z > 0, else exp(z) - 1: the two terms never overlap, so the sum is exact
+    return g.node("Add", [g.node("Relu", [z]), _exp_minus_one_below_zero(g, z)])
+
+
+def _selu(g, z):
+    return g.node("Add", [g.scalar_op("Mul", g.node("Relu", [z]), SELU_SCALE),
+                          g.scalar_op("Mul", _exp_minus_one_below_zero(g, z),
+                                      SELU_SCALE_ALPHA)])
+
+
+def _leaky_relu(g, z):
+    # max(z, 0.2 z) is z for z > 0 and 0.2 z below: LeakyRelu without its float32 alpha
+    return g.node("Max", [z, g.scalar_op("Mul", z, LEAKY_SLOPE)])
+
+
+def _softplus(g, z):
+    # max(z, 0) + log(1 + exp(-|z|)): never overflows
+    tail = g.node("Exp", [g.node("Neg", [g.node("Abs", [z])])])
+    return g.node("Add", [g.node("Relu", [z]), g.node("Log", [g.scalar_op("Add", tail, 1.0)])])
+
+
+def _softsign(g, z):
+    return g.node("Div", [z, g.scalar_op("Add", g.node("Abs", [z]), 1.0)])
+
+
+def _hard_sigmoid(g, z):
+    # relu6(z + 3) / 6, as Keras 3 defines it (not ONNX HardSigmoid's alpha z + beta)
+    clipped = g.node("Clip", [g.scalar_op("Add", z, 3.0), g.constant(0.0, "zero"),
+                              g.constant(6.0, "six")])
+    return g.scalar_op("Div", clipped, 6.0)
+
+
+def _hard_silu(g, z):
+    return g.node("Mul", [z, _hard_sigmoid(g, z)])
+
+
+def _silu(g, z):
+    return g.node("Mul", [z, g.node("Sigmoid", [z])])
+
+
+def _gelu(g, z):
+    """z/2 * erfc(-z/sqrt 2) (Keras's exact gelu). float32: Erf; float64, where
+    onnxruntime has no Erf: erfc from a Chebyshev series (:func:`_erfc_abs`)."""
+    half_z = g.scalar_op("Mul", z, 0.5)
+    if g.dtype == np.float32:
+        erf = g.node("Erf", [g.scalar_op("Mul", z, INV_SQRT2)])
+        return g.node("Mul", [half_z, g.scalar_op("Add", erf, 1.0)])
+    e = _erfc_abs(g, g.scalar_op("Mul", g.node("Abs", [z]), INV_SQRT2))
+    # erfc(-z/sqrt 2) is erfc(|z|/sqrt 2) for z < 0 and 2 - erfc(|z|/sqrt 2) for z >= 0
+    negative = g.node("Less", [z, g.constant(0.0, "zero")])
+    two_minus = g.node("Sub", [g.constant(2.0, "two"), e])
+    return g.node("Mul", [half_z, g.node("Where", [negative, e, two_minus])])
+
+
+#: erfc(x) for 0 <= x <= ERFC_XMAX as t exp(P(s) - x^2), t = 2 / (2 + x), s the
+#: affine map of t onto [-1, 1], P a Chebyshev series fitted (once, at first use)
+#: to log(erfc(x) / t) + x^2 from math.erfc; beyond ERFC_XMAX, erfc < 1e-295.
+ERFC_XMAX = 26.0
+ERFC_DEGREE = 30
+_ERFC_COEFFICIENTS = []
+
+
+def erfc_coefficients():
+    """The Chebyshev coefficients of P (see ERFC_XMAX), computed once."""
+    if not _ERFC_COEFFICIENTS:
+        import math
+        from numpy.polynomial import chebyshev
+        t_min = 2.0 / (2.0 + ERFC_XMAX)
+
+        def g(s):
+            t = (np.asarray(s) * (1 - t_min) + (1 + t_min)) / 2
+            x = 2.0 / t - 2.0
+            return np.array([math.log(math.erfc(xi) / ti) + xi * xi for xi, ti in zip(x, t)])
+        _ERFC_COEFFICIENTS.extend(chebyshev.chebinterpolate(g, ERFC_DEGREE))
+    return _ERFC_COEFFICIENTS
+
+
+def _erfc_abs(g, x):
+    """erfc(x) for x >= 0 in float64, within 2e-15 absolute (tests check it)."""
+    x = g.scalar_op("Min", x, ERFC_XMAX)
+    t_min = 2.0 / (2.0 + ERFC_XMAX)
+    t = g.node("Div", [g.constant(2.0, "two"), g.scalar_op("Add", x, 2.0)])
+    s = g.scalar_op("Div", g.scalar_op("Sub", g.scalar_op("Mul", t, 2.0), 1 + t_min),
+                    1 - t_min)
+    two_s = g.scalar_op("Mul", s, 2.0)
+    coefficients = erfc_coefficients()
+    # Clenshaw: b_k = c_k + 2 s b_{k+1} - b_{k+2}; P = c_0 + s b_1 - b_2
+    b1 = g.constant(np.zeros(1), "b")
+    b2 = b1
+    for c in coefficients[:0:-1]:
+        b1, b2 = g.scalar_op("Add", g.node("Sub", [g.node("Mul", [two_s, b1]), b2]), c), b1
+    p = g.scalar_op("Add", g.node("Sub", [g.node("Mul", [s, b1]), b2]), coefficients[0])
+    exponent = g.node("Sub", [p, g.node("Mul", [x, x])])
+    return g.node("Mul", [t, g.node("Exp", [exponent])])
+
+
+_COMPOSED = {"elu": _elu, "selu": _selu, "leaky_relu": _leaky_relu, "softplus": _softplus,
+             "softsign": _softsign, "hard_sigmoid": _hard_sigmoid, "hard_silu": _hard_silu,
+             "silu": _silu, "gelu": _gelu}
+
+
 class GraphBuilder:
     """Builds one ONNX graph in one dtype with standard operators (the exporters' toolkit).
 
@@ -161,9 +290,12 @@ class GraphBuilder:
         return out
 
     def input(self, n_features, name="input"):
-        """The graph's input: (batch, n_features) in the graph's dtype, batch dynamic."""
+        """The graph's input: (batch, n_features) in the graph's dtype, batch dynamic;
+        ``n_features`` may be a sample's shape, e.g. (28, 28): (batch, 28, 28)."""
+        shape = [int(d) for d in (n_features if isinstance(n_features, (tuple, list))
+                                  else (n_features,))]
         self.inputs.append(self.onnx.helper.make_tensor_value_info(
-            name, self.elem_type, ["batch", int(n_features)]))
+            name, self.elem_type, ["batch", *shape]))
         return name
 
     def output(self, name, value, width, elem_type=None):
@@ -175,7 +307,16 @@ class GraphBuilder:
             name, self.elem_type if elem_type is None else elem_type, shape))
 
     def activation(self, z, name, zmin=None):
-        """``name`` applied to z; ``zmin`` clips z below first (the book's guard)."""
+        """``name`` applied to z; ``zmin`` clips z below first (the book's guard).
+
+        Every activation nnbook has, from standard operators. Where an
+        operator would take a constant as a float attribute (Selu's alpha and
+        gamma, LeakyRelu's alpha, HardSigmoid's alpha), which ONNX stores in
+        float32, or where onnxruntime has no float64 kernel (Elu, Softplus,
+        Softsign, Erf), the graph composes it from Relu, Exp, Log, Abs, Min,
+        Max, Clip, Mul, Add, Sub and Div with constants in the graph's dtype,
+        in the order nnbook's core computes it.
+        """
         if name == "linear":
             return z
         if zmin is not None and name in ("sigmoid", "softmax"):
@@ -183,9 +324,21 @@ class GraphBuilder:
         if name == "softmax":
             return self.node("Softmax", [z], axis=-1)
         ops = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "exponential": "Exp"}
-        if name not in ops:
+        if name in ops:
+            return self.node(ops[name], [z])
+        composed = _COMPOSED.get(_ACTIVATION_ALIASES.get(name, name))
+        if composed is None:
             raise ValueError(f"no ONNX operator for the activation {name!r}")
-        return self.node(ops[name], [z])
+        return composed(self, z)
+
+    def scalar_op(self, op, x, value):
+        """``op(x, value)`` with ``value`` a constant of the graph's dtype."""
+        return self.node(op, [x, self.constant(value, "c")])
+
+    def batchnorm(self, x, inverse, shift):
+        """x * inverse + shift per feature (batch normalization at inference)."""
+        return self.node("Add", [self.node("Mul", [x, self.constant(inverse, "bn_scale")]),
+                                 self.constant(shift, "bn_shift")], "normalised")
 
     def affine(self, x, weight, bias):
         """x @ weight (+ bias): Gemm with a bias, MatMul without."""
@@ -454,12 +607,41 @@ def _export_book(model, graph):
         graph.output("classes", classes, None, graph.onnx.TensorProto.INT64)
 
 
+def _batchnorm_terms(layer, dtype):
+    """inverse = gamma / sqrt(moving_variance + epsilon), shift = beta - moving_mean *
+    inverse, in float64 as nnbook's core forms them (then the graph's dtype)."""
+    inverse = 1.0 / np.sqrt(layer.moving_variance.astype(np.float64) + layer.epsilon)
+    if layer.gamma is not None:
+        inverse = inverse * layer.gamma.astype(np.float64)
+    shift = -layer.moving_mean.astype(np.float64) * inverse
+    if layer.beta is not None:
+        shift = layer.beta.astype(np.float64) + shift
+    if np.dtype(dtype) == np.float64:
+        return inverse, shift
+    return inverse.astype(dtype), shift.astype(dtype)
+
+
 def _export_sequential(model, graph):
+    """predict's output: Flatten as ONNX Flatten (the input keeps the model's sample
+    shape), Dense as Gemm/MatMul, BatchNormalization with its moving statistics as
+    Mul and Add (exact in float64, where the BatchNormalization operator's float32
+    epsilon attribute would not be), Activation layers as activations, Dropout
+    (identity at inference) left out."""
     model._require_built("ONNX export")
-    x = graph.input(model.input_shape[1])
+    x = graph.input(model.input_shape[1:])
     for layer in model.layers:
-        x = graph.dense(x, layer.kernel, layer.bias, layer.activation)
-    graph.output("output", x, model.layers[-1].units)
+        kind = type(layer).__name__
+        if kind == "Dense":
+            x = graph.dense(x, layer.kernel, layer.bias, layer.activation)
+        elif kind == "Activation":
+            x = graph.activation(x, layer.activation)
+        elif kind == "Flatten":
+            x = graph.node("Flatten", [x], axis=1)
+        elif kind == "BatchNormalization":
+            x = graph.batchnorm(x, *_batchnorm_terms(layer, graph.dtype))
+        elif kind != "Dropout":
+            raise TypeError(f"nnbook.onnx cannot export a {kind} layer ('{layer.name}')")
+    graph.output("output", x, model.output_shape[-1])
 
 
 def _register_builtin():

@@ -9,15 +9,22 @@ The layout, as Keras 3 (3.15) writes it:
                        "compile_config": {...}}``; every layer is
                        ``{"module", "class_name", "config", "registered_name",
                        "build_config"}`` and the first is an ``InputLayer``
-                       whose ``batch_shape`` is ``[null, features]``;
+                       whose ``batch_shape`` is ``[null, features, ...]``
+                       (e.g. ``[null, 28, 28]`` before a ``Flatten``);
     ``model.weights.h5`` HDF5: layer ``k`` of class ``C`` keeps its variables in
                        the datasets ``layers/<c>/vars/0``, ``1``, ... where ``<c>``
                        is the class in snake case, numbered among the layers of
-                       that class (``dense``, ``dense_1``, ...; never the layer's
-                       own name); the optimizer keeps ``optimizer/vars/0`` (the
-                       iteration count), ``1`` (the learning rate), then its
-                       slots, for each trainable variable in model order one
-                       dataset per slot (Adam: momentum, velocity).
+                       that class (``dense``, ``dense_1``, ``batch_normalization``,
+                       ...; never the layer's own name; a layer without variables,
+                       such as ``flatten``, has an empty group). A Dense keeps
+                       kernel, bias; a BatchNormalization gamma (with scale), beta
+                       (with center), moving_mean, moving_variance. The optimizer
+                       keeps ``optimizer/vars/0`` (the iteration count), ``1``
+                       (the learning rate, absent when it is a schedule), then
+                       its slots, for each *trained* variable in model order one
+                       dataset per slot (Adam: momentum, velocity; not a frozen
+                       layer's variables, never the moving statistics), then
+                       Nadam's momentum-schedule product.
 ``x.weights.h5``
     The same HDF5 file on its own (``model.save_weights``).
 
@@ -65,7 +72,7 @@ from .npz import ModelFileError, write_atomically
 
 __all__ = ["KerasModel", "KerasLayer", "LAYER_FORMATS", "read_keras_file", "write_keras_file",
            "read_weights_file", "write_weights_file", "is_keras_archive", "require_h5py",
-           "optimizer_slots", "MAX_CONFIG_BYTES", "KERAS_VERSION"]
+           "optimizer_slots", "optimizer_scalars", "OptimizerState", "MAX_CONFIG_BYTES", "KERAS_VERSION"]
 
 #: The Keras release whose file layout nnbook writes (and was checked against).
 KERAS_VERSION = "3.15.1"
@@ -113,8 +120,7 @@ class KerasModel:
     input_shape : features per sample, without the batch axis, e.g. (784,);
     layers : list of KerasLayer (InputLayer excluded);
     compile_config : Keras's compile_config dict, or None when not compiled;
-    optimizer_variables : [iterations, learning_rate, slot arrays...] in
-    Keras's order, or None.
+    optimizer_variables : :class:`OptimizerState`, or None.
     """
 
     name: str
@@ -136,7 +142,9 @@ class _LayerFormat:
     ``output_shape(check, config, input_shape)`` validates the config (via
     ``check``, a :class:`_Check`) and returns the output shape;
     ``weight_shapes(config, input_shape)`` the shapes of its variables in
-    Keras's order.
+    Keras's order; ``trainable_flags(config)`` which of them Keras's
+    optimizer keeps state for (the trained ones: not a frozen layer's, never
+    BatchNormalization's moving statistics).
     """
 
     class_name = group = None
@@ -144,56 +152,81 @@ class _LayerFormat:
     required = {}
 
     def output_shape(self, check, config, input_shape):
-        raise NotImplementedError
+        return tuple(input_shape)
 
     def weight_shapes(self, config, input_shape):
         return []
 
-    def trained(self, config, input_shape):
-        """For each variable, whether the optimizer trains it (and so keeps slots for it)."""
-        return [config.get("trainable", True) is not False] * len(
-            self.weight_shapes(config, input_shape))
+    def trainable_flags(self, config, input_shape):
+        return [config.get("trainable", True)] * len(self.weight_shapes(config, input_shape))
 
 
-#: Activations nnbook's core runs, by Keras's names (Keras writes 'swish' as
-#: 'silu'); the same as nnbook._nncore.ACTIVATIONS (a test keeps them equal:
-#: io imports nothing above it).
+#: Activations nnbook's core runs, by Keras's names (swish = silu, hard_swish =
+#: hard_silu); tests check that this is nnbook.keras.layers.ACTIVATIONS.
 ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax", "exponential", "elu", "selu",
                "gelu", "swish", "silu", "leaky_relu", "softplus", "softsign", "hard_sigmoid",
                "hard_silu", "hard_swish")
-#: Keras's regularizers nnbook runs (weights and activity penalties).
-REGULARIZERS = ("L1", "L2", "L1L2")
+#: Keras's regularizer classes nnbook runs, with their factors.
+REGULARIZERS = {"L1": ("l1",), "L2": ("l2",), "L1L2": ("l1", "l2")}
+REGULARIZER_KEYS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 
 
-def _check_activation(check, config, key="activation"):
-    activation = activation_name(config.get(key))
+def _check_activation(check, config):
+    activation = activation_name(config.get("activation"))
     if activation not in ACTIVATIONS:
-        check.fail(f"its {key} {config.get(key)!r} is not one nnbook runs "
+        check.fail(f"its activation {config.get('activation')!r} is not one nnbook runs "
                    f"({', '.join(ACTIVATIONS)})")
     return activation
 
 
-def _check_regularizers(check, config, keys):
-    """Each of `keys` None or a serialised keras.regularizers L1/L2/L1L2 with finite factors >= 0."""
-    for key in keys:
-        value = config.get(key)
-        if value is None:
-            continue
-        inner = value.get("config") if isinstance(value, dict) else None
-        if not isinstance(value, dict) or value.get("class_name") not in REGULARIZERS \
-                or value.get("module") not in (None, "keras.regularizers") \
-                or value.get("registered_name") not in (None, value.get("class_name")) \
-                or not isinstance(inner, dict) \
-                or not all(k in ("l1", "l2") and isinstance(v, (int, float))
-                           and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-                           for k, v in inner.items()):
-            check.fail(f"its {key} is {value!r}; nnbook runs the regularizers "
-                       f"{', '.join(REGULARIZERS)} with factors >= 0")
+def _check_regularizer(check, value, key):
+    """None, or Keras's serialised L1, L2 or L1L2 with non-negative finite factors."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        value = {"class_name": {"l1": "L1", "l2": "L2", "l1_l2": "L1L2"}.get(value, value),
+                 "config": {}}
+    if not isinstance(value, dict) or value.get("class_name") not in REGULARIZERS \
+            or value.get("registered_name") not in (None, value.get("class_name")) \
+            or value.get("module") not in (None, "keras.regularizers"):
+        what = (value.get("registered_name") or value.get("class_name")
+                if isinstance(value, dict) else repr(value))
+        check.fail(f"its {key} is {what}; nnbook runs the regularizers "
+                   f"{', '.join(REGULARIZERS)}")
+    config = value.get("config") or {}
+    if not isinstance(config, dict):
+        check.fail(f"its {key}'s config is not a JSON object")
+    factors = REGULARIZERS[value["class_name"]]
+    for name, factor in config.items():
+        if name not in factors:
+            check.fail(f"its {key} ({value['class_name']}) has a setting {name!r} nnbook "
+                       f"does not know ({', '.join(factors)})")
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) \
+                or not math.isfinite(factor) or factor < 0:
+            check.fail(f"its {key} sets {name}={factor!r}; expected a non-negative number")
 
 
-def _check_trainable(check, config):
-    if not isinstance(config.get("trainable", True), bool):
-        check.fail(f"trainable is {config.get('trainable')!r}, not true or false")
+def _check_bool(check, config, key, default):
+    value = config.get(key, default)
+    if not isinstance(value, bool):
+        check.fail(f"{key} is {value!r}, not true or false")
+    return value
+
+
+def _check_real(check, config, key, default, low, high, high_open=False, low_open=False):
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value < low or (low_open and value == low) \
+            or value > high or (high_open and value == high):
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        check.fail(f"{key} is {value!r}; expected a number in {interval}")
+    return value
+
+
+def _flat(check, input_shape, what):
+    if len(input_shape) != 1:
+        check.fail(f"its input has shape {_shape_text(input_shape)}; nnbook's {what} takes "
+                   f"flat vectors: put a Flatten layer before it")
 
 
 class _DenseFormat(_LayerFormat):
@@ -202,16 +235,12 @@ class _DenseFormat(_LayerFormat):
                 "quantization_config": None}
 
     def output_shape(self, check, config, input_shape):
-        if len(input_shape) != 1:
-            check.fail(f"its input has shape {_shape_text(input_shape)}; nnbook's Dense "
-                       f"takes flat vectors (put a Flatten before it)")
+        _flat(check, input_shape, "Dense")
         check.size(config.get("units"), "units")
         _check_activation(check, config)
-        if not isinstance(config.get("use_bias", True), bool):
-            check.fail(f"use_bias is {config.get('use_bias')!r}, not true or false")
-        _check_regularizers(check, config, ("kernel_regularizer", "bias_regularizer",
-                                            "activity_regularizer"))
-        _check_trainable(check, config)
+        _check_bool(check, config, "use_bias", True)
+        for key in REGULARIZER_KEYS:
+            _check_regularizer(check, config.get(key), key)
         return (config["units"],)
 
     def weight_shapes(self, config, input_shape):
@@ -219,24 +248,12 @@ class _DenseFormat(_LayerFormat):
         return [(input_shape[0], units)] + ([(units,)] if config.get("use_bias", True) else [])
 
 
-class _FlattenFormat(_LayerFormat):
-    class_name, group = "Flatten", "flatten"
-    required = {"data_format": "channels_last"}
-
-    def output_shape(self, check, config, input_shape):
-        size = math.prod(input_shape)
-        if size > INT32_MAX:
-            check.fail(f"its output has {size} features; nnbook's sizes are C ints")
-        return (size,)
-
-
 class _ActivationFormat(_LayerFormat):
     class_name, group = "Activation", "activation"
 
     def output_shape(self, check, config, input_shape):
-        if _check_activation(check, config) == "softmax" and len(input_shape) != 1:
-            check.fail(f"its softmax runs over the last axis of a {_shape_text(input_shape)} "
-                       f"input; nnbook runs softmax on flat inputs only")
+        if _check_activation(check, config) == "softmax":
+            _flat(check, input_shape, "softmax")
         return tuple(input_shape)
 
 
@@ -245,50 +262,56 @@ class _DropoutFormat(_LayerFormat):
     required = {"noise_shape": None}
 
     def output_shape(self, check, config, input_shape):
-        rate, seed = config.get("rate"), config.get("seed")
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            check.fail(f"its rate is {rate!r}; nnbook runs rates in [0, 1)")
+        _check_real(check, config, "rate", None, 0, 1, high_open=True)
+        seed = config.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
                                  or not 0 <= seed < 2 ** 32):
-            check.fail(f"its seed is {seed!r}; expected null or an integer in [0, 2**32)")
+            check.fail(f"seed is {seed!r}; expected null or an integer in [0, 2**32 - 1]")
         return tuple(input_shape)
+
+
+class _FlattenFormat(_LayerFormat):
+    class_name, group = "Flatten", "flatten"
+
+    def output_shape(self, check, config, input_shape):
+        if config.get("data_format") not in (None, "channels_last"):
+            check.fail(f"data_format is {config.get('data_format')!r}; nnbook's Flatten keeps "
+                       f"the values in their order (channels_last)")
+        return (math.prod(input_shape),)
 
 
 class _BatchNormalizationFormat(_LayerFormat):
     class_name, group = "BatchNormalization", "batch_normalization"
     required = {"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-                "gamma_constraint": None, "synchronized": False, "renorm": False}
+                "gamma_constraint": None, "renorm": False}
 
     def output_shape(self, check, config, input_shape):
-        if len(input_shape) != 1 or config.get("axis", -1) not in (-1, [-1], 1, [1]):
-            check.fail(f"it normalises axis {config.get('axis')!r} of a "
-                       f"{_shape_text(input_shape)} input; nnbook normalises the features "
-                       f"of flat inputs (axis -1)")
-        for key in ("center", "scale"):
-            if not isinstance(config.get(key, True), bool):
-                check.fail(f"{key} is {config.get(key)!r}, not true or false")
-        momentum, epsilon = config.get("momentum", 0.99), config.get("epsilon", 1e-3)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) \
-                or not 0 <= momentum <= 1:
-            check.fail(f"its momentum is {momentum!r}; expected a number in [0, 1]")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) \
-                or not 0 < epsilon < math.inf:
-            check.fail(f"its epsilon is {epsilon!r}; expected a number > 0")
-        _check_trainable(check, config)
+        _flat(check, input_shape, "BatchNormalization")
+        axis = config.get("axis", -1)
+        if isinstance(axis, list) and len(axis) == 1:
+            axis = axis[0]
+        if axis not in (-1, 1) or isinstance(axis, bool):
+            check.fail(f"axis is {config.get('axis')!r}; nnbook normalises the last axis of a "
+                       f"flat input (-1)")
+        _check_real(check, config, "momentum", 0.99, 0, 1)
+        _check_real(check, config, "epsilon", 1e-3, 0, math.inf, low_open=True)
+        _check_bool(check, config, "center", True)
+        _check_bool(check, config, "scale", True)
         return tuple(input_shape)
 
     def weight_shapes(self, config, input_shape):
-        present = int(config.get("scale", True)) + int(config.get("center", True)) + 2
-        return [tuple(input_shape)] * present
+        n = (input_shape[0],)
+        return [n] * (int(config.get("scale", True)) + int(config.get("center", True)) + 2)
 
-    def trained(self, config, input_shape):
+    def trainable_flags(self, config, input_shape):
         learned = int(config.get("scale", True)) + int(config.get("center", True))
-        return [config.get("trainable", True) is not False] * learned + [False, False]
+        return [config.get("trainable", True)] * learned + [False, False]
 
 
 #: Keras class name -> its format; a class missing here is refused by name.
-LAYER_FORMATS = {f.class_name: f for f in (_DenseFormat(), _FlattenFormat(), _ActivationFormat(),
-                                           _DropoutFormat(), _BatchNormalizationFormat())}
+LAYER_FORMATS = {f.class_name: f for f in (_DenseFormat(), _FlattenFormat(),
+                                           _ActivationFormat(), _DropoutFormat(),
+                                           _BatchNormalizationFormat())}
 
 
 def activation_name(value):
@@ -303,6 +326,8 @@ def activation_name(value):
 def optimizer_slots(optimizer_config):
     """Keras's per-variable slots of an optimizer, in its order, from its serialised form.
 
+    None for an optimizer nnbook does not have.
+
     Example
     -------
     >>> optimizer_slots({"class_name": "Adam", "config": {}})
@@ -312,12 +337,40 @@ def optimizer_slots(optimizer_config):
     config = optimizer_config.get("config") or {}
     if name == "SGD":
         return ["momentum"] if config.get("momentum", 0.0) else []
-    if name == "Adam":
+    if name in ("Adam", "AdamW"):
         return ["momentum", "velocity"] + (["velocity_hat"] if config.get("amsgrad") else [])
     if name == "RMSprop":
         return (["velocity"] + (["momentum"] if config.get("momentum", 0.0) else [])
                 + (["average_gradient"] if config.get("centered") else []))
-    return None
+    return {"Adagrad": ["accumulator"], "Adadelta": ["accumulated_grad", "accumulated_delta_var"],
+            "Adamax": ["momentum", "norm"], "Nadam": ["momentum", "velocity"]}.get(name)
+
+
+def optimizer_scalars(optimizer_config):
+    """Keras's scalar variables after an optimizer's slots (Nadam: its momentum-schedule
+    product ``u_product``)."""
+    return ["u_product"] if optimizer_config.get("class_name") == "Nadam" else []
+
+
+def has_rate_variable(optimizer_config):
+    """Whether Keras keeps the learning rate as a variable (not with a schedule)."""
+    return not isinstance((optimizer_config.get("config") or {}).get("learning_rate"), dict)
+
+
+@dataclass
+class OptimizerState:
+    """An optimizer's variables as Keras stores them in ``optimizer/vars``.
+
+    iterations : int, the updates made; learning_rate : float, or None with a
+    schedule (then Keras keeps no such variable); slots : arrays, for each
+    trained variable in model order one per slot (:func:`optimizer_slots`);
+    scalars : floats after them (:func:`optimizer_scalars`).
+    """
+
+    iterations: int
+    learning_rate: float
+    slots: list
+    scalars: list = field(default_factory=list)
 
 
 def _shape_text(shape):
@@ -496,6 +549,7 @@ def parse_model_config(config, check):
         if layer_dtype != dtype:
             where.fail(f"its dtype is {layer_dtype!r} but the model's is {dtype!r}; nnbook "
                        f"runs one precision per model")
+        _check_bool(where, inner, "trainable", True)
         for key, value in fmt.required.items():
             if inner.get(key, value) != value:
                 where.fail(f"it sets {key}={inner[key]!r}, which nnbook does not support "
@@ -673,8 +727,9 @@ def _read_h5(h5, check, name, dtype, input_shape, layers, compile_config):
     optimizer_variables = None
     if compile_config and isinstance(compile_config.get("optimizer"), dict) \
             and "optimizer/vars" in h5:
-        trained = [s for fmt, config, shape, shapes in layers
-                   for s, t in zip(shapes, fmt.trained(config, shape)) if t]
+        trained = [shape for fmt, config, shape_in, shapes in layers
+                   for shape, flag in zip(shapes, fmt.trainable_flags(config, shape_in))
+                   if flag]
         optimizer_variables = _read_optimizer(h5, check, compile_config["optimizer"], trained,
                                               dtype)
     return KerasModel(name, dtype, input_shape, out, compile_config, optimizer_variables)
@@ -710,6 +765,8 @@ def _read_array(node, key, shape, dtype, check, what):
 
 def _read_vars(h5, where, shapes, dtype, check, what):
     group = h5.get(where)
+    if group is None and not shapes:
+        return []
     if group is None or not hasattr(group, "keys"):
         check.fail(f"missing the weights of {what} (group {where})")
     keys = sorted(group.keys(), key=lambda k: (len(k), k))
@@ -721,17 +778,22 @@ def _read_vars(h5, where, shapes, dtype, check, what):
                         check, what) for k, s in zip(expected, shapes)]
 
 
-def _read_optimizer(h5, check, optimizer_config, weight_shapes, dtype):
+def _read_optimizer(h5, check, optimizer_config, trained_shapes, dtype):
+    """An :class:`OptimizerState` from ``optimizer/vars``: the iteration count, the
+    learning rate (unless a schedule), each trained variable's slots, the scalars."""
     slots = optimizer_slots(optimizer_config)
     group = h5["optimizer/vars"]
     count = len(group.keys())
     if slots is None:   # an optimizer nnbook does not have: the front door refuses it
         return None
-    if count != 2 + len(slots) * len(weight_shapes):
+    rate_variable = has_rate_variable(optimizer_config)
+    scalars = optimizer_scalars(optimizer_config)
+    expected = 1 + rate_variable + len(slots) * len(trained_shapes) + len(scalars)
+    if count != expected:
         warnings.warn(f"{check.path}: the saved state of the {optimizer_config.get('class_name')} "
-                      f"optimizer has {count} variables where nnbook expects "
-                      f"{2 + len(slots) * len(weight_shapes)}; the optimizer starts "
-                      f"afresh (the weights are loaded)", UserWarning, stacklevel=4)
+                      f"optimizer has {count} variables where nnbook expects {expected}; the "
+                      f"optimizer starts afresh (the weights are loaded)", UserWarning,
+                      stacklevel=4)
         return None
     what = "the optimizer"
     iteration = _dataset(h5, "optimizer/vars/0", check, "optimizer's iteration count")
@@ -741,16 +803,23 @@ def _read_optimizer(h5, check, optimizer_config, weight_shapes, dtype):
     step = int(iteration[()])
     if not 0 <= step < 2 ** 62:
         check.fail(f"optimizer/vars/0 (the iteration count) is {step}; expected >= 0")
-    rate = _read_array(_dataset(h5, "optimizer/vars/1", check, what), "optimizer/vars/1", (),
-                       np.float64, check, what)
-    values, index = [step, float(rate)], 2
-    for shape in weight_shapes:
+
+    def read(index, shape, as_dtype):
+        key = f"optimizer/vars/{index}"
+        return _read_array(_dataset(h5, key, check, what), key, shape, as_dtype, check, what)
+
+    rate = float(read(1, (), np.float64)) if rate_variable else None
+    index = 1 + rate_variable
+    arrays = []
+    for shape in trained_shapes:
         for _ in slots:
-            key = f"optimizer/vars/{index}"
-            values.append(_read_array(_dataset(h5, key, check, what), key, shape, dtype, check,
-                                      what))
+            arrays.append(read(index, shape, dtype))
             index += 1
-    return values
+    values = []
+    for _ in scalars:
+        values.append(float(read(index, (), dtype)))
+        index += 1
+    return OptimizerState(step, rate, arrays, values)
 
 
 # --------------------------------------------------------------------------
@@ -769,9 +838,8 @@ def dtype_policy(dtype):
 
 def layer_config(class_name, config, dtype, input_shape):
     """A layer's entry in config.json: ``config`` holds the class's own keys."""
-    full = {"name": config["name"], "trainable": config.get("trainable", True),
-            "dtype": dtype_policy(dtype)}
-    full.update({k: v for k, v in config.items() if k not in ("name", "trainable")})
+    full = {"name": config["name"], "trainable": True, "dtype": dtype_policy(dtype)}
+    full.update({k: v for k, v in config.items() if k != "name"})
     return keras_object("keras.layers", class_name, full,
                         build_config={"input_shape": [None, *input_shape]})
 
@@ -806,15 +874,17 @@ def _h5_bytes(model, h5py):
             variables.attrs["name"] = layer.name
             for i, value in enumerate(layer.weights):
                 variables.create_dataset(str(i), data=np.asarray(value), track_times=False)
-        if model.optimizer_variables is not None:
+        state = model.optimizer_variables
+        if state is not None:
             variables = h5.create_group("optimizer").create_group("vars")
             variables.attrs["name"] = (model.compile_config["optimizer"]["config"]
                                        .get("name", "optimizer"))
-            for i, value in enumerate(model.optimizer_variables):
-                if i == 0:
-                    value = np.int64(value)
-                elif i == 1:
-                    value = np.float32(value)   # Keras keeps its learning rate in float32
+            values = [np.int64(state.iterations)]
+            if state.learning_rate is not None:
+                values.append(np.float32(state.learning_rate))   # Keras keeps it in float32
+            values += list(state.slots)
+            values += [np.asarray(v, model.dtype) for v in state.scalars]
+            for i, value in enumerate(values):
                 variables.create_dataset(str(i), data=np.asarray(value), track_times=False)
         h5.create_group("vars").attrs["name"] = model.name
     return buffer.getvalue()
