@@ -23,28 +23,13 @@ import nnbook  # noqa: E402
 from nnbook import keras  # noqa: E402
 from nnbook.keras.models import load_model  # noqa: E402
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "keras")
+from test_keras_files import arrays, assert_close, fixture  # noqa: E402  (shared readers)
+
 OPTIMIZERS = {"adagrad": "Adagrad", "adadelta": "Adadelta", "adamax": "Adamax",
               "nadam": "Nadam", "adamw": "AdamW", "sgd_exponential": "SGD",
               "adam_piecewise": "Adam", "rmsprop_cosine": "RMSprop"}
 SCHEDULES = {"sgd_exponential": "ExponentialDecay", "adam_piecewise": "PiecewiseConstantDecay",
              "rmsprop_cosine": "CosineDecay"}
-
-
-def fixture(name):
-    return os.path.join(FIXTURES, name)
-
-
-def arrays(name):
-    with np.load(fixture(name + ".npz")) as f:
-        return dict(f)
-
-
-def assert_close(actual, expected, rtol32=1e-5):
-    expected = np.asarray(expected)
-    assert actual.dtype == expected.dtype
-    rtol = rtol32 if expected.dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
 def test_the_issue9_stack_written_by_keras_predicts_what_keras_predicted():
