@@ -10,7 +10,6 @@ Keras, which stored its predictions (``keras_predictions``) and, for
 ``nnbook_opt_*``, its weights after one more epoch from nnbook's saved
 optimizer state (``keras_weights_after_<i>``). No TensorFlow here.
 """
-import os
 import warnings
 import zipfile
 
