@@ -49,6 +49,9 @@ STAGE_NETWORKS = {
                               loss="categorical_crossentropy"),
     "regularized": dict(sizes=(3, 6, 2), activations=("tanh", "linear"), loss="mse",
                         **{k: (v, 2 * v) for k, v in REGS.items()}),
+    "output_activity": dict(sizes=(4, 6, 3), activations=("relu", "softmax"),
+                            loss="categorical_crossentropy", activity_l1=(0.0, 0.01),
+                            activity_l2=(0.003, 0.02), bias_l2=(0.0, 0.01)),
     "everything": dict(
         sizes=(6, 10, 10, 10, 7, 7, 4),
         activations=("relu", "linear", "linear", "linear", "tanh", "softmax"),
