@@ -26,8 +26,7 @@ says so per case. Where nnbook can take the rounded value (a regularizer
 object's factor), the case lists it under ``nnbook_substitutions``, the test
 passes the rounded value and keeps 1e-12. nnbook itself keeps exact values.
 Two constants are rounded inside Keras's own ops (gelu's 1/sqrt(2),
-log_cosh's log 2; see ROUNDED_INSIDE_KERAS), and the training AUC is not
-Keras's running value (see AFTER_THE_EPOCH).
+log_cosh's log 2; see ROUNDED_INSIDE_KERAS).
 The ``metrics_top_k_float32`` cases are float32 because Keras cannot run
 ``TopKCategoricalAccuracy`` in float64 (TensorFlow's InTopKV2 is float32-only).
 """
@@ -131,12 +130,6 @@ ROUNDED_INSIDE_KERAS = {
     "loss_log_cosh": (5e-8, "Keras's log_cosh subtracts log(2) rounded to float32, "
                             "4.5e-9 of the loss"),
 }
-# Keras's training AUC is accumulated over the epoch's batches, each scored
-# before its update; nnbook computes it after the epoch over the training
-# rows (nnbook.keras.metrics.AUC says so). val_auc is compared as the rest.
-AFTER_THE_EPOCH = {"auc"}
-
-
 def case_rtol(name):
     return ROUNDED_INSIDE_KERAS.get(name, (CASES[name]["rtol"],))[0]
 
@@ -219,8 +212,6 @@ def test_history_matches_keras(name, runs, floatx):
     assert sorted(history) == spec["history_keys"], \
         f"case {name}: history keys {sorted(history)}, Keras's {spec['history_keys']}"
     for key in spec["history_keys"]:
-        if key in AFTER_THE_EPOCH:
-            continue
         assert_matches(name, f"history['{key}']", history[key], arrays[f"history_{key}"],
                        case_rtol(name))
 

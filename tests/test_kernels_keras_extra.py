@@ -483,3 +483,33 @@ def test_metric_counts_match_keras():
     for threshold, (tp, fp, fn) in case["confusion"].items():
         counts = core.metric_counts(scores, labels, top_k=1, threshold=float(threshold))
         assert counts[2:].tolist() == [tp, fp, fn]
+
+
+# ---------------------------------------------------------------------------
+# AUC histograms
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bins", [2, 3, 200, 1024])
+@pytest.mark.parametrize("single", [True, False])
+def test_auc_histogram_matches_reference(dtype, bins, single, rng):
+    a = rng.uniform(-0.2, 1.2, (37, 3)).astype(dtype)
+    a[0, :] = [0.0, 1.0, 0.5]                     # the edges and a threshold itself
+    a[1, :] = [np.nan, 1e-9, 1 - 1e-9]
+    y = (rng.random((37, 3)) < 0.4).astype(dtype)
+    pos, neg = core.auc_histogram(a, y, bins, single)
+    want_pos, want_neg = ref.auc_histogram(np.nan_to_num(a, nan=0.0), y, bins, single)
+    np.testing.assert_array_equal(pos, want_pos)
+    np.testing.assert_array_equal(neg, want_neg)
+    assert pos.sum() + neg.sum() == a.size
+
+
+def test_auc_histogram_gives_keras_auc():
+    from nnbook.keras import metrics
+    rng = np.random.default_rng(5)
+    a = rng.random((50, 1)).astype(np.float32)
+    y = (rng.random((50, 1)) < 0.5).astype(np.float32)
+    m = metrics.AUC(dtype="float32")
+    m.update_state(y, a)
+    assert m.from_histograms(*core.auc_histogram(a, y, 200)) == pytest.approx(m.result(),
+                                                                                 abs=1e-15)

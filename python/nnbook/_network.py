@@ -270,7 +270,7 @@ class CoreNetwork:
         loss_sums = np.empty(n_epochs)
         penalties = np.empty(n_epochs)
         val_sums = np.empty(n_epochs if val is not None else 0)
-        counts = np.zeros((n_epochs, len(_nncore.COUNTS)), np.int64)
+        counts = np.zeros((n_epochs, self.config.counts_len()), np.int64)
         hook = _hook(callback, callback_interval)
         with self.lock.write():
             work = self._train_scratch(rows, threads, perms is not None,

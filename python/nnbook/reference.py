@@ -869,6 +869,26 @@ def metric_counts(a, y, loss="mse", top_k=5, threshold=0.5):
             int(np.sum(~pred & label))]
 
 
+def auc_histogram(a, y, bins, single=True):
+    """Keras's AUC buckets of scores a against labels y: (positives, negatives),
+    each an int64 array of `bins` counts; element p lands in bucket
+    max(ceil(clip(p, 0, 1) (bins - 1)) - 1, 0), computed in float32 when
+    `single` (Keras's metric dtype), and is a positive when its label != 0.
+
+    Example
+    -------
+    >>> pos, neg = auc_histogram(np.array([[0.1], [0.9]]), np.array([[0.0], [1.0]]), 3)
+    >>> pos.tolist(), neg.tolist()
+    ([0, 1, 0], [1, 0, 0])
+    """
+    kind = np.float32 if single else np.float64
+    p = np.clip(a.astype(kind).ravel(), 0, 1)
+    bucket = np.maximum(np.ceil(p * kind(bins - 1)) - 1, 0).astype(np.int64)
+    label = y.ravel() != 0
+    return (np.bincount(bucket[label], minlength=bins),
+            np.bincount(bucket[~label], minlength=bins))
+
+
 
 # ---------------------------------------------------------------------------
 # The weight penalty and the optimizers, over flat parameter vectors.

@@ -54,8 +54,12 @@ cdef extern from "nncore.h" nogil:
         double huber_delta
         int top_k
         double threshold
+        int auc_bins
+        int auc_single
 
     int nn_check_config(const nn_config *cfg)
+    int64_t nn_counts_len(const nn_config *cfg)
+    int NN_MAX_AUC_BINS
     int64_t nn_param_count(const nn_config *cfg)
     void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off)
     int64_t nn_state_offset(const nn_config *cfg, int layer)
@@ -127,6 +131,8 @@ cdef extern from "nncore.h" nogil:
     void output_loss_backward_f64(const nn_config *cfg, double *delta, const double *a, const double *y, int mt, double m)
     int NN_COUNTS
     void metric_counts_f32(const nn_config *cfg, const float *a, const float *y, int m, int K, int64_t *counts)
+    void auc_histogram_f32(const nn_config *cfg, const float *a, const float *y, int m, int K, int64_t *pos, int64_t *neg)
+    void auc_histogram_f64(const nn_config *cfg, const double *a, const double *y, int m, int K, int64_t *pos, int64_t *neg)
     void metric_counts_f64(const nn_config *cfg, const double *a, const double *y, int m, int K, int64_t *counts)
     double network_penalty_f32(const nn_config *cfg, const float *params)
     double network_penalty_f64(const nn_config *cfg, const double *params)
@@ -285,7 +291,8 @@ cdef class CoreConfig:
                  double lr_alpha=0.0, bint lr_staircase=False, lr_boundaries=(),
                  lr_values=(), kinds=None, uint64_t dropout_seed=0, double clipnorm=0.0,
                  double global_clipnorm=0.0, double clipvalue=0.0, double huber_delta=1.0,
-                 int top_k=5, double threshold=0.5, **stage_settings):
+                 int top_k=5, double threshold=0.5, int auc_bins=0, bint auc_single=True,
+                 **stage_settings):
         cdef int L = len(activations), l
         if L < 1 or L > NN_MAX_LAYERS:
             raise ValueError(f"a network has 1 to {NN_MAX_LAYERS} layers, got {L}")
@@ -332,6 +339,11 @@ cdef class CoreConfig:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         self.cfg.top_k = top_k
         self.cfg.threshold = threshold
+        if auc_bins != 0 and not 2 <= auc_bins <= NN_MAX_AUC_BINS:
+            raise ValueError(f"auc_bins must be 0 (no AUC) or 2 to {NN_MAX_AUC_BINS}, "
+                             f"got {auc_bins}")
+        self.cfg.auc_bins = auc_bins
+        self.cfg.auc_single = auc_single
         self.cfg.loss = LOSSES[loss]
         self.cfg.zmin = zmin
         self.cfg.eps = eps
@@ -390,6 +402,11 @@ cdef class CoreConfig:
         cdef int64_t b_off[32]
         nn_param_offsets(&self.cfg, w_off, b_off)
         return [(w_off[l], b_off[l]) for l in range(self.cfg.n_layers)]
+
+    def counts_len(self):
+        """Entries of one epoch's metric counts: COUNTS, then the AUC histograms
+        of positives and of negatives (auc_bins each)."""
+        return nn_counts_len(&self.cfg)
 
     def state_offsets(self):
         """[start or -1, ...]: where each batch-normalization stage's moving mean
@@ -492,7 +509,7 @@ def train_epoch(CoreConfig config, real[::1] params, real[::1] opt_state, real[:
     cdef int64_t n = x.shape[0]
     loss_sums = np.zeros(1)
     penalties = np.zeros(1)
-    counts = np.zeros((1, NN_COUNTS), np.int64)
+    counts = np.zeros((1, config.counts_len()), np.int64)
     if perm.shape[0] not in (0, n):
         raise ValueError("perm must be empty or have one entry per row")
     perms = np.asarray(perm).reshape(1 if perm.shape[0] else 0, perm.shape[0] if perm.shape[0] else 0)
@@ -539,7 +556,7 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
         raise ValueError(f"perms must be empty or ({n_epochs}, {n})")
     if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs or counts.shape[0] < n_epochs:
         raise ValueError("loss_sums, penalties and counts need one entry per epoch")
-    _need(counts.shape[1] == NN_COUNTS, "counts needs one column per metric count")
+    _need(counts.shape[1] == nn_counts_len(cfg), "counts needs counts_len() columns")
     if n_val:
         if x_val.shape[1] != cfg.sizes[0] or y_val.shape[0] != n_val or y_val.shape[1] != cfg.sizes[cfg.n_layers]:
             raise ValueError("x_val/y_val do not match the network")
@@ -1110,3 +1127,27 @@ def dropout_forward(real[:, ::1] out, const real[:, ::1] inp, double rate, uint6
             dropout_forward_f32(&out[0, 0], &inp[0, 0], B, N, rate, key, row0)
         else:
             dropout_forward_f64(&out[0, 0], &inp[0, 0], B, N, rate, key, row0)
+
+
+def auc_histogram(const real[:, ::1] a, const real[:, ::1] y, int bins, bint single=True):
+    """(positives, negatives): Keras's AUC bucket counts of the scores a against
+    the labels y over `bins` evenly spaced thresholds (float32 buckets when
+    `single`); see auc_histogram in metrics.c."""
+    cdef nn_config cfg
+    cdef int B = a.shape[0], K = a.shape[1]
+    _need(B >= 1 and K >= 1, "a must not be empty")
+    _need(y.shape[0] == B and y.shape[1] == K, "a and y must share a shape")
+    if not 2 <= bins <= NN_MAX_AUC_BINS:
+        raise ValueError(f"bins must lie in 2..{NN_MAX_AUC_BINS}, got {bins}")
+    cfg.auc_bins = bins
+    cfg.auc_single = single
+    pos = np.zeros(bins, np.int64)
+    neg = np.zeros(bins, np.int64)
+    cdef int64_t[::1] p = pos
+    cdef int64_t[::1] q = neg
+    with nogil:
+        if real is float:
+            auc_histogram_f32(&cfg, &a[0, 0], &y[0, 0], B, K, &p[0], &q[0])
+        else:
+            auc_histogram_f64(&cfg, &a[0, 0], &y[0, 0], B, K, &p[0], &q[0])
+    return pos, neg

@@ -32,6 +32,8 @@ int nn_check_config(const nn_config *cfg) {
     }
     if (!(cfg->clipnorm >= 0 && cfg->global_clipnorm >= 0 && cfg->clipvalue >= 0))
         return NN_EINVAL;
+    if (cfg->auc_bins < 0 || cfg->auc_bins == 1 || cfg->auc_bins > NN_MAX_AUC_BINS)
+        return NN_EINVAL;
     int last = cfg->activations[cfg->n_layers - 1];
     /* the output's activation is applied in place of its logits */
     if (nn_activation_needs_input(last)) return NN_EINVAL;
@@ -83,6 +85,10 @@ static int64_t stage_layout(const nn_config *cfg, int l, int64_t at, int64_t *w,
     default:
         return at;
     }
+}
+
+int64_t nn_counts_len(const nn_config *cfg) {
+    return NN_COUNTS + 2 * (int64_t)cfg->auc_bins;
 }
 
 int64_t nn_param_count(const nn_config *cfg) {

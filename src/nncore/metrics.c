@@ -67,3 +67,34 @@ void NNF(metric_counts)(const nn_config *cfg, const real *a, const real *y, int 
     counts[NN_COUNT_FP] = fp;
     counts[NN_COUNT_FN] = fn;
 }
+
+/* Keras's AUC over a batch, as two histograms of its scores over the
+ * cfg->auc_bins evenly spaced thresholds: pos[b] (labels y != 0) and neg[b]
+ * (the others) count the elements in bucket b = max(ceil(p (T - 1)) - 1, 0)
+ * of p = a clipped to [0, 1], the bucket arithmetic done in float32 when
+ * cfg->auc_single (Keras's metric dtype) as Keras does it. A threshold's
+ * true positives are then the positives in the buckets at and above it
+ * (the caller sums those; the histograms add up over batches). */
+void NNF(auc_histogram)(const nn_config *cfg, const real *a, const real *y, int m, int K,
+                        int64_t *pos, int64_t *neg) {
+    const int T = cfg->auc_bins;
+    for (int64_t i = 0; i < (int64_t)m * K; i++) {
+        int64_t b;
+        if (cfg->auc_single) {
+            float p = (float)a[i];
+            p = p < 0.0f ? 0.0f : p > 1.0f ? 1.0f : p;
+            float v = ceilf(p * (float)(T - 1)) - 1.0f;
+            b = v > 0.0f ? (int64_t)v : 0;
+        } else {
+            double p = (double)a[i];
+            p = p < 0.0 ? 0.0 : p > 1.0 ? 1.0 : p;
+            double v = ceil(p * (double)(T - 1)) - 1.0;
+            b = v > 0.0 ? (int64_t)v : 0;
+        }
+        if (b > T - 1) b = T - 1; /* (p = NaN lands in 0: clipped comparisons are false) */
+        if (y[i] != 0)
+            pos[b]++;
+        else
+            neg[b]++;
+    }
+}

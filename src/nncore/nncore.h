@@ -31,6 +31,8 @@ enum nn_loss { NN_LOSS_BCE = 0, NN_LOSS_CE = 1, NN_LOSS_MSE = 2, NN_LOSS_POISSON
  * positives, false positives and false negatives over the output elements
  * at cfg->threshold. */
 #define NN_COUNTS 5
+/* Keras's AUC: at most this many thresholds (its default is 200). */
+#define NN_MAX_AUC_BINS 1024
 enum nn_count { NN_COUNT_CORRECT = 0, NN_COUNT_TOP_K = 1, NN_COUNT_TP = 2, NN_COUNT_FP = 3,
                 NN_COUNT_FN = 4 };
 enum nn_optimizer { NN_OPT_SGD = 0, NN_OPT_MOMENTUM = 1, NN_OPT_ADAM = 2, NN_OPT_RMSPROP = 3,
@@ -136,6 +138,11 @@ typedef struct {
     int top_k;              /* k of the top-k count (Keras: 5)              */
     double threshold;       /* precision/recall counts: a > threshold is a
                                positive prediction (Keras: 0.5)             */
+    int auc_bins;           /* > 0: the epoch counts also hold AUC score
+                               histograms over this many thresholds (see
+                               auc_histogram); 0: none                      */
+    int auc_single;         /* the AUC buckets in float32 arithmetic (Keras's
+                               metric dtype float32) rather than double     */
 } nn_config;
 
 /* Where a long call stands, for its hook. */
@@ -161,6 +168,9 @@ typedef struct {
 } nn_hook;
 
 int nn_check_config(const nn_config *cfg);
+/* Entries of one epoch's metric counts: NN_COUNTS, then the AUC histograms
+ * of positives and of negatives (auc_bins each). */
+int64_t nn_counts_len(const nn_config *cfg);
 int64_t nn_param_count(const nn_config *cfg);
 /* w_off[l], b_off[l]: where W_l and b_l start in the flat vector (b_off -1: no bias). */
 void nn_param_offsets(const nn_config *cfg, int64_t *w_off, int64_t *b_off);
@@ -248,6 +258,8 @@ int nn_blas_threads(void);
     /* metrics.c */                                                                         \
     void metric_counts##S(const nn_config *cfg, const real *a, const real *y, int m, int K, \
                           int64_t counts[NN_COUNTS]);                                       \
+    void auc_histogram##S(const nn_config *cfg, const real *a, const real *y, int m, int K,  \
+                          int64_t *pos, int64_t *neg);                                      \
     /* optimizers.c */                                                                      \
     double l1_l2_penalty_forward##S(const real *weight, int64_t n, double l1, double l2);   \
     void l1_l2_penalty_backward##S(real *dweight, const real *weight, int64_t n,            \

@@ -367,7 +367,7 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
 static double block_gradients(const nn_config *cfg, const scratch *s, real *grads,
                                 const real *params, const real *x, const real *y,
                               const int64_t *perm, int64_t r0, int mt, int m,
-                              int64_t counts[NN_COUNTS], const real *sw, double wsum,
+                              int64_t *counts, const real *sw, double wsum,
                               const pass *ps) {
     const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
     const real *xb = x + r0 * F, *yb = y + r0 * K;
@@ -386,6 +386,11 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
                      : output_layer(cfg, a_out, yb, mt);
     loss += activity_penalties(cfg, s, mt);
     NNF(metric_counts)(cfg, a_out, yb, mt, K, counts);
+    if (cfg->auc_bins) {
+        int64_t *pos = counts + NN_COUNTS, *neg = pos + cfg->auc_bins;
+        memset(pos, 0, sizeof(int64_t) * 2 * (size_t)cfg->auc_bins);
+        NNF(auc_histogram)(cfg, a_out, yb, mt, K, pos, neg);
+    }
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
     real *delta = s->delta[0], *spare = s->delta[1];
@@ -459,9 +464,9 @@ typedef struct {
     int n_epochs, batch_size, epochs_done;
     int64_t step;
     double block_loss[NN_ROW_BLOCKS];
-    int64_t block_counts[NN_ROW_BLOCKS][NN_COUNTS];
+    int64_t block_counts[NN_ROW_BLOCKS][NN_COUNTS + 2 * NN_MAX_AUC_BINS];
     double *loss_sums, *penalties, *val_sums;
-    int64_t *counts;                  /* NN_COUNTS per epoch */
+    int64_t *counts;                  /* nn_counts_len(cfg) per epoch */
     double clip_scale[2 * NN_MAX_LAYERS]; /* see clip_scales */
     /* a forward pass (validation, prediction); swf: its rows' weights or NULL */
     const real *xf, *yf, *swf;
@@ -549,7 +554,9 @@ static void train_thread(void *arg, int t) {
     for (int e = 0; e < j->n_epochs; e++) {
         const int64_t *perm = j->perms ? j->perms + (int64_t)e * j->n : NULL;
         double loss = 0, batch_penalties = 0;
-        int64_t counts[NN_COUNTS] = {0}, b = 0;
+        const int64_t C = nn_counts_len(cfg);
+        int64_t counts[NN_COUNTS + 2 * NN_MAX_AUC_BINS], b = 0;
+        memset(counts, 0, sizeof(int64_t) * (size_t)C);
         for (int64_t start = 0; start < j->n; start += j->batch_size, b++) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
             int blocks = nn_row_blocks(cfg, m);
@@ -600,7 +607,7 @@ static void train_thread(void *arg, int t) {
                     }
                 for (int k = 0; k < blocks; k++) {
                     loss += j->block_loss[k];
-                    for (int c = 0; c < NN_COUNTS; c++) counts[c] += j->block_counts[k][c];
+                    for (int64_t c = 0; c < C; c++) counts[c] += j->block_counts[k][c];
                 }
             }
             nn_barrier_wait(&j->barrier);
@@ -613,7 +620,7 @@ static void train_thread(void *arg, int t) {
             if (t == 0) {
                 nn_progress p = {e, b + 1, batches, start + m, loss,
                                  counts[NN_COUNT_CORRECT], {0}};
-                memcpy(p.counts, counts, sizeof counts);
+                memcpy(p.counts, counts, sizeof p.counts);
                 maybe_call_hook(j, &last, &p);
             }
         }
@@ -624,7 +631,7 @@ static void train_thread(void *arg, int t) {
         if (j->xf && stopped(j)) goto out;
         if (t == 0) {
             j->loss_sums[e] = loss;
-            if (j->counts) memcpy(j->counts + (int64_t)e * NN_COUNTS, counts, sizeof counts);
+            if (j->counts) memcpy(j->counts + e * C, counts, sizeof(int64_t) * (size_t)C);
             j->penalties[e] = cfg->penalty_each_batch ? batch_penalties
                                                       : NNF(network_penalty)(cfg, j->params);
             if (j->xf) j->val_sums[e] = chunk_total(j);
@@ -647,7 +654,7 @@ static void forward_thread(void *arg, int t) {
  * taken before that batch's update), penalties[e] = the penalty after the
  * epoch and, when x_val is not NULL, val_loss_sums[e] = the loss sum over
  * x_val (n_val rows, in chunks of fwd_rows, val_chunk_loss holding one entry
- * per chunk) after it; counts[e * NN_COUNTS ...] (when not NULL) = the
+ * per chunk) after it; counts[e * nn_counts_len(cfg) ...] (when not NULL) = the
  * epoch's metric counts (see metric_counts: correct rows, top-k hits, true
  * and false positives, false negatives), each batch's taken before its update. *step counts updates
  * (Adam's t); *epochs_done the epochs completed. sample_weight (n values,
@@ -718,7 +725,7 @@ int NNF(network_train_epoch)(const nn_config *cfg, real *params, real *opt_state
                              double *loss_sum, int64_t *correct) {
     double penalty;
     int done;
-    int64_t counts[NN_COUNTS] = {0};
+    int64_t counts[NN_COUNTS + 2 * NN_MAX_AUC_BINS] = {0};
     int rc = NNF(network_train_epochs)(cfg, params, opt_state, work, threads, x, y, n, perm, 1,
                                        batch_size, NULL, NULL, 0, 0, NULL, NULL, NULL, step,
                                        &done, loss_sum, &penalty, NULL, counts);

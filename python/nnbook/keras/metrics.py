@@ -23,11 +23,11 @@ and AUC weigh every unit of row i by w_i in their counts.
 
 While ``fit`` trains, the core counts per batch, each batch scored before
 its update (Keras's running values): correct predictions, top-k hits, true
-and false positives and false negatives, which give accuracy, binary
-accuracy, top-k accuracy, precision and recall. The rest (AUC, mse, mae, a
-weighted metric with sample weights, a second threshold or k) comes from
-one forward pass over the training rows after the epoch; see
-``CoreCounts``.
+and false positives and false negatives, and the score histograms of one
+evenly spaced AUC, which give accuracy, binary accuracy, top-k accuracy,
+precision, recall and AUC. The rest (mse, mae, a weighted metric with
+sample weights, a second threshold, k or AUC) comes from one forward pass
+over the training rows after the epoch; see ``CoreCounts``.
 
 Example
 -------
@@ -445,10 +445,11 @@ class AUC(Metric):
     their minimum ('minoring') or maximum ('majoring'). Scores are clipped
     to [0, 1] (``from_logits=True`` applies a sigmoid first).
 
-    In ``fit`` the training AUC is computed on a forward pass over the
-    training rows with the weights at the end of the epoch (Keras
-    accumulates it batch by batch, before each update); validation and
-    ``evaluate`` compute it on their rows' outputs, as Keras does.
+    In ``fit`` the training AUC is Keras's running value: the core counts
+    each batch's scores into the same buckets before its update (a second
+    AUC, or one with explicit thresholds, is computed on a forward pass
+    after the epoch); validation and ``evaluate`` compute it on their rows'
+    outputs, as Keras does.
 
     Parameters
     ----------
@@ -525,6 +526,18 @@ class AUC(Metric):
         self.false_positives += fp
         self.false_negatives += np.sum(true_w) - tp
         self.true_negatives += np.sum(false_w) - fp
+
+    def from_histograms(self, positives, negatives):
+        """The AUC of the scores whose bucket histograms (see update_state's
+        evenly spaced shortcut) are `positives` and `negatives`: what the core
+        counts per batch while training. The metric's own state is left alone."""
+        tp = np.asarray(positives, np.float64)[::-1].cumsum()[::-1]
+        fp = np.asarray(negatives, np.float64)[::-1].cumsum()[::-1]
+        other = AUC(num_thresholds=self.num_thresholds, summation_method=self.summation_method,
+                    dtype=self.dtype, name=self.name)
+        other.true_positives, other.false_positives = tp, fp
+        other.false_negatives, other.true_negatives = tp[0] - tp, fp[0] - fp
+        return other.result()
 
     def result(self):
         def ratio(a, b):
@@ -655,10 +668,11 @@ class CoreCounts:
     """
 
     def __init__(self, binary, units, top_k, threshold, labels_01=True,
-                 scores_are_outputs=True):
+                 scores_are_outputs=True, auc_bins=0, auc_single=True):
         self.binary, self.units = binary, units
         self.top_k, self.threshold = top_k, threshold
         self.labels_01, self.scores_are_outputs = labels_01, scores_are_outputs
+        self.auc_bins, self.auc_single = auc_bins, auc_single
 
     def counts_metric(self, metric):
         """Whether `metric`'s value can be read from the counts."""
@@ -685,4 +699,15 @@ class CoreCounts:
         if kind in (Precision, Recall) and thresholded and metric.threshold == self.threshold:
             other = fp if kind is Precision else fn
             return tp / (tp + other) if tp + other else 0.0
+        if kind is AUC and self.counts_auc(metric) and len(counts) >= 5 + 2 * self.auc_bins:
+            return metric.from_histograms(counts[5:5 + self.auc_bins],
+                                          counts[5 + self.auc_bins:5 + 2 * self.auc_bins])
         return None
+
+    def counts_auc(self, metric):
+        """Whether the core's AUC histograms (auc_bins, auc_single) are `metric`'s
+        own: evenly spaced thresholds, scores as the model outputs them, 0/1
+        labels, the same bucket arithmetic."""
+        return (metric._even and not metric.from_logits and self.scores_are_outputs
+                and self.labels_01 and metric.num_thresholds == self.auc_bins
+                and (metric.dtype == np.float32) == bool(self.auc_single))

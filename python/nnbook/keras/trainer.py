@@ -10,11 +10,11 @@ the data once, then runs every epoch as a single call into C.
 
 How training runs, and where it differs from Keras: the training ``loss``
 (regularization penalties included) and the metrics the core counts per
-batch (accuracy, binary and top-k accuracy, precision, recall) are Keras's
-running values, each batch scored before its update; the other training
-metrics (AUC, mse, mae, a second k or threshold, weighted metrics with
-sample weights) come from one forward pass over the training rows after the
-epoch. Batch-level callbacks run from the core's batch hook, only when a
+batch (accuracy, binary and top-k accuracy, precision, recall, an evenly
+spaced AUC) are Keras's running values, each batch scored before its
+update; the other training metrics (mse, mae, a second k, threshold or AUC,
+weighted metrics with sample weights) come from one forward pass over the
+training rows after the epoch. Batch-level callbacks run from the core's batch hook, only when a
 callback overrides them.
 
 Arguments are checked before any work, each error naming the argument:
@@ -348,7 +348,8 @@ class Trainer:
 
     def _count_settings(self):
         """The core's top_k and threshold: those of the first compiled metric that
-        has one (Precision/Recall before BinaryAccuracy); Keras's defaults else."""
+        has one (Precision/Recall before BinaryAccuracy); Keras's defaults else.
+        And the first evenly spaced AUC's histograms (auc_bins, auc_single)."""
         entries = self._metrics() if self.loss is not None and self._layers else []
         ks = [m.k for _, m, _ in entries
               if isinstance(m, metrics_module.TopKCategoricalAccuracy)]
@@ -356,7 +357,11 @@ class Trainer:
                if isinstance(m, (metrics_module.Precision, metrics_module.Recall))]
               + [m.threshold for _, m, _ in entries
                  if isinstance(m, metrics_module.BinaryAccuracy)])
-        return {"top_k": ks[0] if ks else 5, "threshold": ts[0] if ts else 0.5}
+        aucs = [m for _, m, _ in entries
+                if isinstance(m, metrics_module.AUC) and m._even and not m.from_logits]
+        return {"top_k": ks[0] if ks else 5, "threshold": ts[0] if ts else 0.5,
+                "auc_bins": aucs[0].num_thresholds if aucs else 0,
+                "auc_single": bool(aucs and aucs[0].dtype == np.float32)}
 
     def _core_counts(self, targets):
         """What the core counts while this model trains on `targets`."""
@@ -367,7 +372,8 @@ class Trainer:
             binary=units == 1 or self.loss.core_loss == "binary_crossentropy", units=units,
             top_k=settings["top_k"], threshold=settings["threshold"],
             labels_01=bool(np.all((y == 0) | (y == 1))),
-            scores_are_outputs=not self._core_logits)
+            scores_are_outputs=not self._core_logits, auc_bins=settings["auc_bins"],
+            auc_single=settings["auc_single"])
 
     def _running_logs(self, counting, counts, rows, weights):
         """The metrics the running counts give (the batch logs)."""
@@ -493,12 +499,12 @@ class Trainer:
 
         Notes
         -----
-        ``loss`` and the accuracy the core counts (binary accuracy at 0.5 for
-        one unit or binary cross-entropy, else categorical/sparse accuracy)
-        are Keras's running means over the epoch's batches, each batch scored
-        before its update; the other training metrics (top-k, precision,
-        recall, AUC, mse, mae; a weighted metric with sample weights) come
-        from one forward pass over the training rows after the epoch. A callback setting ``model.stop_training = True`` in a batch
+        ``loss`` and the metrics the core counts (accuracy, binary and top-k
+        accuracy, precision, recall, an evenly spaced AUC) are Keras's running
+        means over the epoch's batches, each batch scored before its update;
+        the other training metrics (mse, mae; a weighted metric with sample
+        weights) come from one forward pass over the training rows after the
+        epoch. A callback setting ``model.stop_training = True`` in a batch
         hook ends training after that batch (the epoch still validates and
         ends, as in Keras).
 
