@@ -69,3 +69,74 @@ def test_metrics_refuse_non_finite_values(metric, where):
     with pytest.raises(ValueError, match=rf"{where} contains NaN or Inf"):
         metric().update_state(**args)
     assert np.isnan(args[where][0]) and args[where][1:] == before[1:]
+
+
+def _data(n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    return x, (x[:, 0] > 0).astype(float)
+
+
+def _model(units=1, activation="sigmoid"):
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([layers.Dense(4, activation="relu", input_shape=(3,)),
+                             layers.Dense(units, activation=activation)])
+
+
+@pytest.mark.parametrize("shift,scale", [(0, 5), (-1, 1), (0.6, 1)])
+def test_class_weight_on_labels_that_are_not_classes(shift, scale):
+    # was: IndexError for a label of 5; a label of -1 silently took class 1's weight
+    x, y = _data()
+    y = y * scale + shift
+    before = y.copy()
+    model = _model(1, "linear")
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"`class_weight`.*must round to 0 or 1; y\[\d+\]"):
+        model.fit(x, y, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+    np.testing.assert_array_equal(y, before)
+
+
+def test_class_weight_beyond_the_dtype_names_its_class():
+    # was: NumPy's "overflow encountered in cast" (a float32 model), then inf weights
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    with pytest.raises(ValueError, match=r"class_weight holds 1e\+300 at index \[1\]"):
+        model.fit(x, y, class_weight={1: 1e300}, verbose=0)
+
+
+@pytest.mark.parametrize("loss_cls,units,activation", [
+    (losses.BinaryCrossentropy, 1, "sigmoid"),
+    (losses.CategoricalCrossentropy, 2, "softmax")])
+def test_label_smoothing_leaves_the_metrics_on_the_labels(loss_cls, units, activation):
+    # was: binary accuracy compared (y_pred > 0.5) with the smoothed targets
+    # (0.05, 0.95), so it was 0.0 whatever the model did; Keras smooths inside
+    # the loss only. With the weights fixed (lr 0), smoothing must not change
+    # any metric.
+    x, y = _data(60)
+    y = y if units == 1 else keras.utils.to_categorical(y, 2)
+    logs = []
+    for smoothing in (0.0, 0.1):
+        model = _model(units, activation)
+        model.compile(optimizer="sgd", loss=loss_cls(label_smoothing=smoothing),
+                      metrics=["binary_accuracy", "accuracy", "precision"])
+        model.optimizer.learning_rate = 0.0        # the weights stay as they are
+        history = model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, shuffle=False)
+        logs.append({k: v for k, v in history.history.items() if "loss" not in k})
+    assert logs[0] == logs[1]
+    assert logs[1]["binary_accuracy"][0] > 0
+
+
+def test_class_weight_uses_the_labels_before_smoothing():
+    # label_smoothing=1 makes every smoothed target 0.5 (round -> class 0):
+    # the weights must still follow the labels
+    x, y = _data()
+    for smoothing in (0.0, 1.0):
+        model = _model()
+        model.compile(optimizer="sgd", loss=losses.BinaryCrossentropy(label_smoothing=smoothing))
+        model.optimizer.learning_rate = 0.0        # the weights stay as they are
+        weighted = model.fit(x, y, class_weight={0: 0.0, 1: 1.0}, epochs=1, verbose=0,
+                             batch_size=len(x), shuffle=False).history["loss"][0]
+        # class 1's rows alone, weighted 1 (the class weights as sample weights)
+        ones_only = model.evaluate(x, y, sample_weight=y, verbose=0)
+        assert weighted == pytest.approx(ones_only, rel=1e-5), smoothing
