@@ -140,3 +140,17 @@ def test_class_weight_uses_the_labels_before_smoothing():
         # class 1's rows alone, weighted 1 (the class weights as sample weights)
         ones_only = model.evaluate(x, y, sample_weight=y, verbose=0)
         assert weighted == pytest.approx(ones_only, rel=1e-5), smoothing
+
+
+@pytest.mark.parametrize("identifier,error,match", [
+    ({"class_name": 5}, ValueError, r"Received: optimizer=\{'class_name': 5\}"),
+    ({"class_name": "sgd", "config": [1]}, TypeError, r"Received: config=\[1\]"),
+])
+def test_optimizer_get_of_a_malformed_dict(identifier, error, match):
+    # was: AttributeError: 'int' object has no attribute 'lower'
+    with pytest.raises(error, match=match):
+        optimizers.get(identifier)
+
+
+def test_optimizer_get_of_a_dict_without_config():
+    assert optimizers.get({"class_name": "Adam", "config": None}).learning_rate == 0.001
