@@ -154,3 +154,84 @@ def test_optimizer_get_of_a_malformed_dict(identifier, error, match):
 
 def test_optimizer_get_of_a_dict_without_config():
     assert optimizers.get({"class_name": "Adam", "config": None}).learning_rate == 0.001
+
+
+# -- .keras files whose JSON has a value of the wrong type -----------------------
+
+def _saved_keras(tmp_path):
+    pytest.importorskip("h5py")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(3,)),
+                              layers.Dense(4, kernel_regularizer=regularizers.L2(0.01)),
+                              layers.BatchNormalization(), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    return path
+
+
+def _rewrite_config(path, change):
+    import json
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    change(config)
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, body in members.items():
+            archive.writestr(name, body)
+
+
+def _dense(config):
+    return config["config"]["layers"][1]["config"]
+
+
+@pytest.mark.parametrize("change", [
+    # each was an AttributeError or TypeError escaping load_model
+    lambda c: _dense(c)["bias_initializer"].update(config=7),
+    lambda c: _dense(c).update(dtype={"class_name": "DTypePolicy", "config": 3}),
+    lambda c: _dense(c)["kernel_regularizer"].update(class_name=["L2"]),
+    lambda c: c["config"]["layers"][1].update(class_name=["Dense"]),
+    lambda c: c["compile_config"]["optimizer"].update(class_name=["Adam"]),
+    lambda c: c["compile_config"].update(loss={"class_name": ["Huber"]}),
+    lambda c: c["compile_config"].update(metrics=[{"class_name": ["AUC"]}]),
+], ids=["initializer-config", "dtype-config", "regularizer-class", "layer-class",
+        "optimizer-class", "loss-class", "metric-class"])
+def test_keras_file_with_json_of_the_wrong_type(tmp_path, change):
+    from nnbook import ModelFileError
+    path = _saved_keras(tmp_path)
+    _rewrite_config(path, change)
+    try:
+        model = keras.models.load_model(path)
+    except ModelFileError as exc:
+        assert "m.keras" in str(exc)
+    else:          # an unknown initializer is replaced by the default, with a warning
+        assert model.predict(np.ones((2, 3)), verbose=0).shape == (2, 2)
+
+
+def test_weights_file_with_damaged_hdf5_structures(tmp_path):
+    # h5py reports a damaged symbol table as RuntimeError: it escaped load_weights
+    from nnbook import ModelFileError
+    pytest.importorskip("h5py")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    path = tmp_path / "m.weights.h5"
+    model.save_weights(path)
+    data = bytearray(path.read_bytes())
+    damaged = 0
+    for signature in (b"SNOD", b"TREE", b"HEAP"):
+        at = data.find(signature)
+        while at != -1:
+            data[at:at + 4] = b"XXXX"
+            damaged += 1
+            at = data.find(signature, at + 4)
+    assert damaged
+    path.write_bytes(bytes(data))
+    before = model.get_weights()
+    with pytest.raises(ModelFileError, match="m.weights.h5"):
+        model.load_weights(path)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
