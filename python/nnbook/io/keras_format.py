@@ -186,7 +186,8 @@ def _check_regularizer(check, value, key):
     if isinstance(value, str):
         value = {"class_name": {"l1": "L1", "l2": "L2", "l1_l2": "L1L2"}.get(value, value),
                  "config": {}}
-    if not isinstance(value, dict) or value.get("class_name") not in REGULARIZERS \
+    if not isinstance(value, dict) or not isinstance(value.get("class_name"), str) \
+            or value.get("class_name") not in REGULARIZERS \
             or value.get("registered_name") not in (None, value.get("class_name")) \
             or value.get("module") not in (None, "keras.regularizers"):
         what = (value.get("registered_name") or value.get("class_name")
@@ -480,7 +481,8 @@ def _read_json(archive, member, check):
 def _dtype_name(value):
     """'float32' from a DTypePolicy dict or a plain name; None if absent."""
     if isinstance(value, dict):
-        value = (value.get("config") or {}).get("name")
+        config = value.get("config")
+        value = config.get("name") if isinstance(config, dict) else None
     return value
 
 
@@ -531,6 +533,8 @@ def parse_model_config(config, check):
         where = check.at(f"layer {index}")
         where.mapping(layer, "the layer")
         name = layer.get("class_name")
+        if not isinstance(name, str):
+            where.fail(f"its class_name is {name!r}, not a layer class name")
         inner = where.mapping(layer.get("config"), "its 'config'")
         label = f"layer {index} ({inner.get('name')!r}, a {name})"
         where = check.at(label)
@@ -671,7 +675,7 @@ def read_keras_file(path):
                                 compile_config)
         except ModelFileError:
             raise
-        except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile, zlib.error,
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError, zipfile.BadZipFile, zlib.error,
                 EOFError) as exc:
             check.fail(f"{WEIGHTS} is not a readable HDF5 file ({type(exc).__name__}: {exc})")
 
@@ -703,7 +707,7 @@ def read_weights_file(path, dtype, input_shape, layers, optimizer_config=None):
             return _read_h5(h5, check, None, np.dtype(dtype), shape, described, compile_config)
     except ModelFileError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
         check.fail(f"not a readable HDF5 file ({type(exc).__name__}: {exc})")
 
 

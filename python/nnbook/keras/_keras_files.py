@@ -341,6 +341,15 @@ def _metrics_from_keras(spec, check, key="metrics"):
 
 def _compile_from_keras(model, config, state, path):
     check = _CompileCheck(path)
+    try:
+        _compile_checked(model, config, state, path, check)
+    except (TypeError, AttributeError, KeyError) as exc:
+        # a value of the wrong JSON type where a name or an object belongs
+        # (a list as class_name, a number as config): the file is malformed
+        check.fail(f"it is malformed ({type(exc).__name__}: {exc})")
+
+
+def _compile_checked(model, config, state, path, check):
     if config.get("loss_weights"):
         check.fail(f"loss_weights is set ({config['loss_weights']!r}), which nnbook.keras "
                    f"does not implement (one loss for one output)")
@@ -377,8 +386,10 @@ def _initializer(spec, argument, layer_name, path):
     """nnbook's initializer for Keras's serialised one, or the default with a warning."""
     from . import initializers
     if isinstance(spec, dict):
-        config = {k: v for k, v in (spec.get("config") or {}).items() if v is not None
-                  and k not in ("input_axes", "output_axes")}
+        config = spec.get("config") or {}
+        config = {k: v for k, v in config.items() if v is not None
+                  and k not in ("input_axes", "output_axes")} if isinstance(config, dict) \
+            else config           # not a JSON object: initializers.get refuses it below
         spec = {"class_name": spec.get("class_name"), "config": config}
     try:
         return initializers.get(spec, argument)

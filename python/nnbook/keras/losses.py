@@ -40,11 +40,19 @@ from .utils import class_labels
 
 
 class Targets:
-    """Labels prepared once per fit: ``core`` (n, units) for the core, and
-    ``truth`` for accuracy (int class labels, or a 0/1 column)."""
+    """Labels prepared once per fit: ``core`` (n, units) for the core (smoothed
+    with label_smoothing), ``truth`` for accuracy (int class labels, or a 0/1
+    column), and ``labels`` (n, units), the targets before smoothing, which
+    metrics and class weights are taken against (Keras smooths inside the
+    loss only)."""
 
-    def __init__(self, core, truth):
+    def __init__(self, core, truth, labels=None):
         self.core, self.truth = core, truth
+        self.labels = core if labels is None else labels
+
+    def rows(self, index):
+        """The targets of the rows `index` (a slice)."""
+        return Targets(self.core[index], self.truth[index], self.labels[index])
 
 
 def _rows(arr, argument, n_rows, x_argument):
@@ -252,10 +260,11 @@ class BinaryCrossentropy(Loss):
                              f"has values from {arr.min()} to {arr.max()}")
         core = np.ascontiguousarray(arr, dtype=dtype).reshape(n_rows, units)
         truth = core[:, 0] if units == 1 else core
+        labels = core
         if self.label_smoothing:
             s = self.label_smoothing
             core = core * (1.0 - s) + 0.5 * s
-        return Targets(core, truth)
+        return Targets(core, truth, labels)
 
 
 class CategoricalCrossentropy(Loss):
@@ -297,7 +306,7 @@ class CategoricalCrossentropy(Loss):
                              f"with keras.utils.to_categorical({argument}). "
                              f"Received: {argument}.shape={arr.shape}")
         core = _output_shaped(arr, argument, n_rows, units, dtype, x_argument)
-        return Targets(self._smoothed(core), np.argmax(core, axis=1))
+        return Targets(self._smoothed(core), np.argmax(core, axis=1), core)
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):

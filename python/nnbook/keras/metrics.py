@@ -39,7 +39,7 @@ Example
 """
 import numpy as np
 
-from .._validation import _as_numeric_array, check_positive_int, check_real
+from .._validation import _as_numeric_array, _check_finite, check_bool, check_positive_int, check_real
 from . import backend
 
 __all__ = ["Metric", "MeanMetricWrapper", "BinaryAccuracy", "CategoricalAccuracy",
@@ -55,6 +55,8 @@ def _arrays(y_true, y_pred):
     """y_true and y_pred as float arrays, y_pred at least 2-D (rows, units)."""
     y_pred = np.asarray(_as_numeric_array(y_pred, "y_pred"), dtype=np.float64)
     y_true = np.asarray(_as_numeric_array(y_true, "y_true"), dtype=np.float64)
+    _check_finite(y_pred, "y_pred", "a metric is defined on finite outputs")
+    _check_finite(y_true, "y_true", "a metric is defined on finite labels")
     if y_pred.ndim == 1:
         y_pred = y_pred[:, None]
     if y_true.ndim == 1 and y_pred.shape[1] == 1:
@@ -176,6 +178,7 @@ def _row_weights(sample_weight, n_rows):
     if sample_weight is None:
         return None
     w = np.asarray(_as_numeric_array(sample_weight, "sample_weight"), dtype=np.float64)
+    _check_finite(w, "sample_weight", "weights must be finite numbers")
     if w.ndim == 0:
         return np.full(n_rows, float(w))
     w = w.reshape(w.shape[0], -1) if w.ndim > 1 else w
@@ -435,6 +438,12 @@ class Recall(_Confusion):
         return self.true_positives / denominator if denominator else 0.0
 
 
+# AUC keeps four float64 counts per threshold: 2**24 thresholds are 512 MiB.
+# Keras sets no limit; one is needed so that a model file's metric config
+# cannot make nnbook allocate without bound.
+MAX_THRESHOLDS = 1 << 24
+
+
 class AUC(Metric):
     """Area under the ROC curve, approximated as Keras does.
 
@@ -453,7 +462,7 @@ class AUC(Metric):
 
     Parameters
     ----------
-    num_thresholds : int > 1, default 200
+    num_thresholds : int in [2, 2**24], default 200
     curve : 'ROC' (the only curve nnbook has)
     summation_method : 'interpolation', 'minoring' or 'majoring'
     thresholds : list of floats in [0, 1], optional
@@ -483,18 +492,28 @@ class AUC(Metric):
                              "counts every output unit together (multi_label=False)")
         _refuse("AUC", num_labels=num_labels, label_weights=label_weights)
         self.summation_method = summation_method
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool(from_logits, "from_logits", keras_style=True)
         if thresholds is not None:
+            if isinstance(thresholds, (str, bytes)) or not hasattr(thresholds, "__iter__"):
+                raise TypeError(f"`thresholds` must be a list of numbers in [0, 1]. "
+                                f"Received: thresholds={thresholds!r}")
             inner = sorted(_in_unit_interval(t, "thresholds") for t in thresholds)
+            if len(inner) + 2 > MAX_THRESHOLDS:
+                raise ValueError(f"`thresholds` may list at most {MAX_THRESHOLDS - 2} values. "
+                                 f"Received: {len(inner)} values")
             self.num_thresholds = len(inner) + 2
             self._even = False
         else:
             self.num_thresholds = check_positive_int(num_thresholds, "num_thresholds",
-                                                     minimum=2, keras_style=True)
-            inner = [(i + 1) / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
+                                                     minimum=2, maximum=None, keras_style=True)
+            if self.num_thresholds > MAX_THRESHOLDS:
+                raise ValueError(f"`num_thresholds` must be at most {MAX_THRESHOLDS} in nnbook "
+                                 f"(four counts are kept per threshold). "
+                                 f"Received: num_thresholds={num_thresholds!r}")
+            inner = np.arange(1, self.num_thresholds - 1) / (self.num_thresholds - 1)
             self._even = True
         eps = 1e-7        # Keras's backend.epsilon(): the outer thresholds
-        self.thresholds = np.array([-eps] + inner + [1.0 + eps])
+        self.thresholds = np.concatenate([[-eps], inner, [1.0 + eps]])
         self._init_thresholds = thresholds
         super().__init__(name or backend.unique_name(self.default_name), dtype)
 
@@ -506,7 +525,8 @@ class AUC(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         positive, scores, weights = _flat_counts(y_true, y_pred, sample_weight)
         if self.from_logits:
-            scores = 1.0 / (1.0 + np.exp(-scores))
+            with np.errstate(over="ignore"):      # exp(1000) = inf gives the exact 0.0
+                scores = 1.0 / (1.0 + np.exp(-scores))
         # Keras computes in the metric's dtype (float32 by default)
         scores = scores.astype(self.dtype)
         true_w, false_w = weights * positive, weights * ~positive

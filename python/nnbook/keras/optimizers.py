@@ -345,8 +345,13 @@ def get(identifier):
     """
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, dict) and identifier.get("class_name", "").lower() in _BY_NAME:
-        return _BY_NAME[identifier["class_name"].lower()](**identifier.get("config", {}))
+    if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str) \
+            and identifier["class_name"].lower() in _BY_NAME:
+        config = identifier.get("config") or {}
+        if not isinstance(config, dict):
+            raise TypeError(f"An optimizer's `config` must be a dict of its arguments. "
+                            f"Received: config={config!r}")
+        return _BY_NAME[identifier["class_name"].lower()](**config)
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
     raise ValueError(f"Could not interpret optimizer identifier: expected one of "

@@ -24,10 +24,9 @@ Example
 >>> regularizers.get('l1_l2').get_config()
 {'l1': 0.01, 'l2': 0.01}
 """
-import math
-import numbers
-
 import numpy as np
+
+from .._validation import check_real
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
            "deserialize"]
@@ -37,11 +36,11 @@ def _factor(value, name, default):
     """Keras's check of a penalty factor: a non-negative, finite real number."""
     if value is None:
         return default
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or value < 0:
+    try:
+        return check_real(value, name, minimum=0, keras_style=True)
+    except (TypeError, ValueError):
         raise ValueError(f"Invalid value for argument {name}: expected a non-negative float. "
-                         f"Received: {name}={value!r}")
-    return float(value)
+                         f"Received: {name}={value!r}") from None
 
 
 class Regularizer:

@@ -140,9 +140,20 @@ def _class_weights(class_weight, core_targets, dtype):
                              f"(the model has {n_classes} classes). Received: key {key!r}")
         table[int(key)] = check_real(value, f"class_weight[{key}]", minimum=0,
                                      keras_style=True)
-    classes = (np.argmax(core_targets, axis=1) if units > 1
-               else np.round(core_targets[:, 0]).astype(np.int64))
-    return np.ascontiguousarray(table[classes], dtype=dtype)
+    if units > 1:
+        classes = np.argmax(core_targets, axis=1)
+    else:
+        rounded = np.round(core_targets[:, 0])
+        outside = (rounded < 0) | (rounded > 1)
+        if outside.any():
+            i = int(np.argmax(outside))
+            raise ValueError(f"`class_weight` weighs rows by their class, but the labels of a "
+                             f"single output unit must round to 0 or 1; y[{i}] = "
+                             f"{core_targets[i, 0]}. Use sample_weight to weigh regression "
+                             f"targets")
+        classes = rounded.astype(np.int64)
+    # the weights checked per class (a weight beyond float32's range names its class)
+    return np.ascontiguousarray(as_array(table, "class_weight", dtype)[classes])
 
 
 class Trainer:
@@ -343,7 +354,7 @@ class Trainer:
 
     def _metric_logs(self, out, targets, weights, prefix=""):
         """Every compiled metric over these outputs; weighted ones by `weights`."""
-        return {prefix + name: metric.value(targets.core, out, weights if weighted else None)
+        return {prefix + name: metric.value(targets.labels, out, weights if weighted else None)
                 for name, metric, weighted in self._metrics()}
 
     def _count_settings(self):
@@ -396,7 +407,7 @@ class Trainer:
             if value is None:
                 if out is None:
                     out = self._outputs(xs)
-                value = metric.value(targets.core, out, weights if weighted else None)
+                value = metric.value(targets.labels, out, weights if weighted else None)
             logs[name] = value
         return logs
 
@@ -425,7 +436,7 @@ class Trainer:
                 loss_sum += part
                 batch_logs = {"loss": loss_sum / stop}
                 for name, metric, weighted in entries:
-                    metric.update_from_targets(targets.core[start:stop], out,
+                    metric.update_from_targets(targets.labels[start:stop], out,
                                                w if weighted else None)
                     batch_logs[name] = metric.result()
                 cbs.on_test_batch_end(b, batch_logs)
@@ -546,7 +557,7 @@ class Trainer:
         if sample_weight is not None:
             weights = _sample_weights(sample_weight, xs.shape[0], self.dtype)
         elif class_weight is not None:
-            weights = _class_weights(class_weight, targets.core, self.dtype)
+            weights = _class_weights(class_weight, targets.labels, self.dtype)
         val = val_weights = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -565,9 +576,9 @@ class Trainer:
                 raise ValueError(f"validation_split={validation_split} leaves "
                                  f"{split_at} training and {n - split_at} validation samples "
                                  f"out of {n}; both must be at least 1")
-            val = (xs[split_at:], losses.Targets(targets.core[split_at:], targets.truth[split_at:]))
+            val = (xs[split_at:], targets.rows(slice(split_at, None)))
             xs = xs[:split_at]
-            targets = losses.Targets(targets.core[:split_at], targets.truth[:split_at])
+            targets = targets.rows(slice(None, split_at))
             if weights is not None:
                 weights, val_weights = weights[:split_at], weights[split_at:]
 
