@@ -23,7 +23,7 @@ import pytest
 import nnbook
 from nnbook import book
 from nnbook.keras import Input, Sequential, callbacks, initializers, layers, losses
-from nnbook.keras import models, optimizers, utils
+from nnbook.keras import optimizers, trainer, utils
 from nnbook.keras.layers import Dense
 
 BIG = 2**31          # one more than the core's int
@@ -725,7 +725,7 @@ def test_keras_set_weights(target, kind, error):
 
 @pytest.mark.parametrize("module,phrases", [
     (book, ["random_state", "2**31 - 1", "NaN", "float32", "w1"]),
-    (models, ["2**31 - 1", "validation_split", "ragged", "3.4e38"]),
+    (trainer, ["2**31 - 1", "validation_split", "ragged", "3.4e38"]),
     (optimizers, ["Fraction", "TypeError"]),
     (layers, ["2**31 - 1", "finite"]),
     (losses, ["finite"]),
