@@ -134,7 +134,15 @@ static double activity_penalties(const nn_config *cfg, const scratch *s, int m) 
 
 /* Keras's weight regularizers: sum over the trained stages (Keras counts
  * trainable weights only) of l1 sum|v| + l2 sum v^2 over kernels and biases. */
+static int has_weight_regularizer(const nn_config *cfg, int l) {
+    return cfg->kernel_l1[l] != 0 || cfg->kernel_l2[l] != 0 || cfg->bias_l1[l] != 0 ||
+           cfg->bias_l2[l] != 0;
+}
+
 static double weight_penalties(const nn_config *cfg, const real *params) {
+    int any = 0;
+    for (int l = 0; l < cfg->n_layers; l++) any |= has_weight_regularizer(cfg, l);
+    if (!any) return 0.0; /* (this runs on every batch: no layout walk for nothing) */
     int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
     nn_param_offsets(cfg, w_off, b_off);
     double total = 0;
@@ -277,11 +285,28 @@ static void clip_scales(const nn_config *cfg, const scratch *s, const real *grad
     for (int i = 0; i < 2 * cfg->n_layers; i++) scales[i] = c * fmin(1.0 / norm, 1.0 / c);
 }
 
+/* Clipping, the weight decay and the optimizer step on [a, b), a part of
+ * one stage's variables; scale: the clip-by-norm factor, or NULL for none. */
+static void update_range(const nn_config *cfg, real *params, real *opt_state, real *grads,
+                         int64_t P, int64_t a, int64_t b, int64_t step, real lr,
+                         const real *u_product, const double *scale) {
+    if (scale)
+        NNF(scale_values)(grads + a, b - a, (real)*scale);
+    else if (cfg->clipvalue > 0)
+        NNF(clip_values)(grads + a, b - a, (real)cfg->clipvalue);
+    if (cfg->weight_decay != 0)
+        NNF(weight_decay_update)(params + a, b - a, (real)cfg->weight_decay, lr);
+    optimizer_step(cfg, params, opt_state, grads, P, a, b, step, lr, u_product);
+}
+
 /* Clipping, the weight decay and the optimizer step on the slice [lo, hi)
  * of the parameter vector, stage by stage, skipping frozen stages (their
  * parameters and optimizer state stay as they are) and batch-normalization
  * statistics. scales: see clip_scales (NULL unless clipping by norm);
- * step: this update's number (1 = the first). */
+ * step: this update's number (1 = the first). Without per-variable scales
+ * every step is elementwise, so a stage's weight and bias (adjacent in the
+ * parameter vector) are updated by one call each: the same bits, half the
+ * calls, which counts for small networks. */
 static void update_slice(const nn_config *cfg, const scratch *s, real *params,
                          real *opt_state, real *grads, int64_t P, int64_t lo, int64_t hi,
                          int64_t step, const double *scales) {
@@ -289,17 +314,17 @@ static void update_slice(const nn_config *cfg, const scratch *s, real *params,
     if (cfg->optimizer == NN_OPT_NADAM) nadam_products(cfg, opt_state, P, step, u_product);
     for (int l = 0; l < cfg->n_layers; l++) {
         if (cfg->frozen[l]) continue;
+        int64_t off[2], len[2];
+        for (int v = 0; v < 2; v++) len[v] = stage_variable(cfg, s, l, v, &off[v]);
+        if (!scales && len[0] && len[1] && off[0] + len[0] == off[1]) {
+            len[0] += len[1]; /* one range: the weight, then the bias */
+            len[1] = 0;
+        }
         for (int v = 0; v < 2; v++) {
-            int64_t off, len = stage_variable(cfg, s, l, v, &off);
-            int64_t a = off < lo ? lo : off, b = off + len > hi ? hi : off + len;
-            if (!len || a >= b) continue;
-            if (scales)
-                NNF(scale_values)(grads + a, b - a, (real)scales[2 * l + v]);
-            else if (cfg->clipvalue > 0)
-                NNF(clip_values)(grads + a, b - a, (real)cfg->clipvalue);
-            if (cfg->weight_decay != 0)
-                NNF(weight_decay_update)(params + a, b - a, (real)cfg->weight_decay, lr);
-            optimizer_step(cfg, params, opt_state, grads, P, a, b, step, lr, u_product);
+            int64_t a = off[v] < lo ? lo : off[v], b = off[v] + len[v] > hi ? hi : off[v] + len[v];
+            if (!len[v] || a >= b) continue;
+            update_range(cfg, params, opt_state, grads, P, a, b, step, lr, u_product,
+                         scales ? &scales[2 * l + v] : NULL);
         }
     }
 }
@@ -375,7 +400,10 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
         for (int i = 0; i < mt; i++) {
             int64_t r = perm[r0 + i];
             memcpy(s->xbuf + (int64_t)i * F, x + r * F, sizeof(real) * F);
-            memcpy(s->ybuf + (int64_t)i * K, y + r * K, sizeof(real) * K);
+            if (K == 1) /* one target: a call to copy one number costs more than the copy */
+                s->ybuf[i] = y[r];
+            else
+                memcpy(s->ybuf + (int64_t)i * K, y + r * K, sizeof(real) * K);
         }
         xb = s->xbuf;
         yb = s->ybuf;
