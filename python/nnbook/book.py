@@ -530,8 +530,9 @@ class DualLayer(SingleLayer):
             if callback is not None:
                 before = net.snapshot()
             try:
+                # the book's classes report no metric counts
                 loss_sums, penalties, val_sums = net.train_epochs(xs, ys, batch_size, chunk,
-                                                                  perms, val)
+                                                                  perms, val, metric_counts=False)
             except BaseException as stop:
                 # Ctrl-C (or a signal handler's error) between two batches: keep
                 # the epochs of this chunk that completed, then let it propagate
@@ -546,7 +547,8 @@ class DualLayer(SingleLayer):
                         # the chunk ran past the stop: redo only the epochs up to it
                         net.restore(before)
                         net.train_epochs(xs, ys, batch_size, e + 1,
-                                         None if perms is None else perms[:e + 1], None)
+                                         None if perms is None else perms[:e + 1], None,
+                                         metric_counts=False)
                     return self
             done += chunk
         return self

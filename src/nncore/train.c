@@ -382,7 +382,8 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
 /* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
  * the batch-mean loss from these rows (overwriting grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
- * rows' loss sum, taken before any update, and sets counts to their metric counts
+ * rows' loss sum, taken before any update, and sets counts (unless NULL: a
+ * caller that wants none) to their metric counts
  * predictions.
  * With sample weights sw (NULL: none) the batch's loss is the weighted mean
  * sum_i w_i l_i / wsum (wsum: the whole batch's weight sum): row i's error is
@@ -413,7 +414,7 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
     double loss = sw ? weighted_output_layer(cfg, a_out, yb, mt, sw, perm, r0) * (m / wsum)
                      : output_layer(cfg, a_out, yb, mt);
     loss += activity_penalties(cfg, s, mt);
-    NNF(metric_counts)(cfg, a_out, yb, mt, K, counts);
+    if (counts) NNF(metric_counts)(cfg, a_out, yb, mt, K, counts);
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
     real *delta = s->delta[0], *spare = s->delta[1];
@@ -598,7 +599,8 @@ static void train_thread(void *arg, int t) {
                 pass ps = {1, step + 1, r0 - start};
                 j->block_loss[k] = block_gradients(cfg, s, j->grads[k], j->params, j->x, j->y,
                                                    perm, r0, (int)(r1 - r0), m,
-                                                   j->block_counts[k], j->sw, wsum, &ps);
+                                                   j->counts ? j->block_counts[k] : NULL,
+                                                   j->sw, wsum, &ps);
             }
             nn_barrier_wait(&j->barrier);
             /* thread 0 set the flag (if at all) before this barrier */
@@ -675,9 +677,11 @@ static void forward_thread(void *arg, int t) {
  * taken before that batch's update), penalties[e] = the penalty after the
  * epoch and, when x_val is not NULL, val_loss_sums[e] = the loss sum over
  * x_val (n_val rows, in chunks of fwd_rows, val_chunk_loss holding one entry
- * per chunk) after it; counts[e * NN_COUNTS ...] (when not NULL) = the
- * epoch's metric counts (see metric_counts: correct rows, top-k hits, true
- * and false positives, false negatives), each batch's taken before its update. *step counts updates
+ * per chunk) after it; counts[e * NN_COUNTS ...] = the epoch's metric
+ * counts (see metric_counts: correct rows, top-k hits, true and false
+ * positives, false negatives), each batch's taken before its update; with
+ * counts NULL none are formed (a pass over every batch's outputs saved) and
+ * the hook's progress reports zeros. *step counts updates
  * (Adam's t); *epochs_done the epochs completed. sample_weight (n values,
  * or NULL for none) weighs each row as block_gradients says. Returns NN_STOPPED when the
  * hook stopped the call: then *epochs_done < n_epochs and the parameters are
@@ -730,6 +734,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
     j.penalties = penalties;
     j.val_sums = val_loss_sums;
     j.counts = counts;
+    memset(j.block_counts, 0, sizeof j.block_counts);
     if (nn_run_parallel(T, train_thread, &j) != NN_OK) { /* no threads: run on one */
         plan(&j, cfg, work, blocks, rows, 1, perms != NULL);
         nn_run_parallel(1, train_thread, &j);

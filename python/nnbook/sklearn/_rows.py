@@ -32,8 +32,9 @@ def _block_rows(X, multiple):
 def _core_epoch(net, x, y, batch_size, perm, sample_weight):
     """One epoch of dense rows in C: (loss sum, penalty sum); see train_epoch."""
     perms = None if perm is None else perm.reshape(1, -1)
+    # scikit-learn's estimators read no per-batch metric counts
     loss, penalty, _ = net.train_epochs(x, y, batch_size, 1, perms=perms,
-                                        sample_weight=sample_weight)
+                                        sample_weight=sample_weight, metric_counts=False)
     return float(loss[0]), float(penalty[0])
 
 
