@@ -234,7 +234,8 @@ class CoreNetwork:
         return loss_sums[0]
 
     def train_epochs(self, x, y, batch_size, n_epochs, perms=None, val=None, callback=None,
-                     threads=None, sample_weight=None, callback_interval=None):
+                     threads=None, sample_weight=None, callback_interval=None,
+                     metric_counts=True):
         """n_epochs epochs in one C call (no Python between epochs).
 
         perms: (n_epochs, n) int64 row orders, or None for the rows in order;
@@ -256,6 +257,10 @@ class CoreNetwork:
         the weighted mean of its rows' losses (the penalty's gradient divided
         by the batch's weight sum), and loss_sums/penalties hold that mean
         times the batch's rows.
+
+        metric_counts=False: the core forms no metric counts (a pass over
+        every batch's outputs that only Keras's metrics read); `last_counts`
+        and `last_correct` stay as they were and progress reports zeros.
         """
         n = x.shape[0]
         rows = min(batch_size, n)
@@ -270,7 +275,7 @@ class CoreNetwork:
         loss_sums = np.empty(n_epochs)
         penalties = np.empty(n_epochs)
         val_sums = np.empty(n_epochs if val is not None else 0)
-        counts = np.zeros((n_epochs, self.config.counts_len()), np.int64)
+        counts = np.zeros((n_epochs if metric_counts else 0, self.config.counts_len()), np.int64)
         hook = _hook(callback, callback_interval)
         with self.lock.write():
             work = self._train_scratch(rows, threads, perms is not None,
@@ -279,7 +284,7 @@ class CoreNetwork:
                 self.config, self.params, self.opt_state, work, threads, x, y, orders, n_epochs,
                 rows, x_val, y_val, self.step, loss_sums, penalties, val_sums, counts, hook,
                 FORWARD_CHUNK, sample_weight)
-        if done:
+        if done and metric_counts:
             self.last_correct = int(counts[done - 1, 0])
             self.last_counts = counts[done - 1].copy()
         completed = (loss_sums[:done], penalties[:done],

@@ -210,17 +210,28 @@ class _BookNetwork(SerialFits):
         if val_sum is not None:
             self.val_losses.append((val_sum + penalty) / n_val)
         if not np.isfinite(loss) and not self._warned:
-            self._warned = True
-            warnings.warn(f"{type(self).__name__}: the training loss became {loss} at epoch "
-                          f"{epoch}; training diverged (try a smaller learning_rate)",
-                          RuntimeWarning, stacklevel=3)
+            self._warn_diverged(epoch, loss, stacklevel=4)
+
+    def _warn_diverged(self, epoch, loss, stacklevel):
+        self._warned = True
+        warnings.warn(f"{type(self).__name__}: the training loss became {loss} at epoch "
+                      f"{epoch}; training diverged (try a smaller learning_rate)",
+                      RuntimeWarning, stacklevel=stacklevel)
 
     def _record_chunk(self, first_epoch, loss_sums, penalties, val_sums, n, val):
-        """_record for each epoch of a chunk the core completed."""
-        for e in range(len(loss_sums)):
-            self._record(first_epoch + e, loss_sums[e], penalties[e], n,
-                         None if val is None else val_sums[e],
-                         None if val is None else val[0].shape[0])
+        """_record for each epoch of a chunk the core completed, as whole arrays:
+        the same float64 operations per epoch (so the same values, NumPy
+        float64 scalars in the lists), without a Python call per epoch."""
+        if not len(loss_sums):
+            return
+        losses = (loss_sums + penalties) / n
+        self.losses.extend(losses)
+        if val is not None:
+            self.val_losses.extend((val_sums + penalties) / val[0].shape[0])
+        if not self._warned:
+            bad = np.flatnonzero(~np.isfinite(losses))
+            if bad.size:
+                self._warn_diverged(first_epoch + int(bad[0]), losses[bad[0]], stacklevel=3)
 
     def _notify(self, callback, epoch):
         # Python loops over epochs only (the epoch itself runs in C), so a
@@ -530,23 +541,27 @@ class DualLayer(SingleLayer):
             if callback is not None:
                 before = net.snapshot()
             try:
+                # the book's classes report no metric counts
                 loss_sums, penalties, val_sums = net.train_epochs(xs, ys, batch_size, chunk,
-                                                                  perms, val)
+                                                                  perms, val, metric_counts=False)
             except BaseException as stop:
                 # Ctrl-C (or a signal handler's error) between two batches: keep
                 # the epochs of this chunk that completed, then let it propagate
                 self._record_chunk(done, *getattr(stop, "nnbook_completed", ((), (), None)),
                                    n, val)
                 raise
-            for e in range(chunk):
+            if callback is None:
+                self._record_chunk(done, loss_sums, penalties, val_sums, n, val)
+            for e in range(chunk if callback is not None else 0):
                 self._record_chunk(done + e, loss_sums[e:e + 1], penalties[e:e + 1],
                                    None if val is None else val_sums[e:e + 1], n, val)
-                if callback is not None and self._notify(callback, done + e):
+                if self._notify(callback, done + e):
                     if e + 1 < chunk:
                         # the chunk ran past the stop: redo only the epochs up to it
                         net.restore(before)
                         net.train_epochs(xs, ys, batch_size, e + 1,
-                                         None if perms is None else perms[:e + 1], None)
+                                         None if perms is None else perms[:e + 1], None,
+                                         metric_counts=False)
                     return self
             done += chunk
         return self

@@ -537,7 +537,7 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     fwd_rows rows, as forward() takes it). Per completed epoch e the core
     writes loss_sums[e], penalties[e] (after the epoch), val_loss_sums[e] and
     counts[e] (its metric counts, in the order of COUNTS, each batch's taken
-    before its update). epochs_done <
+    before its update; counts with no rows: none are formed). epochs_done <
     n_epochs only when the hook stopped the call (see BatchHook); the
     parameters are then those after the last completed batch. sample_weight
     (n values, or None): each batch's loss is the weighted mean of its rows'
@@ -554,7 +554,8 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
         raise ValueError(f"n_epochs must be >= 0, got {n_epochs}")
     if perms.shape[0] != 0 and (perms.shape[0] < n_epochs or perms.shape[1] != n):
         raise ValueError(f"perms must be empty or ({n_epochs}, {n})")
-    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs or counts.shape[0] < n_epochs:
+    # counts: one row per epoch, or none at all (no metric counts are formed)
+    if loss_sums.shape[0] < n_epochs or penalties.shape[0] < n_epochs or 0 < counts.shape[0] < n_epochs:
         raise ValueError("loss_sums, penalties and counts need one entry per epoch")
     _need(counts.shape[1] == nn_counts_len(cfg), "counts needs counts_len() columns")
     if n_val:
@@ -579,11 +580,12 @@ def train_epochs(CoreConfig config, real[::1] params, real[::1] opt_state, real[
     cdef double *pvl = &val_loss_sums[0] if n_val else NULL
     cdef const nn_hook *ph = _hook_ptr(hook)
     cdef const real *psw = NULL if sample_weight is None else &sample_weight[0]
+    cdef int64_t *pcounts = &counts[0, 0] if counts.shape[0] else NULL
     with nogil:
         if real is float:
-            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &counts[0, 0])
+            rc = network_train_epochs_f32(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, pcounts)
         else:
-            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, &counts[0, 0])
+            rc = network_train_epochs_f64(cfg, &params[0], state, &work[0], threads, &x[0, 0], &y[0, 0], n, pp, n_epochs, batch_size, pxv, pyv, n_val, fwd_rows, &chunk_loss[0], psw, ph, &step, &done, &loss_sums[0], &penalties[0], pvl, pcounts)
     _need(rc == 0 or rc == NN_STOPPED, "the core rejected the training call")
     return step, done
 

@@ -3,28 +3,6 @@
  * elements) seen. Taken on a batch's output activations before its update. */
 #include "real.h"
 
-/* Rows predicted right: for binary outputs (one unit, or binary
- * cross-entropy over several) the elements where a > 0.5 agrees with
- * y > 0.5; otherwise the rows whose argmax agrees (first maximum on ties). */
-static int64_t count_correct(const nn_config *cfg, const real *a, const real *y, int m, int K) {
-    int64_t hits = 0;
-    if (K == 1 || cfg->loss == NN_LOSS_BCE) {
-        for (int64_t i = 0; i < (int64_t)m * K; i++)
-            hits += (a[i] > (real)0.5) == (y[i] > (real)0.5);
-        return hits;
-    }
-    for (int i = 0; i < m; i++) {
-        const real *ai = a + (int64_t)i * K, *yi = y + (int64_t)i * K;
-        int pa = 0, py = 0;
-        for (int k = 1; k < K; k++) {
-            if (ai[k] > ai[pa]) pa = k;
-            if (yi[k] > yi[py]) py = k;
-        }
-        hits += pa == py;
-    }
-    return hits;
-}
-
 /* Rows whose target class (the argmax of y, first maximum on ties) is among
  * the top_k predictions, as TensorFlow's in_top_k decides it: fewer than
  * top_k classes score strictly higher than the target, so classes tied with
@@ -48,24 +26,79 @@ static int64_t count_top_k(const real *a, const real *y, int m, int K, int top_k
     return hits;
 }
 
-/* counts[NN_COUNTS] for a (m,K) against y (m,K); see enum nn_count. The
- * confusion counts are Keras's Precision/Recall rule over every element: a
- * positive prediction is a > threshold, a positive label y != 0. */
-void NNF(metric_counts)(const nn_config *cfg, const real *a, const real *y, int m, int K,
-                        int64_t counts[NN_COUNTS]) {
-    const real threshold = (real)cfg->threshold;
-    int64_t tp = 0, fp = 0, fn = 0;
-    for (int64_t i = 0; i < (int64_t)m * K; i++) {
-        int pred = a[i] > threshold, label = y[i] != 0;
-        tp += pred && label;
-        fp += pred && !label;
-        fn += !pred && label;
+/* Binary outputs (one unit, or binary cross-entropy over several), in one
+ * branch-free pass over the elements (it vectorises): correct = the elements
+ * where a > 0.5 agrees with y > 0.5, and the confusion counts; with one
+ * output per row also the top-k hits, which for K = 1 are the rows whose
+ * score is finite (no class can score higher than the only one). x - x == 0
+ * is isfinite(x) for every IEEE value, in a form the vectoriser takes. */
+static void binary_counts(const real *a, const real *y, int64_t n, real threshold, int one_unit,
+                          int64_t counts[NN_COUNTS]) {
+    int64_t hits = 0, tp = 0, fp = 0, fn = 0, finite = 0;
+    for (int64_t i = 0; i < n; i++) {
+        real ai = a[i], yi = y[i];
+        int pred = ai > threshold, label = yi != 0;
+        hits += (ai > (real)0.5) == (yi > (real)0.5);
+        tp += pred & label;
+        fp += pred & !label;
+        fn += !pred & label;
+        finite += ai - ai == 0;
     }
-    counts[NN_COUNT_CORRECT] = count_correct(cfg, a, y, m, K);
-    counts[NN_COUNT_TOP_K] = count_top_k(a, y, m, K, cfg->top_k);
+    counts[NN_COUNT_CORRECT] = hits;
     counts[NN_COUNT_TP] = tp;
     counts[NN_COUNT_FP] = fp;
     counts[NN_COUNT_FN] = fn;
+    if (one_unit) counts[NN_COUNT_TOP_K] = finite;
+}
+
+/* Several classes, row by row: correct = the rows whose argmax of a agrees
+ * with that of y (first maximum on ties), then in a second pass the top-k test (see count_top_k) and the
+ * confusion counts. */
+static void class_counts(const real *a, const real *y, int m, int K, int top_k,
+                         real threshold, int64_t counts[NN_COUNTS]) {
+    int64_t hits = 0, top = 0, tp = 0, fp = 0, fn = 0;
+    for (int i = 0; i < m; i++) {
+        const real *ai = a + (int64_t)i * K, *yi = y + (int64_t)i * K;
+        int pa = 0, py = 0;
+        for (int k = 1; k < K; k++) {
+            if (ai[k] > ai[pa]) pa = k;
+            if (yi[k] > yi[py]) py = k;
+        }
+        hits += pa == py;
+        /* a row with a non-finite score is never a top-k hit, whatever scores higher */
+        real score = ai[py];
+        int finite = 1, higher = 0;
+        for (int k = 0; k < K; k++) {
+            int pred = ai[k] > threshold, label = yi[k] != 0;
+            finite &= ai[k] - ai[k] == 0;
+            higher += ai[k] > score;
+            tp += pred & label;
+            fp += pred & !label;
+            fn += !pred & label;
+        }
+        top += finite && higher < top_k;
+    }
+    counts[NN_COUNT_CORRECT] = hits;
+    counts[NN_COUNT_TOP_K] = top;
+    counts[NN_COUNT_TP] = tp;
+    counts[NN_COUNT_FP] = fp;
+    counts[NN_COUNT_FN] = fn;
+}
+
+/* counts[NN_COUNTS] for a (m,K) against y (m,K); see enum nn_count. The
+ * confusion counts are Keras's Precision/Recall rule over every element: a
+ * positive prediction is a > threshold, a positive label y != 0. This runs
+ * on every batch, so the counts are formed together in one or two passes
+ * over the outputs rather than one pass each. */
+void NNF(metric_counts)(const nn_config *cfg, const real *a, const real *y, int m, int K,
+                        int64_t counts[NN_COUNTS]) {
+    const real threshold = (real)cfg->threshold;
+    if (K == 1 || cfg->loss == NN_LOSS_BCE) {
+        binary_counts(a, y, (int64_t)m * K, threshold, K == 1, counts);
+        if (K > 1) counts[NN_COUNT_TOP_K] = count_top_k(a, y, m, K, cfg->top_k);
+        return;
+    }
+    class_counts(a, y, m, K, cfg->top_k, threshold, counts);
 }
 
 /* Keras's AUC over a batch, as two histograms of its scores over the

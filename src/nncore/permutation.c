@@ -10,15 +10,27 @@
 #define MT_N 624
 #define MT_M 397
 
-static void mt_refill(uint32_t *key) {
-    for (int i = 0; i < MT_N; i++) {
-        uint32_t y = (key[i] & 0x80000000u) | (key[(i + 1) % MT_N] & 0x7fffffffu);
-        key[i] = key[(i + MT_M) % MT_N] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
-    }
+/* The next MT_N words, as MT19937 forms them in place: word i from words
+ * i, i+1 and i+M (mod N), in order i = 0..N-1, so the last M-1 words use
+ * words already renewed. Written as three loops over the index ranges
+ * instead of taking indices mod N, which is the same sequence of
+ * operations in the same order (the same words) but lets the compiler
+ * vectorise the first two loops. Rarely called (once per MT_N draws), so
+ * kept out of line. */
+static uint32_t mt_mix(uint32_t upper, uint32_t lower, uint32_t far) {
+    uint32_t y = (upper & 0x80000000u) | (lower & 0x7fffffffu);
+    return far ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
 }
 
-static uint32_t mt_next32(uint32_t *key, int *pos) {
-    if (*pos >= MT_N) {
+static __attribute__((noinline)) void mt_refill(uint32_t *key) {
+    int i = 0;
+    for (; i < MT_N - MT_M; i++) key[i] = mt_mix(key[i], key[i + 1], key[i + MT_M]);
+    for (; i < MT_N - 1; i++) key[i] = mt_mix(key[i], key[i + 1], key[i + MT_M - MT_N]);
+    key[MT_N - 1] = mt_mix(key[MT_N - 1], key[0], key[MT_M - 1]);
+}
+
+static inline uint32_t mt_next32(uint32_t *key, int *pos) {
+    if (__builtin_expect(*pos >= MT_N, 0)) {
         mt_refill(key);
         *pos = 0;
     }

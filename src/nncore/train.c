@@ -134,7 +134,15 @@ static double activity_penalties(const nn_config *cfg, const scratch *s, int m) 
 
 /* Keras's weight regularizers: sum over the trained stages (Keras counts
  * trainable weights only) of l1 sum|v| + l2 sum v^2 over kernels and biases. */
+static int has_weight_regularizer(const nn_config *cfg, int l) {
+    return cfg->kernel_l1[l] != 0 || cfg->kernel_l2[l] != 0 || cfg->bias_l1[l] != 0 ||
+           cfg->bias_l2[l] != 0;
+}
+
 static double weight_penalties(const nn_config *cfg, const real *params) {
+    int any = 0;
+    for (int l = 0; l < cfg->n_layers; l++) any |= has_weight_regularizer(cfg, l);
+    if (!any) return 0.0; /* (this runs on every batch: no layout walk for nothing) */
     int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
     nn_param_offsets(cfg, w_off, b_off);
     double total = 0;
@@ -277,11 +285,28 @@ static void clip_scales(const nn_config *cfg, const scratch *s, const real *grad
     for (int i = 0; i < 2 * cfg->n_layers; i++) scales[i] = c * fmin(1.0 / norm, 1.0 / c);
 }
 
+/* Clipping, the weight decay and the optimizer step on [a, b), a part of
+ * one stage's variables; scale: the clip-by-norm factor, or NULL for none. */
+static void update_range(const nn_config *cfg, real *params, real *opt_state, real *grads,
+                         int64_t P, int64_t a, int64_t b, int64_t step, real lr,
+                         const real *u_product, const double *scale) {
+    if (scale)
+        NNF(scale_values)(grads + a, b - a, (real)*scale);
+    else if (cfg->clipvalue > 0)
+        NNF(clip_values)(grads + a, b - a, (real)cfg->clipvalue);
+    if (cfg->weight_decay != 0)
+        NNF(weight_decay_update)(params + a, b - a, (real)cfg->weight_decay, lr);
+    optimizer_step(cfg, params, opt_state, grads, P, a, b, step, lr, u_product);
+}
+
 /* Clipping, the weight decay and the optimizer step on the slice [lo, hi)
  * of the parameter vector, stage by stage, skipping frozen stages (their
  * parameters and optimizer state stay as they are) and batch-normalization
  * statistics. scales: see clip_scales (NULL unless clipping by norm);
- * step: this update's number (1 = the first). */
+ * step: this update's number (1 = the first). Without per-variable scales
+ * every step is elementwise, so a stage's weight and bias (adjacent in the
+ * parameter vector) are updated by one call each: the same bits, half the
+ * calls, which counts for small networks. */
 static void update_slice(const nn_config *cfg, const scratch *s, real *params,
                          real *opt_state, real *grads, int64_t P, int64_t lo, int64_t hi,
                          int64_t step, const double *scales) {
@@ -289,17 +314,17 @@ static void update_slice(const nn_config *cfg, const scratch *s, real *params,
     if (cfg->optimizer == NN_OPT_NADAM) nadam_products(cfg, opt_state, P, step, u_product);
     for (int l = 0; l < cfg->n_layers; l++) {
         if (cfg->frozen[l]) continue;
+        int64_t off[2], len[2];
+        for (int v = 0; v < 2; v++) len[v] = stage_variable(cfg, s, l, v, &off[v]);
+        if (!scales && len[0] && len[1] && off[0] + len[0] == off[1]) {
+            len[0] += len[1]; /* one range: the weight, then the bias */
+            len[1] = 0;
+        }
         for (int v = 0; v < 2; v++) {
-            int64_t off, len = stage_variable(cfg, s, l, v, &off);
-            int64_t a = off < lo ? lo : off, b = off + len > hi ? hi : off + len;
-            if (!len || a >= b) continue;
-            if (scales)
-                NNF(scale_values)(grads + a, b - a, (real)scales[2 * l + v]);
-            else if (cfg->clipvalue > 0)
-                NNF(clip_values)(grads + a, b - a, (real)cfg->clipvalue);
-            if (cfg->weight_decay != 0)
-                NNF(weight_decay_update)(params + a, b - a, (real)cfg->weight_decay, lr);
-            optimizer_step(cfg, params, opt_state, grads, P, a, b, step, lr, u_product);
+            int64_t a = off[v] < lo ? lo : off[v], b = off[v] + len[v] > hi ? hi : off[v] + len[v];
+            if (!len[v] || a >= b) continue;
+            update_range(cfg, params, opt_state, grads, P, a, b, step, lr, u_product,
+                         scales ? &scales[2 * l + v] : NULL);
         }
     }
 }
@@ -357,7 +382,8 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
 /* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
  * the batch-mean loss from these rows (overwriting grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
- * rows' loss sum, taken before any update, and sets counts to their metric counts
+ * rows' loss sum, taken before any update, and sets counts (unless NULL: a
+ * caller that wants none) to their metric counts
  * predictions.
  * With sample weights sw (NULL: none) the batch's loss is the weighted mean
  * sum_i w_i l_i / wsum (wsum: the whole batch's weight sum): row i's error is
@@ -375,7 +401,10 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
         for (int i = 0; i < mt; i++) {
             int64_t r = perm[r0 + i];
             memcpy(s->xbuf + (int64_t)i * F, x + r * F, sizeof(real) * F);
-            memcpy(s->ybuf + (int64_t)i * K, y + r * K, sizeof(real) * K);
+            if (K == 1) /* one target: a call to copy one number costs more than the copy */
+                s->ybuf[i] = y[r];
+            else
+                memcpy(s->ybuf + (int64_t)i * K, y + r * K, sizeof(real) * K);
         }
         xb = s->xbuf;
         yb = s->ybuf;
@@ -385,11 +414,13 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
     double loss = sw ? weighted_output_layer(cfg, a_out, yb, mt, sw, perm, r0) * (m / wsum)
                      : output_layer(cfg, a_out, yb, mt);
     loss += activity_penalties(cfg, s, mt);
-    NNF(metric_counts)(cfg, a_out, yb, mt, K, counts);
-    if (cfg->auc_bins) {
-        int64_t *pos = counts + NN_COUNTS, *neg = pos + cfg->auc_bins;
-        memset(pos, 0, sizeof(int64_t) * 2 * (size_t)cfg->auc_bins);
-        NNF(auc_histogram)(cfg, a_out, yb, mt, K, pos, neg);
+    if (counts) {
+        NNF(metric_counts)(cfg, a_out, yb, mt, K, counts);
+        if (cfg->auc_bins) {
+            int64_t *pos = counts + NN_COUNTS, *neg = pos + cfg->auc_bins;
+            memset(pos, 0, sizeof(int64_t) * 2 * (size_t)cfg->auc_bins);
+            NNF(auc_histogram)(cfg, a_out, yb, mt, K, pos, neg);
+        }
     }
 
     /* delta = dL/dz of the last layer, with the batch mean's 1/m folded in */
@@ -577,7 +608,8 @@ static void train_thread(void *arg, int t) {
                 pass ps = {1, step + 1, r0 - start};
                 j->block_loss[k] = block_gradients(cfg, s, j->grads[k], j->params, j->x, j->y,
                                                    perm, r0, (int)(r1 - r0), m,
-                                                   j->block_counts[k], j->sw, wsum, &ps);
+                                                   j->counts ? j->block_counts[k] : NULL,
+                                                   j->sw, wsum, &ps);
             }
             nn_barrier_wait(&j->barrier);
             /* thread 0 set the flag (if at all) before this barrier */
@@ -654,9 +686,11 @@ static void forward_thread(void *arg, int t) {
  * taken before that batch's update), penalties[e] = the penalty after the
  * epoch and, when x_val is not NULL, val_loss_sums[e] = the loss sum over
  * x_val (n_val rows, in chunks of fwd_rows, val_chunk_loss holding one entry
- * per chunk) after it; counts[e * nn_counts_len(cfg) ...] (when not NULL) = the
- * epoch's metric counts (see metric_counts: correct rows, top-k hits, true
- * and false positives, false negatives), each batch's taken before its update. *step counts updates
+ * per chunk) after it; counts[e * nn_counts_len(cfg) ...] = the epoch's
+ * metric counts (see metric_counts: correct rows, top-k hits, true and false
+ * positives, false negatives; then the AUC histograms), each batch's taken
+ * before its update; with counts NULL none are formed (a pass over every
+ * batch's outputs saved) and the hook's progress reports zeros. *step counts updates
  * (Adam's t); *epochs_done the epochs completed. sample_weight (n values,
  * or NULL for none) weighs each row as block_gradients says. Returns NN_STOPPED when the
  * hook stopped the call: then *epochs_done < n_epochs and the parameters are
@@ -709,6 +743,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
     j.penalties = penalties;
     j.val_sums = val_loss_sums;
     j.counts = counts;
+    memset(j.block_counts, 0, sizeof j.block_counts);
     if (nn_run_parallel(T, train_thread, &j) != NN_OK) { /* no threads: run on one */
         plan(&j, cfg, work, blocks, rows, 1, perms != NULL);
         nn_run_parallel(1, train_thread, &j);

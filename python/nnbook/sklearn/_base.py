@@ -6,10 +6,12 @@ order, and every batch's forward pass, backward pass and update happen there.
 Python does what scikit-learn does between epochs: draw the shuffle, record
 the loss, apply the stopping rules and the learning-rate schedule.
 """
+import numbers
 import warnings
 from itertools import chain
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -23,6 +25,11 @@ from ._shuffle import EpochOrders
 from ._params import CONSTRAINTS
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# At most this many epochs per core call (see _epochs_before_a_decision):
+# enough that Python's per-epoch work is paid once per call on small data,
+# few enough that verbose lines still come out as training goes.
+EPOCHS_PER_CALL = 16
 
 
 class BaseMLP(BaseEstimator):
@@ -189,41 +196,26 @@ class BaseMLP(BaseEstimator):
         c = _coremap.grad_scale(self.out_activation_, self.n_outputs_)
         factor = _coremap.loss_factor(self.out_activation_, self.n_outputs_)
         orders = EpochOrders(self._random_state, n_samples, 1 if incremental else self.max_iter)
-        schedule = self._schedule
+        chunked = self._epochs_can_share_a_call(early_stopping, incremental, X_train)
         try:
             self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                order = orders.next() if self.shuffle else None
-                loss_sum, penalty_sum = _rows.train_epoch(net, X_train, y_train, batch_size,
-                                                          order, sw_train)
-                self.n_iter_ += 1
-                self.loss_ = (loss_sum * factor + penalty_sum / c) / n_samples
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
-                rate = schedule.learning_rate
-                schedule.iteration_ends(self.t_)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if early_stopping:
-                        msg = ("Validation score did not improve more than "
-                               "tol=%f for %d consecutive epochs."
-                               % (self.tol, self.n_iter_no_change))
-                    else:
-                        msg = ("Training loss did not improve more than tol=%f"
-                               " for %d consecutive epochs." % (self.tol, self.n_iter_no_change))
-                    if schedule.trigger_stopping(msg, self.verbose):
-                        break
-                    self._no_improvement_count = 0
-                if schedule.learning_rate != rate:
-                    self._configure_solver(net)
-                if incremental:
+            while self.n_iter_ < self.max_iter:
+                count = self._epochs_before_a_decision() if chunked else 1
+                epoch_orders = [orders.next() if self.shuffle else None for _ in range(count)]
+                try:
+                    results = _rows.train_epochs(net, X_train, y_train, batch_size,
+                                                 epoch_orders, sw_train)
+                except KeyboardInterrupt as stop:
+                    # the epochs the core completed before the interrupt count
+                    for loss_sum, penalty_sum in getattr(stop, "nnbook_epochs", ()):
+                        self._end_epoch(loss_sum, penalty_sum, factor, c, n_samples, net,
+                                        early_stopping, X_val, y_val, sw_val, incremental)
+                    raise
+                # (a stop can only come at the last of these epochs)
+                if any([self._end_epoch(loss_sum, penalty_sum, factor, c, n_samples, net,
+                                        early_stopping, X_val, y_val, sw_val, incremental)
+                        for loss_sum, penalty_sum in results]):
                     break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                        "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         finally:
@@ -231,6 +223,64 @@ class BaseMLP(BaseEstimator):
         if early_stopping and self._best_params is not None:
             net.params[...] = self._best_params
             self._best_params = None
+
+    def _epochs_can_share_a_call(self, early_stopping, incremental, X):
+        """Whether several epochs may run in one core call: nothing between
+        two epochs may then change the next one. Not with early stopping
+        (a validation pass after every epoch), partial_fit (one epoch),
+        invscaling (a new rate every epoch) or a sparse X (densified by
+        blocks); nor when the shuffles come from a RandomState the caller
+        can see (None or an instance), since an interrupted call would have
+        drawn the orders of epochs it never ran."""
+        return (not early_stopping and not incremental and not sp.issparse(X)
+                and self._schedule.lr_schedule != "invscaling"
+                and isinstance(self.random_state, numbers.Integral))
+
+    def _epochs_before_a_decision(self):
+        """Epochs that can run in one call: up to the first at which the
+        stopping rule could fire (or 'adaptive' change the rate). The
+        no-improvement count grows by at most one an epoch and a decision
+        needs it above n_iter_no_change, so none can come before the last
+        epoch of this many; they run exactly as they would one call each."""
+        left = self.max_iter - self.n_iter_
+        until_decision = self.n_iter_no_change + 1 - self._no_improvement_count
+        return int(max(1, min(left, until_decision, EPOCHS_PER_CALL)))
+
+    def _end_epoch(self, loss_sum, penalty_sum, factor, c, n_samples, net, early_stopping,
+                   X_val, y_val, sw_val, incremental):
+        """What scikit-learn does after each epoch: the loss, the stopping
+        rule, the learning-rate schedule. Returns True to stop (partial_fit:
+        after its one epoch)."""
+        schedule = self._schedule
+        self.n_iter_ += 1
+        self.loss_ = (loss_sum * factor + penalty_sum / c) / n_samples
+        self.t_ += n_samples
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+        self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+        rate = schedule.learning_rate
+        schedule.iteration_ends(self.t_)
+        if self._no_improvement_count > self.n_iter_no_change:
+            if early_stopping:
+                msg = ("Validation score did not improve more than "
+                       "tol=%f for %d consecutive epochs."
+                       % (self.tol, self.n_iter_no_change))
+            else:
+                msg = ("Training loss did not improve more than tol=%f"
+                       " for %d consecutive epochs." % (self.tol, self.n_iter_no_change))
+            if schedule.trigger_stopping(msg, self.verbose):
+                return True
+            self._no_improvement_count = 0
+        if schedule.learning_rate != rate:
+            self._configure_solver(net)
+        if incremental:
+            return True
+        if self.n_iter_ == self.max_iter:
+            warnings.warn(
+                "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
+        return False
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
         if early_stopping:

@@ -32,8 +32,9 @@ def _block_rows(X, multiple):
 def _core_epoch(net, x, y, batch_size, perm, sample_weight):
     """One epoch of dense rows in C: (loss sum, penalty sum); see train_epoch."""
     perms = None if perm is None else perm.reshape(1, -1)
+    # scikit-learn's estimators read no per-batch metric counts
     loss, penalty, _ = net.train_epochs(x, y, batch_size, 1, perms=perms,
-                                        sample_weight=sample_weight)
+                                        sample_weight=sample_weight, metric_counts=False)
     return float(loss[0]), float(penalty[0])
 
 
@@ -60,6 +61,34 @@ def train_epoch(net, X, Y, batch_size, order, sample_weight=None):
         loss += lb
         penalty += pb
     return loss, penalty
+
+
+def train_epochs(net, X, Y, batch_size, orders, sample_weight=None):
+    """len(orders) epochs in one C call: train_epoch for each order in turn
+    (each an int64 row order, or None for the rows as they are), returning
+    one (loss sum, penalty sum) pair per epoch. One call for several epochs
+    spares small data sets Python's per-epoch cost; the epochs are the same.
+    A sparse X goes epoch by epoch. When training is interrupted, the
+    exception carries the completed epochs' pairs as ``nnbook_epochs``.
+    """
+    if sp.issparse(X) or len(orders) == 1:
+        pairs = []
+        for order in orders:
+            try:
+                pairs.append(train_epoch(net, X, Y, batch_size, order, sample_weight))
+            except BaseException as stop:
+                stop.nnbook_epochs = pairs
+                raise
+        return pairs
+    perms = None if orders[0] is None else np.stack(orders)
+    try:
+        loss, penalty, _ = net.train_epochs(X, Y, batch_size, len(orders), perms=perms,
+                                            sample_weight=sample_weight, metric_counts=False)
+    except BaseException as stop:
+        done = getattr(stop, "nnbook_completed", ((), (), None))
+        stop.nnbook_epochs = [(float(a), float(b)) for a, b in zip(done[0], done[1])]
+        raise
+    return [(float(a), float(b)) for a, b in zip(loss, penalty)]
 
 
 def forward(net, X):
