@@ -111,3 +111,38 @@ def test_predicting_from_the_model_that_fits_sees_completed_states():
         _fit(replay, x, y)
     for a, b in zip(replay.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_concurrent_evaluations_of_one_model_do_not_share_metric_state():
+    # a compiled metric is one object per model; each evaluate (one pass, or
+    # batch by batch with test-batch hooks) counts into its own copy
+    from nnbook.keras import callbacks, metrics
+    x, y = _data(n=600)
+    model = _model(3)
+    model.compile(optimizer="adam", loss="categorical_crossentropy",
+                  metrics=["accuracy", metrics.Precision(), metrics.AUC(),
+                           metrics.TopKCategoricalAccuracy(k=2)])
+    _fit(model, x, y)
+
+    class Hooked(callbacks.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            pass
+
+    want = model.evaluate(x, y, verbose=0)
+    want_hooked = model.evaluate(x, y, verbose=0, callbacks=[Hooked()], batch_size=50)
+    got = []
+
+    def evaluator(hooked):
+        def run():
+            for _ in range(15):
+                if hooked:
+                    got.append(("h", model.evaluate(x, y, verbose=0, callbacks=[Hooked()],
+                                                    batch_size=50)))
+                else:
+                    got.append(("p", model.evaluate(x, y, verbose=0)))
+        return run
+
+    _run_threads([evaluator(False), evaluator(True), evaluator(False), evaluator(True)])
+    assert len(got) == 60
+    for kind, values in got:
+        assert values == (want_hooked if kind == "h" else want)

@@ -37,6 +37,8 @@ Example
 >>> float(m.result())
 0.6666666666666666
 """
+import copy
+
 import numpy as np
 
 from .._validation import _as_numeric_array, _check_finite, check_bool, check_positive_int, check_real
@@ -218,11 +220,19 @@ class Metric:
         """Update from a model's (rows, units) targets (one-hot for class labels)."""
         self.update_state(core_targets, y_pred, sample_weight)
 
+    def fresh(self):
+        """A copy with its own empty state, for one pass over some rows: a
+        compiled metric is shared by every thread that evaluates the model, so
+        a pass never counts into the shared object."""
+        other = copy.copy(self)
+        other.reset_state()
+        return other
+
     def value(self, core_targets, y_pred, sample_weight=None):
-        """The metric over these rows alone (resets the state first)."""
-        self.reset_state()
-        self.update_from_targets(core_targets, y_pred, sample_weight)
-        return self.result()
+        """The metric over these rows alone (this metric's own state untouched)."""
+        scratch = self.fresh()
+        scratch.update_from_targets(core_targets, y_pred, sample_weight)
+        return scratch.result()
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype.name}

@@ -423,9 +423,9 @@ class Trainer:
         n = xs.shape[0]
         if cbs.wants_batches("test"):
             outs, loss_sum = [], 0.0
-            entries = self._metrics()
-            for _, metric, _ in entries:
-                metric.reset_state()
+            # this pass's own metric states (other threads may evaluate too)
+            entries = [(name, metric.fresh(), weighted)
+                       for name, metric, weighted in self._metrics()]
             for b, start in enumerate(range(0, n, batch_size)):
                 stop = min(start + batch_size, n)
                 w = None if weights is None else weights[start:stop]
