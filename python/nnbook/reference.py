@@ -841,8 +841,9 @@ def metric_counts(a, y, loss="mse", top_k=5, threshold=0.5):
     """[correct, top_k, true positives, false positives, false negatives] of
     output activations a (m, K) against targets y:
 
-    * correct: for one output, or binary cross-entropy, the elements where
-      a > 0.5 agrees with y > 0.5; otherwise rows whose argmax agrees;
+    * correct: for one output, the rows where a > 0.5 agrees with y > 0.5;
+      for several (binary cross-entropy over several units too: Keras's
+      'accuracy' is categorical there), the rows whose argmax agrees;
     * top_k: rows whose target (argmax of y) has fewer than top_k scores
       strictly above it (TensorFlow's in_top_k: ties at the boundary count
       in; a row with a non-finite score never does);
@@ -855,7 +856,7 @@ def metric_counts(a, y, loss="mse", top_k=5, threshold=0.5):
     [0, 1, 1, 1, 0]
     """
     m, k = a.shape
-    if k == 1 or loss == "binary_crossentropy":
+    if k == 1:
         correct = int(np.sum((a > _as(0.5, a)) == (y > _as(0.5, y))))
     else:
         correct = int(np.sum(np.argmax(a, axis=1) == np.argmax(y, axis=1)))

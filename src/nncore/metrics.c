@@ -3,36 +3,12 @@
  * elements) seen. Taken on a batch's output activations before its update. */
 #include "real.h"
 
-/* Rows whose target class (the argmax of y, first maximum on ties) is among
- * the top_k predictions, as TensorFlow's in_top_k decides it: fewer than
- * top_k classes score strictly higher than the target, so classes tied with
- * it at the boundary all count as in the top k; a row with a non-finite
- * score is never a hit. (Keras's top_k_categorical_accuracy.) */
-static int64_t count_top_k(const real *a, const real *y, int m, int K, int top_k) {
-    int64_t hits = 0;
-    for (int i = 0; i < m; i++) {
-        const real *ai = a + (int64_t)i * K, *yi = y + (int64_t)i * K;
-        int target = 0;
-        for (int k = 1; k < K; k++)
-            if (yi[k] > yi[target]) target = k;
-        real score = ai[target];
-        int finite = isfinite(score), higher = 0;
-        for (int k = 0; k < K && finite; k++) {
-            finite = isfinite(ai[k]);
-            higher += ai[k] > score;
-        }
-        hits += finite && higher < top_k;
-    }
-    return hits;
-}
-
-/* Binary outputs (one unit, or binary cross-entropy over several), in one
- * branch-free pass over the elements (it vectorises): correct = the elements
- * where a > 0.5 agrees with y > 0.5, and the confusion counts; with one
- * output per row also the top-k hits, which for K = 1 are the rows whose
- * score is finite (no class can score higher than the only one). x - x == 0
+/* One output unit, in one branch-free pass over the rows (it vectorises):
+ * correct = the rows where a > 0.5 agrees with y > 0.5, the confusion
+ * counts, and the top-k hits, which for K = 1 are the rows whose score is
+ * finite (no class can score higher than the only one). x - x == 0
  * is isfinite(x) for every IEEE value, in a form the vectoriser takes. */
-static void binary_counts(const real *a, const real *y, int64_t n, real threshold, int one_unit,
+static void binary_counts(const real *a, const real *y, int64_t n, real threshold,
                           int64_t counts[NN_COUNTS]) {
     int64_t hits = 0, tp = 0, fp = 0, fn = 0, finite = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -48,11 +24,15 @@ static void binary_counts(const real *a, const real *y, int64_t n, real threshol
     counts[NN_COUNT_TP] = tp;
     counts[NN_COUNT_FP] = fp;
     counts[NN_COUNT_FN] = fn;
-    if (one_unit) counts[NN_COUNT_TOP_K] = finite;
+    counts[NN_COUNT_TOP_K] = finite;
 }
 
 /* Several classes, row by row: correct = the rows whose argmax of a agrees
- * with that of y (first maximum on ties), then in a second pass the top-k test (see count_top_k) and the
+ * with that of y (first maximum on ties); top-k = the rows whose target
+ * class (the argmax of y) is among the top_k predictions as TensorFlow's
+ * in_top_k decides it (fewer than top_k classes score strictly higher, so
+ * classes tied with it at the boundary count in; a row with a non-finite
+ * score is never a hit: Keras's top_k_categorical_accuracy); and the
  * confusion counts. */
 static void class_counts(const real *a, const real *y, int m, int K, int top_k,
                          real threshold, int64_t counts[NN_COUNTS]) {
@@ -93,9 +73,10 @@ static void class_counts(const real *a, const real *y, int m, int K, int top_k,
 void NNF(metric_counts)(const nn_config *cfg, const real *a, const real *y, int m, int K,
                         int64_t counts[NN_COUNTS]) {
     const real threshold = (real)cfg->threshold;
-    if (K == 1 || cfg->loss == NN_LOSS_BCE) {
-        binary_counts(a, y, (int64_t)m * K, threshold, K == 1, counts);
-        if (K > 1) counts[NN_COUNT_TOP_K] = count_top_k(a, y, m, K, cfg->top_k);
+    /* Keras's 'accuracy' is binary for one output unit and categorical
+     * (argmax) for several, binary cross-entropy over several units included */
+    if (K == 1) {
+        binary_counts(a, y, (int64_t)m, threshold, counts);
         return;
     }
     class_counts(a, y, m, K, cfg->top_k, threshold, counts);

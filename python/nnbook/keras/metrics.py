@@ -608,8 +608,10 @@ KNOWN = ("accuracy", "acc") + tuple(sorted(_BY_NAME))
 
 def _accuracy_class(loss, units):
     """The accuracy Keras picks for 'accuracy': by the output units and the labels."""
-    if loss.accuracy == "binary" or units == 1:
+    if units == 1:
         return BinaryAccuracy
+    # several units: categorical even under binary cross-entropy (multi-label),
+    # as Keras 3 decides it, by the shapes alone
     return SparseCategoricalAccuracy if loss.accuracy == "sparse" else CategoricalAccuracy
 
 
@@ -675,9 +677,9 @@ class CoreCounts:
     """What the core counted during an epoch, and the metrics read from it.
 
     Counts over the epoch's batches (each before its update), in the
-    order (correct, top_k, tp, fp, fn): ``correct`` (units with
-    (a > 0.5) == (y > 0.5) for one output unit or binary cross-entropy,
-    else rows whose argmax agrees), ``top_k`` correct rows, and true
+    order (correct, top_k, tp, fp, fn): ``correct`` (rows with
+    (a > 0.5) == (y > 0.5) for one output unit, else rows whose argmax
+    agrees), ``top_k`` correct rows, and true
     positives, false positives and false negatives over all units at
     ``threshold`` (a label is positive when it is not 0).
 

@@ -380,7 +380,7 @@ class Trainer:
         y = targets.core
         settings = self._count_settings()
         return metrics_module.CoreCounts(
-            binary=units == 1 or self.loss.core_loss == "binary_crossentropy", units=units,
+            binary=units == 1, units=units,
             top_k=settings["top_k"], threshold=settings["threshold"],
             labels_01=bool(np.all((y == 0) | (y == 1))),
             scores_are_outputs=not self._core_logits, auc_bins=settings["auc_bins"],
