@@ -8,11 +8,11 @@ import numpy as np
 
 from nnbook.keras import Sequential, utils
 from nnbook.keras.layers import BatchNormalization, Dense, Dropout
+from test_concurrency import _data as _rows, _run_threads
 
 
-def _data(n=2000, features=30, classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, features)), np.eye(classes)[rng.integers(0, classes, n)]
+def _data(n=2000):
+    return _rows(n=n, features=30)
 
 
 def _model(seed):
@@ -22,26 +22,6 @@ def _model(seed):
                         Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     return model
-
-
-def _run_threads(targets):
-    errors = []
-
-    def wrap(fn):
-        def run():
-            try:
-                fn()
-            except BaseException as exc:   # surfaced after join
-                errors.append(exc)
-        return run
-
-    threads = [threading.Thread(target=wrap(fn)) for fn in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
 
 
 def _fit(model, x, y):
