@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 
 def inputs():
-    """The shared inputs (the test has a copy of this function)."""
+    """The shared inputs (tests/test_keras_metrics_extra.py loads this function)."""
     rng = np.random.default_rng(20261201)
     y_bin = (rng.random((60, 3)) > 0.6).astype(np.float64)
     p_bin = rng.random((60, 3))

@@ -3,8 +3,11 @@ Recall, AUC, weighted_metrics, and where their training values come from.
 
 KERAS and KERAS_EVALUATE were printed by real Keras 3.15.1 (TensorFlow 2.21.0
 CPU) with ``/tmp/tfenv/bin/python scripts/make_keras_metric_fixtures.py``,
-from the inputs that ``inputs()`` below makes (a copy of the script's).
+from the inputs its ``inputs()`` makes (loaded from the script below).
 """
+import importlib.util
+import os
+
 import numpy as np
 import pytest
 
@@ -42,24 +45,18 @@ KERAS_EVALUATE = {
 }
 
 
-def inputs():
-    """The fixture script's inputs (same seed, same draws)."""
-    rng = np.random.default_rng(20261201)
-    y_bin = (rng.random((60, 3)) > 0.6).astype(np.float64)
-    p_bin = rng.random((60, 3))
-    p_bin[:5] = np.round(p_bin[:5] * 4) / 4
-    w = rng.random(60) * 2.0
-    w[::7] = 0.0
-    labels = rng.integers(0, 5, 40)
-    scores = rng.random((40, 5))
-    scores[:6, :] = 0.5
-    scores[6:10, 1] = scores[6:10, 3]
-    x = rng.normal(size=(50, 4))
-    kernel = rng.normal(size=(4, 1))
-    y_model = (rng.random(50) > 0.5).astype(np.float64)
-    w_model = rng.random(50) * 3.0
-    return dict(y_bin=y_bin, p_bin=p_bin, w=w, labels=labels, scores=scores, x=x,
-                kernel=kernel, y_model=y_model, w_model=w_model)
+def _fixture_script():
+    """scripts/make_keras_metric_fixtures.py, whose inputs() made KERAS's numbers
+    (it imports only NumPy until its main() runs Keras)."""
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "scripts",
+                        "make_keras_metric_fixtures.py")
+    spec = importlib.util.spec_from_file_location("make_keras_metric_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+inputs = _fixture_script().inputs
 
 
 D = inputs()
