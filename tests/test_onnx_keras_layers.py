@@ -22,13 +22,13 @@ ACTIVATIONS = ["elu", "selu", "gelu", "swish", "silu", "leaky_relu", "softplus",
                "hard_sigmoid", "hard_silu", "exponential", "sigmoid", "tanh", "relu", "linear"]
 
 
-def _close(actual, expected):
-    rtol = 1e-6 if expected.dtype == np.float32 else 1e-12
+def _close(actual, expected, rtol32=1e-6):
+    rtol = rtol32 if expected.dtype == np.float32 else 1e-12
     assert actual.dtype == expected.dtype and actual.shape == expected.shape
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
-def _export_and_compare(model, path, rows):
+def _export_and_compare(model, path, rows, rtol32=1e-6):
     proto = nnbook.onnx.export(model, path)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     assert proto.opset_import[0].version == nnbook.onnx.OPSET
@@ -38,7 +38,7 @@ def _export_and_compare(model, path, rows):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for n in BATCHES:
         (out,) = session.run(None, {"input": rows[:n]})
-        _close(out, model.predict(rows[:n], verbose=0))
+        _close(out, model.predict(rows[:n], verbose=0), rtol32)
     return proto
 
 
@@ -66,7 +66,12 @@ def test_issue9_stack_with_every_activation(tmp_path, dtype, activation):
     model = _trained_stack(dtype, activation)
     assert np.abs(model.layers[2].moving_mean).max() > 0      # the statistics moved
     rows = np.random.default_rng(1).normal(scale=2, size=(1000, 4, 5)).astype(dtype)
-    proto = _export_and_compare(model, tmp_path / "m.onnx", rows)
+    # exp of the wider test rows drives the softmax's logits to |z| ~ 40,
+    # whose float32 rounding alone is 2.4e-6: onnxruntime and nnbook were
+    # each 3.7e-6 from a float64 evaluation of the same float32 weights (and
+    # 1.9e-6 from each other), so 1e-6 would test rounding luck, not export
+    rtol32 = 1e-5 if activation == "exponential" else 1e-6
+    proto = _export_and_compare(model, tmp_path / "m.onnx", rows, rtol32)
     ops = [node.op_type for node in proto.graph.node]
     assert ops[0] == "Flatten" and "Dropout" not in ops and "BatchNormalization" not in ops
     # no float attributes (they would be float32) besides none at all

@@ -26,6 +26,7 @@ void NNF(sigmoid_backward)(real *dinp, const real *dout, const real *out, int64_
     for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * out[i] * ((real)1 - out[i]);
 }
 
+NN_VECTORISE
 void NNF(tanh_forward)(real *out, const real *inp, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = R_TANH(inp[i]);
 }

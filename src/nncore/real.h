@@ -7,6 +7,7 @@
 #include "nncore.h"
 #include "blas.h"
 #include "vexp.h"
+#include "vtanh.h"
 
 /* Elementwise kernels are compiled for baseline x86-64 and for x86-64-v3
  * (AVX2, FMA) and v4 (AVX-512), picked at load time by the CPU (GCC
@@ -28,7 +29,7 @@ typedef float real;
 #define R_ERFC erfcf
 #define R_FABS fabsf
 #define R_SQRT sqrtf
-#define R_TANH tanhf
+#define R_TANH vtanh_f32
 #define GEMM NN_BLAS(cblas_sgemm)
 #elif defined(NN_REAL_DOUBLE)
 typedef double real;
@@ -41,7 +42,7 @@ typedef double real;
 #define R_ERFC erfc
 #define R_FABS fabs
 #define R_SQRT sqrt
-#define R_TANH tanh
+#define R_TANH vtanh_f64
 #define GEMM NN_BLAS(cblas_dgemm)
 #else
 #error "compile with -DNN_REAL_FLOAT or -DNN_REAL_DOUBLE"
