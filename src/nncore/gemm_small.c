@@ -161,25 +161,30 @@ int nn_small_gemm_set_mode(int m) {
     return old;
 }
 
-/* The size threshold, measured on the development machine (AMD EPYC
- * family 25 = Zen 3, AVX2 + FMA, no AVX-512, 2 cores shared with other
- * builds; the vendored OpenBLAS pinned to one thread) with
- * `bench_kernels --threshold`: our time / cblas's, best of 3 interleaved
- * medians, over M, N, K in {4, 16, 32, 64, 128, 256, 784}, float32. Below
- * M*N*K = 2^18 multiply-adds ours took 0.3-0.9 of OpenBLAS's time in the
- * NN and TN layouts (e.g. 32x16x64 NN 0.28, 32x32x32 NN 0.61, TN 0.65;
- * 4xNx784 NN 0.5); above it the two were within noise of each other
- * (32x128x784: 0.99/1.34/1.01; 32x784x256: 0.94/1.66/1.06), OpenBLAS's
- * packed kernels pulling ahead as K and N grow. The NT layout packs B^T
- * per call, which for N > 64 cost more than OpenBLAS's call (32x128x64:
- * 1.22, 32x256x16: 1.33). With those two rules the book's breast-cancer
- * MinibatchNetwork (500 epochs, batch 32, float64) fit in 0.12-0.14 s
- * against 0.16-0.20 s with OpenBLAS alone (best of 3, three interleaved
- * rounds); the same fit with every product on our kernels: 0.12-0.13 s. */
+/* The size thresholds, measured on the development machine (AMD EPYC
+ * family 25 = Zen 3, AVX2 + FMA, no AVX-512, 2 cores; the vendored
+ * OpenBLAS pinned to one thread) with `bench_kernels --threshold`: our time
+ * / cblas's, best of 3 interleaved, over M, N, K in {4, 16, 32, 64, 100,
+ * 128, 200, 256, 784}, both precisions. Medians by M*N*K band:
+ *   NN  (2^18, 2^19] 0.83 f32 / 0.82 f64; (2^20, 2^21] 0.93 / 0.93;
+ *       (2^21, 2^22] 0.98 / 0.96; above 2^22 1.01-1.13 / 1.06-1.22
+ *   TN  (2^19, 2^20] 0.90 / 0.93; (2^20, 2^21] 0.97 / 1.03; above, > 1
+ *   NT  packs B^T per call: with N > 64 it lost to OpenBLAS's call
+ *       (32x128x64: 1.22, 32x256x16: 1.33); with N <= 64, (2^18, 2^20]
+ *       0.95 / 0.83, above 2^20 mixed.
+ * So: NN up to 2^21 multiply-adds, TN and NT (N <= 64) up to 2^20. Over
+ * the whole grid the chosen kernel takes 0.905 (f32) / 0.822 (f64) of
+ * OpenBLAS's time, geometric mean, against 0.930 / 0.853 with the single
+ * 2^18 threshold used before; scikit-learn's default batch of 200 on
+ * breast cancer (200x100x30 forward, 30x100x200 weight gradient) and
+ * digits (200x100x64 forward) moved
+ * onto our kernels, which run them at 84% of the f64 peak against
+ * OpenBLAS's 62-79% (bench_kernels, "small GEMMs"). */
 static int small_wins(int layout, int M, int N, int K) {
-    if ((double)M * N * K > 262144.0) return 0;
+    double mnk = (double)M * N * K;
+    if (layout == NN_GEMM_NN) return mnk <= 2097152.0;
     if (layout == NN_GEMM_NT && N > 64) return 0;
-    return 1;
+    return mnk <= 1048576.0;
 }
 
 int nn_gemm_uses_small(int layout, int M, int N, int K) {

@@ -639,9 +639,13 @@ static void S(gc_ours)(void *p) {
 static void S(bench_small)(void) {
     /* the issue's shapes: breast cancer 30-10-1 at batch 32, the Keras
      * chapter-7 model 784-100-10 at batch 32, Fashion-MNIST at batch 256;
+     * scikit-learn's default batch of 200 on breast cancer (30-100-1) and
+     * digits (64-100-10);
      * each layer's forward (NN), input gradient (NT), weight gradient (TN) */
-    static const int layers[][3] = {{32, 30, 10}, {32, 10, 1}, {32, 784, 100}, {32, 100, 10},
-                                    {256, 784, 100}, {256, 100, 10}, {1, 1, 1}};
+    static const int layers[][3] = {{32, 30, 10},   {32, 10, 1},    {32, 784, 100},
+                                    {32, 100, 10},  {256, 784, 100}, {256, 100, 10},
+                                    {200, 30, 100}, {200, 100, 1},  {200, 64, 100},
+                                    {200, 100, 10}, {1, 1, 1}};
     static const char *names[3] = {"NN", "NT", "TN"};
     const double peak = peak_gflops((int)sizeof(real));
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
@@ -673,7 +677,7 @@ static void S(bench_small)(void) {
 /* --threshold: our time / cblas's over a grid of shapes, the measurement
  * behind small_wins() in gemm_small.c. */
 static void S(sweep)(void) {
-    static const int dims[] = {4, 16, 32, 64, 128, 256, 784};
+    static const int dims[] = {4, 16, 32, 64, 100, 128, 200, 256, 784};
     enum { ND = sizeof dims / sizeof dims[0] };
     double save = min_seconds;
     min_seconds = 0.01;
