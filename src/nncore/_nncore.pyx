@@ -173,9 +173,19 @@ MAX_LAYERS = NN_MAX_LAYERS
 MAX_THREADS = NN_MAX_THREADS
 ROW_BLOCKS = NN_ROW_BLOCKS
 # Below this many flops in one batch's forward pass, batches are not split
-# across threads (measured: at the book's breast-cancer sizes, threads cost
-# more than they give).
-PARALLEL_MIN_FLOPS = 4.0e6
+# into row blocks for threads. Measured on 2 cores (interleaved, best of 5):
+# the book's breast-cancer batch of 32 (2e4 flops) gains nothing from two
+# blocks (0.0258 s -> 0.0266 s for 500 epochs); from DualLayer's full batch
+# (2.3e5 flops: 0.076 -> 0.055 s for 2000 epochs) and scikit-learn's batch
+# of 200 on breast cancer (1.2e6: 0.062 -> 0.045 s) up, two blocks on two
+# threads win. On one thread (a grid search's workers) the split costs
+# 0-4% (digits 2 blocks of 100 rows against one of 200); the blocking may
+# not depend on the thread count, so that is the price of the 1.4-1.6x.
+# Within ~0.1 s of NumPy matrix products, NumPy's OpenBLAS threads still
+# busy-wait on one core, and fits this short lose instead (breast cancer
+# 0.078 s on one block, 0.14 s on two): nnbook.set_num_threads(1) (results
+# unchanged) or threadpoolctl on NumPy's pool avoids that.
+PARALLEL_MIN_FLOPS = 1.0e5
 NO_CLIP = -HUGE_VAL
 
 
