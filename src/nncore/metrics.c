@@ -16,8 +16,8 @@ static void binary_counts(const real *a, const real *y, int64_t n, real threshol
         int pred = ai > threshold, label = yi != 0;
         hits += (ai > (real)0.5) == (yi > (real)0.5);
         tp += pred & label;
-        fp += pred & !label;
-        fn += !pred & label;
+        fp += pred & (label ^ 1);
+        fn += (pred ^ 1) & label;
         finite += ai - ai == 0;
     }
     counts[NN_COUNT_CORRECT] = hits;
@@ -53,8 +53,8 @@ static void class_counts(const real *a, const real *y, int m, int K, int top_k,
             finite &= ai[k] - ai[k] == 0;
             higher += ai[k] > score;
             tp += pred & label;
-            fp += pred & !label;
-            fn += !pred & label;
+            fp += pred & (label ^ 1);
+            fn += (pred ^ 1) & label;
         }
         top += finite && higher < top_k;
     }

@@ -557,7 +557,7 @@ static void forward_part(job *j, int t, int epoch) {
                                     j->swf ? j->swf + r0 : NULL);
         if (j->chunk_loss) j->chunk_loss[c] = loss;
         if (t == 0) {
-            nn_progress p = {epoch, c + 1, chunks, r0 + m, 0.0, 0};
+            nn_progress p = {epoch, c + 1, chunks, r0 + m, 0.0, 0, {0}};
             maybe_call_hook(j, &last, &p);
         }
     }
