@@ -1,13 +1,39 @@
 /* Parameter updates over flat vectors, and the book's weight penalty. */
 #include "real.h"
 
+/* sum |v| and sum v^2 over n values, in double, in SUM_LANES interleaved
+ * partial sums (element i into lane i mod SUM_LANES) added up in a fixed
+ * tree at the end: a fixed order, so the same bits on every thread count
+ * and CPU, and independent chains, so the loop vectorises instead of
+ * waiting on one add at a time (a single chain took ~4 cycles a value:
+ * 0.3 ms a batch for the 235,146 weights of scikit-learn's Fashion-MNIST
+ * network, on thread 0 while the others waited). */
+enum { SUM_LANES = 8 };
+
+NN_VECTORISE
+static void NNF(abs_and_square_sums)(const real *v, int64_t n, double *abs_sum,
+                                     double *sq_sum) {
+    double a[SUM_LANES] = {0}, s[SUM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int k = 0; k < SUM_LANES; k++) {
+            double x = v[i + k];
+            a[k] += fabs(x);
+            s[k] += x * x;
+        }
+    for (int k = 0; i + k < n; k++) {
+        double x = v[i + k];
+        a[k] += fabs(x);
+        s[k] += x * x;
+    }
+    *abs_sum = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    *sq_sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 /* l1 * sum|w| + l2/2 * sum w^2 */
 double NNF(l1_l2_penalty_forward)(const real *weight, int64_t n, double l1, double l2) {
-    double a = 0, s = 0;
-    for (int64_t i = 0; i < n; i++) {
-        a += R_FABS(weight[i]);
-        s += (double)weight[i] * weight[i];
-    }
+    double a, s;
+    NNF(abs_and_square_sums)(weight, n, &a, &s);
     return l1 * a + l2 / 2 * s;
 }
 
@@ -147,8 +173,8 @@ void NNF(weight_decay_update)(real *param, int64_t n, real weight_decay, real lr
 
 /* Gradient clipping (Keras's clipnorm, global_clipnorm, clipvalue). */
 double NNF(sum_of_squares)(const real *v, int64_t n) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)v[i] * v[i];
+    double a, s;
+    NNF(abs_and_square_sums)(v, n, &a, &s);
     return s;
 }
 
