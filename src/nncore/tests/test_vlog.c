@@ -11,22 +11,8 @@
 #include <string.h>
 
 #include "fixed_stream.h"
+#include "ulp_checks.h"
 #include "vlog.h"
-
-static int n_failures;
-
-static void check_true(const char *what, int ok) {
-    if (!ok) {
-        n_failures++;
-        printf("FAIL %s\n", what);
-    }
-}
-
-static double ulps(double got, double want) {
-    if (got == want) return 0;
-    if (isinf(want) || isinf(got) || isnan(got)) return INFINITY;
-    return fabs(got - want) / (nextafter(want, INFINITY) - want);
-}
 
 /* y[i] = vlog_f64(x[i]): the shape of the losses' loops */
 __attribute__((noinline)) static void vlog_array(double *y, const double *x, int n) {
@@ -41,12 +27,12 @@ int main(void) {
         double x;
         memcpy(&x, &bits, sizeof x);
         if (!(x < INFINITY)) continue;
-        double u = ulps(vlog_f64(x), log(x));
+        double u = ulps64(vlog_f64(x), log(x));
         if (u > worst) worst = u, worst_x = x;
     }
     for (int i = 0; i <= 2000000; i++) { /* around 1, and the losses' (0, 1] */
         double near1 = 1 - 1e-6 + 2e-6 * i / 2000000.0, prob = 1e-10 + (1 - 2e-10) * i / 2000000.0;
-        double u = fmax(ulps(vlog_f64(near1), log(near1)), ulps(vlog_f64(prob), log(prob)));
+        double u = fmax(ulps64(vlog_f64(near1), log(near1)), ulps64(vlog_f64(prob), log(prob)));
         if (u > worst) worst = u, worst_x = i;
     }
     printf("vlog_f64: worst %.3g ulp from glibc's log (at %.17g)\n", worst, worst_x);
@@ -59,7 +45,7 @@ int main(void) {
     check_true("vlog_f64(inf) == inf", vlog_f64(HUGE_VAL) == HUGE_VAL);
     check_true("vlog_f64(NaN) is NaN", isnan(vlog_f64(NAN)));
     check_true("vlog_f64(smallest subnormal) == log", vlog_f64(0x1p-1074) == log(0x1p-1074));
-    check_true("vlog_f64(largest double) == log", ulps(vlog_f64(0x1.fffffffffffffp1023), log(0x1.fffffffffffffp1023)) <= 1);
+    check_true("vlog_f64(largest double) == log", ulps64(vlog_f64(0x1.fffffffffffffp1023), log(0x1.fffffffffffffp1023)) <= 1);
 
     enum { N = 1003 };
     double x[N], y[N];
