@@ -172,7 +172,8 @@ int nn_small_gemm_set_mode(int m) {
  *   NT  packs B^T per call: with N > 64 it lost to OpenBLAS's call
  *       (32x128x64: 1.22, 32x256x16: 1.33); with N <= 64, (2^18, 2^20]
  *       0.95 / 0.83, above 2^20 mixed.
- * So: NN up to 2^21 multiply-adds, TN and NT (N <= 64) up to 2^20. Over
+ * So: NN up to 2^21 multiply-adds (while B is small, below), TN and NT
+ * (N <= 64) up to 2^20. Over
  * the whole grid the chosen kernel takes 0.905 (f32) / 0.822 (f64) of
  * OpenBLAS's time, geometric mean, against 0.930 / 0.853 with the single
  * 2^18 threshold used before; scikit-learn's default batch of 200 on
@@ -182,7 +183,15 @@ int nn_small_gemm_set_mode(int m) {
  * OpenBLAS's 62-79% (bench_kernels, "small GEMMs"). */
 static int small_wins(int layout, int M, int N, int K) {
     double mnk = (double)M * N * K;
-    if (layout == NN_GEMM_NN) return mnk <= 2097152.0;
+    /* Past 2^18 only while B (the weights, K x N) stays small: the sweep
+     * reuses B from cache call after call, but in training the weights
+     * come back from L3 every batch, and our kernels stream B once per
+     * 6-row tile where OpenBLAS packs it once. A batch-8 400->512 layer
+     * (B 1.6 MB) trained 15-20% slower on our kernels (1.73-1.92 against
+     * 1.46-1.63 s an epoch); 32768 elements keep scikit-learn's layers
+     * (30 x 100, 64 x 100) and leave Keras's 784 x 100 to OpenBLAS, which
+     * the sweep also preferred there in float32 (16x100x784: 1.06). */
+    if (layout == NN_GEMM_NN) return mnk <= 262144.0 || (mnk <= 2097152.0 && (double)K * N <= 32768.0);
     if (layout == NN_GEMM_NT && N > 64) return 0;
     return mnk <= 1048576.0;
 }
