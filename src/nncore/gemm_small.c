@@ -67,8 +67,10 @@
 #define GS_VW 8
 #define GS_VFMA(a, b, c) ((__typeof__(c))_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define GS_SPLAT(s) _mm256_set1_ps(s)
+#define GS_SFMA __builtin_fmaf
 #define GS_(name) GS_CAT3(name, avx2, f32)
 #include "gemm_small_kernel.h"
+#undef GS_SFMA
 #undef GS_REAL
 #undef GS_VW
 #undef GS_VFMA
@@ -78,8 +80,10 @@
 #define GS_VW 4
 #define GS_VFMA(a, b, c) ((__typeof__(c))_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
 #define GS_SPLAT(s) _mm256_set1_pd(s)
+#define GS_SFMA __builtin_fma
 #define GS_(name) GS_CAT3(name, avx2, f64)
 #include "gemm_small_kernel.h"
+#undef GS_SFMA
 #undef GS_REAL
 #undef GS_VW
 #undef GS_VFMA
@@ -96,8 +100,10 @@
 #define GS_VW 16
 #define GS_VFMA(a, b, c) ((__typeof__(c))_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
 #define GS_SPLAT(s) _mm512_set1_ps(s)
+#define GS_SFMA __builtin_fmaf
 #define GS_(name) GS_CAT3(name, avx512, f32)
 #include "gemm_small_kernel.h"
+#undef GS_SFMA
 #undef GS_REAL
 #undef GS_VW
 #undef GS_VFMA
@@ -107,8 +113,10 @@
 #define GS_VW 8
 #define GS_VFMA(a, b, c) ((__typeof__(c))_mm512_fmadd_pd((__m512d)(a), (__m512d)(b), (__m512d)(c)))
 #define GS_SPLAT(s) _mm512_set1_pd(s)
+#define GS_SFMA __builtin_fma
 #define GS_(name) GS_CAT3(name, avx512, f64)
 #include "gemm_small_kernel.h"
+#undef GS_SFMA
 #undef GS_REAL
 #undef GS_VW
 #undef GS_VFMA

@@ -5,7 +5,9 @@
  *   GS_(name)  the name with this variant's and precision's suffix
  *   GS_TARGET  the function attribute selecting the instruction set
  *   GS_VFMA    GS_VFMA(a, b, c) = a*b + c per lane, rounded once
- *   GS_SFMA    the scalar fma (fmaf or fma)
+ *   GS_SFMA    the scalar fma: fmaf/fma in the baseline (exact everywhere),
+ *              __builtin_fmaf/__builtin_fma (the instruction) in the
+ *              variants whose target has FMA
  *   GS_SPLAT   GS_SPLAT(s) = a vector of GS_VW copies of s (a broadcast
  *              instruction where there is one: GCC does not turn a loop of
  *              lane stores into one)
@@ -132,6 +134,86 @@ static GS_TARGET void GS_(partial)(int M, int cols, int kc, const GS_REAL *a, pt
     }
 }
 
+/* The products of a layer with one output unit (a binary classifier's last
+ * layer), where the tiles above would fill one lane of each vector and copy
+ * through a scratch tile. Each keeps the rule of this file: every element
+ * is one fma chain over p in order, starting from +0. */
+
+/* N = 1, TN layout (the weight gradient): c(i) = sum_p A[p lda + i] B[p ldb].
+ * A's rows are contiguous in i, so vectors run down i, four in flight. */
+static GS_TARGET void GS_(gemv_tn)(int M, int K, const GS_REAL *A, int lda, const GS_REAL *B,
+                                   int ldb, GS_REAL *C, int ldc) {
+    int i0 = 0;
+    for (; i0 + 4 * GS_VW <= M; i0 += 4 * GS_VW) {
+        GS_(vec) acc[4] = {{0}, {0}, {0}, {0}};
+        for (int p = 0; p < K; p++) {
+            const GS_(vec) bp = GS_(splat)(B[(ptrdiff_t)p * ldb]);
+            const GS_REAL *ap = A + (ptrdiff_t)p * lda + i0;
+            for (int v = 0; v < 4; v++) acc[v] = GS_VFMA(GS_(load)(ap + v * GS_VW), bp, acc[v]);
+        }
+        for (int v = 0; v < 4; v++)
+            for (int l = 0; l < GS_VW; l++) C[(ptrdiff_t)(i0 + v * GS_VW + l) * ldc] = acc[v][l];
+    }
+    for (; i0 + GS_VW <= M; i0 += GS_VW) {
+        GS_(vec) acc = {0};
+        for (int p = 0; p < K; p++)
+            acc = GS_VFMA(GS_(load)(A + (ptrdiff_t)p * lda + i0),
+                          GS_(splat)(B[(ptrdiff_t)p * ldb]), acc);
+        for (int l = 0; l < GS_VW; l++) C[(ptrdiff_t)(i0 + l) * ldc] = acc[l];
+    }
+    for (; i0 < M; i0++) {
+        GS_REAL acc = 0;
+        for (int p = 0; p < K; p++)
+            acc = GS_SFMA(A[(ptrdiff_t)p * lda + i0], B[(ptrdiff_t)p * ldb], acc);
+        C[(ptrdiff_t)i0 * ldc] = acc;
+    }
+}
+
+/* N = 1, NN layout (the forward pass): c(i) = sum_p A[i lda + p] B[p ldb].
+ * Each row is a dot product along its own contiguous row; eight rows' chains
+ * run side by side so that both FMA units stay busy. */
+static GS_TARGET void GS_(gemv_nn)(int M, int K, const GS_REAL *A, int lda, const GS_REAL *B,
+                                   int ldb, GS_REAL *C, int ldc) {
+    enum { ROWS = 8 };
+    int i0 = 0;
+    for (; i0 + ROWS <= M; i0 += ROWS) {
+        GS_REAL acc[ROWS] = {0};
+        const GS_REAL *ai = A + (ptrdiff_t)i0 * lda;
+        for (int p = 0; p < K; p++) {
+            const GS_REAL b = B[(ptrdiff_t)p * ldb];
+            for (int r = 0; r < ROWS; r++) acc[r] = GS_SFMA(ai[(ptrdiff_t)r * lda + p], b, acc[r]);
+        }
+        for (int r = 0; r < ROWS; r++) C[(ptrdiff_t)(i0 + r) * ldc] = acc[r];
+    }
+    for (; i0 < M; i0++) {
+        GS_REAL acc = 0;
+        for (int p = 0; p < K; p++)
+            acc = GS_SFMA(A[(ptrdiff_t)i0 * lda + p], B[(ptrdiff_t)p * ldb], acc);
+        C[(ptrdiff_t)i0 * ldc] = acc;
+    }
+}
+
+/* K = 1, NT layout (the input gradient of a one-unit layer): the outer
+ * product c(i, j) = fma(A[i lda], B[j ldb], +0). B's column is gathered into
+ * a contiguous block first (its elements are ldb apart). */
+static GS_TARGET void GS_(outer_nt)(int M, int N, const GS_REAL *A, int lda, const GS_REAL *B,
+                                    int ldb, GS_REAL *C, int ldc) {
+    enum { NB = 256 };
+    GS_REAL b[NB];
+    GS_(vec) zero = {0}; /* not const: the baseline's fma macro takes its type */
+    for (int j0 = 0; j0 < N; j0 += NB) {
+        const int nb = N - j0 < NB ? N - j0 : NB, nv = nb / GS_VW * GS_VW;
+        for (int j = 0; j < nb; j++) b[j] = B[(ptrdiff_t)(j0 + j) * ldb];
+        for (int i = 0; i < M; i++) {
+            const GS_REAL ai = A[(ptrdiff_t)i * lda];
+            const GS_(vec) av = GS_(splat)(ai);
+            GS_REAL *ci = C + (ptrdiff_t)i * ldc + j0;
+            for (int j = 0; j < nv; j += GS_VW) GS_(store)(ci + j, GS_VFMA(av, GS_(load)(b + j), zero));
+            for (int j = nv; j < nb; j++) ci[j] = GS_SFMA(ai, b[j], (GS_REAL)0);
+        }
+    }
+}
+
 /* C (M,N) = op(A) . op(B) for one layout; see gemm_small.h. */
 static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *A, int lda,
                                 const GS_REAL *B, int ldb, GS_REAL *C, int ldc) {
@@ -139,6 +221,18 @@ static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *
     if (K <= 0) {
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(ptrdiff_t)i * ldc + j] = 0;
+        return;
+    }
+    if (N == 1 && layout == NN_GEMM_TN) {
+        GS_(gemv_tn)(M, K, A, lda, B, ldb, C, ldc);
+        return;
+    }
+    if (N == 1 && layout == NN_GEMM_NN) {
+        GS_(gemv_nn)(M, K, A, lda, B, ldb, C, ldc);
+        return;
+    }
+    if (K == 1 && layout == NN_GEMM_NT) {
+        GS_(outer_nt)(M, N, A, lda, B, ldb, C, ldc);
         return;
     }
     const ptrdiff_t ars = layout == NN_GEMM_TN ? 1 : lda, acs = layout == NN_GEMM_TN ? lda : 1;
