@@ -139,6 +139,15 @@ static GS_TARGET void GS_(partial)(int M, int cols, int kc, const GS_REAL *a, pt
  * through a scratch tile. Each keeps the rule of this file: every element
  * is one fma chain over p in order, starting from +0. */
 
+/* One element's chain, scalar: sum_p a[p as] b[p bs], fma by fma from +0
+ * (the rows the vector loops below leave over). */
+static inline __attribute__((always_inline)) GS_TARGET GS_REAL
+GS_(dot)(int K, const GS_REAL *a, ptrdiff_t as, const GS_REAL *b, ptrdiff_t bs) {
+    GS_REAL acc = 0;
+    for (int p = 0; p < K; p++) acc = GS_SFMA(a[p * as], b[p * bs], acc);
+    return acc;
+}
+
 /* N = 1, TN layout (the weight gradient): c(i) = sum_p A[p lda + i] B[p ldb].
  * A's rows are contiguous in i, so vectors run down i, four in flight. */
 static GS_TARGET void GS_(gemv_tn)(int M, int K, const GS_REAL *A, int lda, const GS_REAL *B,
@@ -161,12 +170,7 @@ static GS_TARGET void GS_(gemv_tn)(int M, int K, const GS_REAL *A, int lda, cons
                           GS_(splat)(B[(ptrdiff_t)p * ldb]), acc);
         for (int l = 0; l < GS_VW; l++) C[(ptrdiff_t)(i0 + l) * ldc] = acc[l];
     }
-    for (; i0 < M; i0++) {
-        GS_REAL acc = 0;
-        for (int p = 0; p < K; p++)
-            acc = GS_SFMA(A[(ptrdiff_t)p * lda + i0], B[(ptrdiff_t)p * ldb], acc);
-        C[(ptrdiff_t)i0 * ldc] = acc;
-    }
+    for (; i0 < M; i0++) C[(ptrdiff_t)i0 * ldc] = GS_(dot)(K, A + i0, lda, B, ldb);
 }
 
 /* N = 1, NN layout (the forward pass): c(i) = sum_p A[i lda + p] B[p ldb].
@@ -185,12 +189,7 @@ static GS_TARGET void GS_(gemv_nn)(int M, int K, const GS_REAL *A, int lda, cons
         }
         for (int r = 0; r < ROWS; r++) C[(ptrdiff_t)(i0 + r) * ldc] = acc[r];
     }
-    for (; i0 < M; i0++) {
-        GS_REAL acc = 0;
-        for (int p = 0; p < K; p++)
-            acc = GS_SFMA(A[(ptrdiff_t)i0 * lda + p], B[(ptrdiff_t)p * ldb], acc);
-        C[(ptrdiff_t)i0 * ldc] = acc;
-    }
+    for (; i0 < M; i0++) C[(ptrdiff_t)i0 * ldc] = GS_(dot)(K, A + (ptrdiff_t)i0 * lda, 1, B, ldb);
 }
 
 /* K = 1, NT layout (the input gradient of a one-unit layer): the outer
