@@ -114,24 +114,24 @@ def make_nnbook_files():
     _make_nnbook_issue9_files()
 
 
-#: nnbook's optimizers (with their schedules) saved for Keras to read and
-#: continue: name -> (optimizer factory, frozen first Dense?)
-def _nnbook_optimizers(nk):
-    sched = nk.optimizers.schedules
+#: The optimizers (with their schedules) saved by each side for the other to
+#: read and continue, built from `module` (nnbook.keras or keras: the same
+#: API): name -> (optimizer factory, frozen first Dense?)
+def _optimizer_cases(module):
+    opt, sched = module.optimizers, module.optimizers.schedules
     return {
-        "adagrad": (lambda: nk.optimizers.Adagrad(learning_rate=0.05), True),
-        "adadelta": (lambda: nk.optimizers.Adadelta(learning_rate=1.0), False),
-        "adamax": (lambda: nk.optimizers.Adamax(learning_rate=0.01), False),
-        "nadam": (lambda: nk.optimizers.Nadam(learning_rate=0.01), False),
-        "adamw": (lambda: nk.optimizers.AdamW(learning_rate=0.01, weight_decay=0.05,
-                                              clipnorm=1.0), False),
-        "sgd_exponential": (lambda: nk.optimizers.SGD(
+        "adagrad": (lambda: opt.Adagrad(learning_rate=0.05), True),
+        "adadelta": (lambda: opt.Adadelta(learning_rate=1.0), False),
+        "adamax": (lambda: opt.Adamax(learning_rate=0.01), False),
+        "nadam": (lambda: opt.Nadam(learning_rate=0.01), False),
+        "adamw": (lambda: opt.AdamW(learning_rate=0.01, weight_decay=0.05, clipnorm=1.0), False),
+        "sgd_exponential": (lambda: opt.SGD(
             learning_rate=sched.ExponentialDecay(0.1, decay_steps=5, decay_rate=0.5),
             momentum=0.9, nesterov=True), False),
-        "adam_piecewise": (lambda: nk.optimizers.Adam(
+        "adam_piecewise": (lambda: opt.Adam(
             learning_rate=sched.PiecewiseConstantDecay([6, 12], [0.02, 0.01, 0.005]),
             global_clipnorm=0.5), False),
-        "rmsprop_cosine": (lambda: nk.optimizers.RMSprop(
+        "rmsprop_cosine": (lambda: opt.RMSprop(
             learning_rate=sched.CosineDecay(0.01, decay_steps=40, alpha=0.1),
             clipvalue=0.1), True),
     }
@@ -184,7 +184,7 @@ def _make_nnbook_issue9_files():
     # every optimizer and schedule: Keras continues training from the saved state
     x = np.random.default_rng(17).random((96, 3, 4)).astype(np.float32)
     y = np.random.default_rng(18).integers(0, 3, 96)
-    for name, (make, frozen) in _nnbook_optimizers(nk).items():
+    for name, (make, frozen) in _optimizer_cases(nk).items():
         model = _small_stack(nk, L)
         if frozen:
             model.layers[1].trainable = False
@@ -333,24 +333,7 @@ def _issue9_keras_files(keras):
     """Keras's optimizers and schedules on the issue-9 layers, saved after training; with
     the weights after one more unshuffled epoch from the saved state."""
     L = keras.layers
-    sched = keras.optimizers.schedules
-    optimizers = {
-        "adagrad": (lambda: keras.optimizers.Adagrad(learning_rate=0.05), True),
-        "adadelta": (lambda: keras.optimizers.Adadelta(learning_rate=1.0), False),
-        "adamax": (lambda: keras.optimizers.Adamax(learning_rate=0.01), False),
-        "nadam": (lambda: keras.optimizers.Nadam(learning_rate=0.01), False),
-        "adamw": (lambda: keras.optimizers.AdamW(learning_rate=0.01, weight_decay=0.05,
-                                                 clipnorm=1.0), False),
-        "sgd_exponential": (lambda: keras.optimizers.SGD(
-            learning_rate=sched.ExponentialDecay(0.1, decay_steps=5, decay_rate=0.5),
-            momentum=0.9, nesterov=True), False),
-        "adam_piecewise": (lambda: keras.optimizers.Adam(
-            learning_rate=sched.PiecewiseConstantDecay([6, 12], [0.02, 0.01, 0.005]),
-            global_clipnorm=0.5), False),
-        "rmsprop_cosine": (lambda: keras.optimizers.RMSprop(
-            learning_rate=sched.CosineDecay(0.01, decay_steps=40, alpha=0.1),
-            clipvalue=0.1), True),
-    }
+    optimizers = _optimizer_cases(keras)
     x = np.random.default_rng(20).random((96, 3, 4)).astype(np.float32)
     y = np.random.default_rng(21).integers(0, 3, 96)
     losses = {"adamax": keras.losses.SparseCategoricalCrossentropy(),
@@ -372,9 +355,7 @@ def _issue9_keras_files(keras):
 def _read_nnbook_files(keras):
     for name in ("nnbook_chapter7", "nnbook_dense_adam", "nnbook_float64",
                  "nnbook_issue9_stack", "nnbook_activations") + tuple(
-                     f"nnbook_opt_{o}" for o in ("adagrad", "adadelta", "adamax", "nadam",
-                                                 "adamw", "sgd_exponential", "adam_piecewise",
-                                                 "rmsprop_cosine")):
+                     f"nnbook_opt_{o}" for o in _optimizer_cases(keras)):
         with np.load(_path(name + ".npz")) as f:
             x = f["x"]
         # Keras's predict casts float inputs to floatx: float64 models need it set
