@@ -194,16 +194,19 @@ def test_cli_export_to_onnx(tmp_path, capsys, monkeypatch):
     assert "nnbook[onnx]" in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_model_from_a_keras_file_serves_what_keras_predicted(tmp_path):
-    """Keras -> nnbook -> ONNX: onnxruntime reproduces Keras's own predictions."""
+@pytest.mark.parametrize("name", ["keras_chapter7", "keras_issue9_stack"])
+def test_a_model_from_a_keras_file_serves_what_keras_predicted(tmp_path, name):
+    """Keras -> nnbook -> ONNX: onnxruntime reproduces Keras's own predictions
+    (the chapter-7 model, and the stack of Flatten, BatchNormalization,
+    Dropout and regularized Dense layers)."""
     pytest.importorskip("h5py")
     import os
     folder = os.path.join(os.path.dirname(__file__), "fixtures", "keras")
-    model = keras.models.load_model(os.path.join(folder, "keras_chapter7.keras"))
-    with np.load(os.path.join(folder, "keras_chapter7.npz")) as f:
+    model = keras.models.load_model(os.path.join(folder, f"{name}.keras"))
+    with np.load(os.path.join(folder, f"{name}.npz")) as f:
         x, predictions = f["x"], f["predictions"]
-    nnbook.onnx.export(model, tmp_path / "chapter7.onnx")
-    (out,) = _run(tmp_path / "chapter7.onnx", x)
+    nnbook.onnx.export(model, tmp_path / f"{name}.onnx")
+    (out,) = _run(tmp_path / f"{name}.onnx", x)
     _close(out, predictions, rtol32=1e-5)
 
 

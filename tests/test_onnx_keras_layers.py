@@ -15,17 +15,11 @@ ort = pytest.importorskip("onnxruntime")
 
 import nnbook.onnx  # noqa: E402
 from nnbook import keras  # noqa: E402
+from test_onnx_export import BATCHES, _close  # noqa: E402  (the same tolerance rule)
 
 L = keras.layers
-BATCHES = [1, 7, 1000]
 ACTIVATIONS = ["elu", "selu", "gelu", "swish", "silu", "leaky_relu", "softplus", "softsign",
                "hard_sigmoid", "hard_silu", "exponential", "sigmoid", "tanh", "relu", "linear"]
-
-
-def _close(actual, expected, rtol32=1e-6):
-    rtol = rtol32 if expected.dtype == np.float32 else 1e-12
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
 def _export_and_compare(model, path, rows, rtol32=1e-6):
@@ -122,19 +116,3 @@ def test_dropout_and_frozen_layers_export_their_inference(tmp_path):
     model.fit(rng.normal(size=(64, 6)), rng.normal(size=(64, 2)), epochs=2, verbose=0)
     rows = rng.normal(size=(1000, 6)).astype(np.float32)
     _export_and_compare(model, tmp_path / "d.onnx", rows)
-
-
-def test_a_keras_file_with_the_issue9_layers_serves_what_keras_predicted(tmp_path):
-    """Keras -> nnbook -> ONNX for the issue-9 stack: onnxruntime gives Keras's numbers."""
-    pytest.importorskip("h5py")
-    import os
-    folder = os.path.join(os.path.dirname(__file__), "fixtures", "keras")
-    model = keras.models.load_model(os.path.join(folder, "keras_issue9_stack.keras"))
-    with np.load(os.path.join(folder, "keras_issue9_stack.npz")) as f:
-        x, predictions = f["x"], f["predictions"]
-    nnbook.onnx.export(model, tmp_path / "stack.onnx")
-    session = ort.InferenceSession(str(tmp_path / "stack.onnx"),
-                                   providers=["CPUExecutionProvider"])
-    (out,) = session.run(None, {"input": x})
-    assert out.shape == (20, 3)
-    np.testing.assert_allclose(out, predictions, rtol=1e-5, atol=1e-5)
