@@ -10,6 +10,7 @@
  * The last form adds a small correction to the exact f, so the rounding of
  * s and R barely shows. log(x) = k ln2_hi + (f + (k ln2_lo - s (f - R))),
  * ln 2 split so that k ln2_hi is exact for every k (Cody-Waite, as in vexp.h).
+ * The series' steps are fused multiply-adds (VFMA, vexp.h).
  * Special values as libm: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf,
  * NaN stays NaN. Accuracy: within 1 ulp of glibc's log over the whole range
  * (src/nncore/tests/test_vlog.c; the losses built on it keep their parity
@@ -20,6 +21,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include "vexp.h" /* VFMA */
 
 static inline double vlog_f64(double x) {
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
@@ -44,16 +46,16 @@ static inline double vlog_f64(double x) {
     double s = f / (2.0 + f);
     double z = s * s;
     double R = 2.0 / 23.0;
-    R = R * z + 2.0 / 21.0;
-    R = R * z + 2.0 / 19.0;
-    R = R * z + 2.0 / 17.0;
-    R = R * z + 2.0 / 15.0;
-    R = R * z + 2.0 / 13.0;
-    R = R * z + 2.0 / 11.0;
-    R = R * z + 2.0 / 9.0;
-    R = R * z + 2.0 / 7.0;
-    R = R * z + 2.0 / 5.0;
-    R = R * z + 2.0 / 3.0;
+    R = VFMA(R, z, 2.0 / 21.0);
+    R = VFMA(R, z, 2.0 / 19.0);
+    R = VFMA(R, z, 2.0 / 17.0);
+    R = VFMA(R, z, 2.0 / 15.0);
+    R = VFMA(R, z, 2.0 / 13.0);
+    R = VFMA(R, z, 2.0 / 11.0);
+    R = VFMA(R, z, 2.0 / 9.0);
+    R = VFMA(R, z, 2.0 / 7.0);
+    R = VFMA(R, z, 2.0 / 5.0);
+    R = VFMA(R, z, 2.0 / 3.0);
     R = R * z;
     double r = k * ln2_hi + (f + (k * ln2_lo - s * (f - R)));
     r = x == 0 ? -HUGE_VAL : r;
