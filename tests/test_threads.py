@@ -4,6 +4,9 @@ those bits match the reference up to the order of the gradient sums. The
 thread count is nnbook's own setting, passed to every call; the vendored
 BLAS stays at one thread."""
 import dataclasses
+import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -212,3 +215,33 @@ def test_gathering_needs_room_for_the_batch():
         core.train_epoch(config, params.copy(), np.empty(0), small, 1, x, y, perm, 8, 0)
     core.train_epoch(config, params.copy(), np.empty(0), small, 1, x, y,
                      np.empty(0, np.int64), 8, 0)   # rows in order: no copy, fits
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_trains_on_threads_of_its_own():
+    """The core keeps its worker threads between calls; a child of fork()
+    has none of them and must start its own (not wait for the parent's)."""
+    _, config, params, x, y = problem("binary", np.float64, n=150)
+    perms = [np.arange(len(x), dtype=np.int64)]
+    want, _ = core_epochs(config, params, x, y, perms, 41, threads=2)   # the parent's workers exist
+    pid = os.fork()
+    if pid == 0:   # the child: exit status 0 only if it trained and got the same bits
+        status = 1
+        try:
+            got, _ = core_epochs(config, params, x, y, perms, 41, threads=2)
+            status = 0 if np.array_equal(got, want) else 2
+        finally:
+            os._exit(status)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's training never finished")
+    assert os.waitstatus_to_exitcode(status) == 0
+    got, _ = core_epochs(config, params, x, y, perms, 41, threads=2)    # and the parent's still work
+    np.testing.assert_array_equal(got, want)

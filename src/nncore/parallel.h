@@ -18,9 +18,11 @@ void nn_barrier_init(nn_barrier *b, int n);
 void nn_barrier_wait(nn_barrier *b);
 
 /* Runs fn(arg, t) for t = 0..n_threads-1, t = 0 on the calling thread, and
- * returns when all are done. Each thread runs its own single-threaded GEMMs
- * (the BLAS is pinned to one thread: see blas_threads.c). Returns
- * NN_OK, or NN_EINVAL if a thread could not be started (then nothing ran). */
+ * returns when all are done; t >= 1 run on the core's kept worker threads
+ * (or, while another call uses them, on threads started for this call).
+ * Each thread runs its own single-threaded GEMMs (the BLAS is pinned to one
+ * thread: see blas_threads.c). Returns NN_OK, or NN_EINVAL if a thread
+ * could not be started (then nothing ran). */
 int nn_run_parallel(int n_threads, void (*fn)(void *arg, int t), void *arg);
 
 /* Monotonic seconds, for the hook's interval. */
