@@ -20,7 +20,8 @@ Workloads (issue 10, "Speed"):
 
 Timing: the best of 5 (cancer) or 3 (digits) interleaved fits of each
 library, one fit or search elsewhere; each timing starts after a 0.3 s
-pause (settle()), so neither pays for the other's spinning BLAS threads.
+pause and a 50 ms warm-up of every core (timing.settle()), so neither
+pays for the other's spinning BLAS threads or for a core's wake-up.
 
 GEMM floor: the flops of each workload's matrix products at the rate of a
 large matrix product through NumPy's BLAS (epoch_flops, gemm_rate);
@@ -53,10 +54,10 @@ from sklearn.preprocessing import StandardScaler
 
 import nnbook.sklearn as ours
 from markers import replace_between
+from timing import settle
 
 MARK_START = "<!-- sklearn-bench:start -->"
 MARK_END = "<!-- sklearn-bench:end -->"
-SETTLE_SECONDS = 0.3
 TARGETS = {"cancer": 20, "digits": 10, "fmnist f64": 1.8, "fmnist f32": 3.5, "grid": 8}
 
 
@@ -111,14 +112,6 @@ def gemm_rate(dtype, threads=None):
                 best = min(best, time.perf_counter() - start)
         _RATES[key] = 2.0 * n ** 3 / best
     return _RATES[key]
-
-
-def settle():
-    """Let thread pools stop spinning before a timing starts: an idle
-    OpenBLAS thread busy-waits for ~0.1 s after each call (NumPy's pool after
-    scikit-learn's fit), and on 2 cores that spinning would be charged to
-    whichever fit is timed next."""
-    time.sleep(SETTLE_SECONDS)
 
 
 def timed_fit(module, X, y, params):

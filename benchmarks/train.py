@@ -66,11 +66,11 @@ from nnbook import _nncore, datasets, reference
 from nnbook._network import BOOK_EPS, BOOK_ZMIN, CoreNetwork
 
 from markers import replace_between   # benchmarks/markers.py, beside this script
+from timing import settle              # benchmarks/timing.py: pause, then warm every core
 
 LOAD_LIMIT = 1.2          # 1-minute load average above which timings are suspect
 MEMORY_TARGET_MIB = 64    # target: peak training RSS <= the training set + 64 MiB
 WIDE_MARGIN = 10.0        # "faster than PyTorch/sklearn by a wide margin": at least 10x
-SETTLE_SECONDS = 0.3      # pause before each timed peer (see settle())
 LR = 0.1
 L2 = 0.01
 
@@ -182,16 +182,6 @@ def timed(fn):
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
-
-
-def settle():
-    """Let other thread pools stop spinning before a timing starts.
-
-    An idle OpenBLAS thread busy-waits for a while after each call (NumPy's
-    pool after the reference, libgomp's after torch), and on 2 cores that
-    spinning would be charged to whichever peer is timed next.
-    """
-    time.sleep(SETTLE_SECONDS)
 
 
 def interleaved(tasks):
