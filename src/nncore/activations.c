@@ -15,8 +15,7 @@ NN_VECTORISE
 void NNF(sigmoid_forward)(real *out, const real *inp, int64_t n, real zmin) {
     for (int64_t i = 0; i < n; i++) {
         real z = inp[i];
-        z = z < zmin ? zmin : z;
-        out[i] = (real)1 / ((real)1 + R_VEXP(-z));
+        out[i] = R_LOGISTIC(z < zmin ? zmin : z);
     }
 }
 

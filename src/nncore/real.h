@@ -23,6 +23,7 @@ typedef float real;
 #define NNF(name) name##_f32
 #define R_EXP expf
 #define R_VEXP vexp_f32
+#define R_LOGISTIC vlogistic_f32
 #define R_LOG logf
 #define R_LOG1P log1pf
 #define R_EXPM1 expm1f
@@ -36,6 +37,7 @@ typedef double real;
 #define NNF(name) name##_f64
 #define R_EXP exp
 #define R_VEXP vexp_f64
+#define R_LOGISTIC vlogistic_f64
 #define R_LOG log
 #define R_LOG1P log1p
 #define R_EXPM1 expm1

@@ -195,11 +195,13 @@ static double ulps32(float got, float want) {
     return fabsf(got - want) / (nextafterf(want, INFINITY) - want);
 }
 
-/* exp over an array, in the baseline build and as the library's x86-64-v3
- * target clone compiles it: they must agree bit for bit (every fused step in
- * vexp.h is an explicit fma) */
+/* exp and the logistic function over an array (y, yf: 2n long), in the
+ * baseline build and as the library's x86-64-v3 target clone compiles it:
+ * they must agree bit for bit (every fused step in vexp.h is an explicit
+ * fma) */
 __attribute__((noinline)) static void vexp_array(double *y, float *yf, const double *x, int n) {
     for (int i = 0; i < n; i++) y[i] = vexp_f64(x[i]), yf[i] = vexp_f32((float)x[i]);
+    for (int i = 0; i < n; i++) y[n + i] = vlogistic_f64(x[i]), yf[n + i] = vlogistic_f32((float)x[i] / 8);
 }
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define HAVE_V3 1
@@ -208,6 +210,7 @@ __attribute__((noinline, target("arch=x86-64-v3"))) static void vexp_array_v3(do
                                                                              const double *x,
                                                                              int n) {
     for (int i = 0; i < n; i++) y[i] = vexp_f64(x[i]), yf[i] = vexp_f32((float)x[i]);
+    for (int i = 0; i < n; i++) y[n + i] = vlogistic_f64(x[i]), yf[n + i] = vlogistic_f32((float)x[i] / 8);
 }
 #else
 #define HAVE_V3 0
@@ -218,14 +221,34 @@ static void check_vexp_builds_agree(void) {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
     enum { N = 4001 };
-    static double x[N], y[N], y3[N];
-    static float yf[N], yf3[N];
+    static double x[N], y[2 * N], y3[2 * N];
+    static float yf[2 * N], yf3[2 * N];
     for (int i = 0; i < N; i++) x[i] = -750.0 + 1465.0 * i / (N - 1);
     vexp_array(y, yf, x, N);
     vexp_array_v3(y3, yf3, x, N);
-    check_true("vexp: the baseline and x86-64-v3 builds give the same bits",
+    check_true("vexp, vlogistic: the baseline and x86-64-v3 builds give the same bits",
                memcmp(y, y3, sizeof y) == 0 && memcmp(yf, yf3, sizeof yf) == 0);
 #endif
+}
+
+/* vlogistic: 1 / (1 + vexp(-z)) bit for bit where that can differ from 0
+ * and 1, exactly 1 and 0 beyond */
+static void check_vlogistic(void) {
+    int same = 1, same32 = 1;
+    for (int i = 0; i <= 200000; i++) {
+        double z = -760.0 + 820.0 * i / 200000.0;
+        double want = z < -708.0 ? 0.0 : 1.0 / (1.0 + vexp_f64(-z)), got = vlogistic_f64(z);
+        same &= memcmp(&got, &want, sizeof got) == 0;
+        float zf = (float)(-100.0 + 130.0 * i / 200000.0);
+        float want32 = zf < -87.0f ? 0.0f : 1.0f / (1.0f + vexp_f32(-zf)), got32 = vlogistic_f32(zf);
+        same32 &= memcmp(&got32, &want32, sizeof got32) == 0;
+    }
+    check_true("vlogistic_f64 == 1 / (1 + vexp_f64(-z)) above -708, 0 below", same);
+    check_true("vlogistic_f32 == 1 / (1 + vexp_f32(-z)) above -87, 0 below", same32);
+    check_true("vlogistic_f64(+-inf) == 1, 0", vlogistic_f64(INFINITY) == 1.0 &&
+                                                 vlogistic_f64(-INFINITY) == 0.0);
+    check_true("vlogistic(NaN) is NaN", isnan(vlogistic_f64(NAN)) && isnan(vlogistic_f32(NAN)));
+    check_true("vlogistic_f64(0) == 0.5", vlogistic_f64(0.0) == 0.5 && vlogistic_f32(0.0f) == 0.5f);
 }
 
 static void check_vexp(void) {
@@ -251,6 +274,7 @@ static void check_vexp(void) {
 int main(void) {
     check_vexp();
     check_vexp_builds_agree();
+    check_vlogistic();
     check_all_f32();
     check_all_f64();
     check_train_step_against_finite_differences();
