@@ -149,7 +149,12 @@ GS_(dot)(int K, const GS_REAL *a, ptrdiff_t as, const GS_REAL *b, ptrdiff_t bs) 
 }
 
 /* N = 1, TN layout (the weight gradient): c(i) = sum_p A[p lda + i] B[p ldb].
- * A's rows are contiguous in i, so vectors run down i, four in flight. */
+ * A's rows are contiguous in i, so vectors run down i, four in flight. The
+ * rows past the last four-vector block (under four vectors, then under one
+ * vector's worth of single elements) run in one pass over p as well, every
+ * chain side by side: one after the other, each a K-long chain of dependent
+ * fmas, they made a 10-unit layer's gradient over 182 rows four chains long
+ * (a third of the time of DualLayer's GEMMs outside the tiles). */
 static GS_TARGET void GS_(gemv_tn)(int M, int K, const GS_REAL *A, int lda, const GS_REAL *B,
                                    int ldb, GS_REAL *C, int ldc) {
     int i0 = 0;
@@ -163,14 +168,22 @@ static GS_TARGET void GS_(gemv_tn)(int M, int K, const GS_REAL *A, int lda, cons
         for (int v = 0; v < 4; v++)
             for (int l = 0; l < GS_VW; l++) C[(ptrdiff_t)(i0 + v * GS_VW + l) * ldc] = acc[v][l];
     }
-    for (; i0 + GS_VW <= M; i0 += GS_VW) {
-        GS_(vec) acc = {0};
-        for (int p = 0; p < K; p++)
-            acc = GS_VFMA(GS_(load)(A + (ptrdiff_t)p * lda + i0),
-                          GS_(splat)(B[(ptrdiff_t)p * ldb]), acc);
-        for (int l = 0; l < GS_VW; l++) C[(ptrdiff_t)(i0 + l) * ldc] = acc[l];
+    const int nv = (M - i0) / GS_VW, ns = M - i0 - nv * GS_VW; /* nv < 4, ns < VW */
+    if (nv == 0 && ns == 0) return;
+    GS_(vec) acc[3] = {{0}, {0}, {0}};
+    GS_REAL sacc[GS_VW] = {0};
+    for (int p = 0; p < K; p++) {
+        const GS_REAL b = B[(ptrdiff_t)p * ldb];
+        const GS_(vec) bp = GS_(splat)(b);
+        const GS_REAL *ap = A + (ptrdiff_t)p * lda + i0;
+        for (int v = 0; v < 3; v++)
+            if (v < nv) acc[v] = GS_VFMA(GS_(load)(ap + v * GS_VW), bp, acc[v]);
+        for (int l = 0; l < GS_VW; l++)
+            if (l < ns) sacc[l] = GS_SFMA(ap[nv * GS_VW + l], b, sacc[l]);
     }
-    for (; i0 < M; i0++) C[(ptrdiff_t)i0 * ldc] = GS_(dot)(K, A + i0, lda, B, ldb);
+    for (int v = 0; v < nv; v++)
+        for (int l = 0; l < GS_VW; l++) C[(ptrdiff_t)(i0 + v * GS_VW + l) * ldc] = acc[v][l];
+    for (int l = 0; l < ns; l++) C[(ptrdiff_t)(i0 + nv * GS_VW + l) * ldc] = sacc[l];
 }
 
 /* N = 1, NN layout (the forward pass): c(i) = sum_p A[i lda + p] B[p ldb].
