@@ -245,3 +245,42 @@ def test_a_forked_child_trains_on_threads_of_its_own():
     assert os.waitstatus_to_exitcode(status) == 0
     got, _ = core_epochs(config, params, x, y, perms, 41, threads=2)    # and the parent's still work
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("with_validation", [False, True])
+def test_a_stop_after_an_epochs_last_batch_keeps_that_epoch_on_two_threads(with_validation):
+    """A stop asked for after the last batch of an epoch (full batch: every
+    batch is one) ends the call there on every thread count: no further
+    update is made, nothing waits forever, and two threads give one
+    thread's bits."""
+    from nnbook._network import CoreNetwork
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 6))
+    y = (rng.random((200, 1)) < 0.5).astype(float)
+    val = (x[:50], y[:50]) if with_validation else None
+    results = {}
+    for threads in (1, 2):
+        net = CoreNetwork([6, 8, 1], ["sigmoid", "sigmoid"], "binary_crossentropy", np.float64,
+                          l2=0.01, learning_rate=0.1, parallel_min_flops=0.0)
+        assert net.config.row_blocks(200) > 1
+        seen = []
+
+        def stop_after_epoch_1(progress):
+            seen.append(progress[0])
+            return progress[0] == 1          # the end of epoch 1's only batch
+
+        losses, penalties, val_sums = net.train_epochs(x, y, 200, 5, val=val,
+                                                       callback=stop_after_epoch_1,
+                                                       threads=threads)
+        assert sorted(set(seen)) == [0, 1]   # (the validation pass reports progress too)
+        # with a validation pass the stop skips epoch 1's, which leaves that
+        # epoch uncounted; its update stands either way
+        assert len(losses) == (1 if with_validation else 2) and net.step == 2
+        results[threads] = (net.params.copy(), losses, val_sums)
+    np.testing.assert_array_equal(results[2][0], results[1][0])
+    np.testing.assert_array_equal(results[2][1], results[1][1])
+    # and the same two epochs run without a stop give the same parameters
+    net = CoreNetwork([6, 8, 1], ["sigmoid", "sigmoid"], "binary_crossentropy", np.float64,
+                      l2=0.01, learning_rate=0.1, parallel_min_flops=0.0)
+    net.train_epochs(x, y, 200, 2, threads=2)
+    np.testing.assert_array_equal(net.params, results[2][0])

@@ -658,9 +658,17 @@ static void train_thread(void *arg, int t) {
         }
         /* every batch is applied; a stop before the validation pass is done
          * leaves the epoch uncounted (its validation loss is missing) */
-        if (j->xf) forward_part(j, t, e);
-        nn_barrier_wait(&j->barrier);
-        if (j->xf && stopped(j)) goto out;
+        if (j->xf) {
+            forward_part(j, t, e);
+            nn_barrier_wait(&j->barrier); /* every chunk's loss is in */
+            if (stopped(j)) goto out;
+        }
+        /* Without a validation pass no barrier is needed here, and a
+         * full-batch epoch saves one of its three: the parameters are final
+         * since the last batch's closing barrier (thread 0 reads them for the
+         * penalty before it reaches the next batch's first barrier, and
+         * nobody writes them before that), and a stop the hook set after the
+         * last batch reaches every thread at that first barrier. */
         if (t == 0) {
             j->loss_sums[e] = loss;
             if (j->counts) memcpy(j->counts + e * C, counts, sizeof(int64_t) * (size_t)C);
@@ -669,7 +677,6 @@ static void train_thread(void *arg, int t) {
             if (j->xf) j->val_sums[e] = chunk_total(j);
             j->epochs_done = e + 1;
         }
-        if (stopped(j)) goto out;   /* (nobody changes the flag after the barrier) */
     }
 out:
     if (t == 0) j->step = step;
