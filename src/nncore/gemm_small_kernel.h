@@ -53,37 +53,43 @@ static inline __attribute__((always_inline)) GS_TARGET GS_(vec) GS_(splat)(GS_RE
 
 /* c (mr, nv*VW; row stride ldc) = [first ? 0 : c] + sum over p < kc of
  * a(r, p) * b(p, :), one fma per step in p order.
- * a(r, p) = a[r*ars + p*acs]; b's rows are ldb apart. mr and nv are
- * compile-time constants at every call (see micro_any), so acc stays in
+ * a(r, p) = a[r*ars + p*acs]; b's rows are ldb apart. Vector v covers
+ * columns v*VW.. of b and c, except the last, which covers last.. (the
+ * narrow tiles' overlapping last vector; (nv-1)*VW otherwise). mr and nv
+ * are compile-time constants at every call (see micro_any), so acc stays in
  * registers. */
 static inline __attribute__((always_inline)) GS_TARGET void
 GS_(micro)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
-           const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
-    GS_(vec) acc[GS_MR1][GS_NV]; /* mr * nv <= 12 of them are used */
+           const GS_REAL *b, ptrdiff_t ldb, ptrdiff_t last, GS_REAL *c, ptrdiff_t ldc,
+           int first) {
+    GS_(vec) acc[GS_MR1][3]; /* mr * nv <= 12 of them are used */
+#define GS_COL(v) ((v) == nv - 1 ? last : (v) * GS_VW)
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++)
-            acc[r][v] = first ? (GS_(vec)){0} : GS_(load)(c + r * ldc + v * GS_VW);
+            acc[r][v] = first ? (GS_(vec)){0} : GS_(load)(c + r * ldc + GS_COL(v));
     for (int p = 0; p < kc; p++) {
         const GS_REAL *bp = b + p * ldb, *ap = a + p * acs;
-        GS_(vec) bv[GS_NV];
-        for (int v = 0; v < nv; v++) bv[v] = GS_(load)(bp + v * GS_VW);
+        GS_(vec) bv[3];
+        for (int v = 0; v < nv; v++) bv[v] = GS_(load)(bp + GS_COL(v));
         for (int r = 0; r < mr; r++) {
             GS_(vec) ar = GS_(splat)(ap[r * ars]);
             for (int v = 0; v < nv; v++) acc[r][v] = GS_VFMA(ar, bv[v], acc[r][v]);
         }
     }
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) GS_(store)(c + r * ldc + v * GS_VW, acc[r][v]);
+        for (int v = 0; v < nv; v++) GS_(store)(c + r * ldc + GS_COL(v), acc[r][v]);
+#undef GS_COL
 }
 
 #define GS_MICRO_CASE(MR_, NV_)                                                          \
     case (MR_) * 4 + (NV_):                                                              \
-        GS_(micro)(MR_, NV_, kc, a, ars, acs, b, ldb, c, ldc, first);                    \
+        GS_(micro)(MR_, NV_, kc, a, ars, acs, b, ldb, last, c, ldc, first);              \
         break;
 
-static GS_TARGET void GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars,
-                                     ptrdiff_t acs, const GS_REAL *b, ptrdiff_t ldb,
-                                     GS_REAL *c, ptrdiff_t ldc, int first) {
+/* micro for a runtime (mr, nv): mr <= 12 / nv, nv <= 3. */
+static GS_TARGET void GS_(micro_last)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars,
+                                      ptrdiff_t acs, const GS_REAL *b, ptrdiff_t ldb,
+                                      ptrdiff_t last, GS_REAL *c, ptrdiff_t ldc, int first) {
     switch (mr * 4 + nv) {
         GS_MICRO_CASE(1, 1) GS_MICRO_CASE(2, 1) GS_MICRO_CASE(3, 1)
         GS_MICRO_CASE(4, 1) GS_MICRO_CASE(5, 1) GS_MICRO_CASE(6, 1)
@@ -91,9 +97,38 @@ static GS_TARGET void GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, p
         GS_MICRO_CASE(10, 1) GS_MICRO_CASE(11, 1) GS_MICRO_CASE(12, 1)
         GS_MICRO_CASE(1, 2) GS_MICRO_CASE(2, 2) GS_MICRO_CASE(3, 2)
         GS_MICRO_CASE(4, 2) GS_MICRO_CASE(5, 2) GS_MICRO_CASE(6, 2)
+        GS_MICRO_CASE(1, 3) GS_MICRO_CASE(2, 3) GS_MICRO_CASE(3, 3)
+        GS_MICRO_CASE(4, 3)
     default:
         break;
     }
+}
+
+/* micro_last with whole vectors side by side (no overlap) */
+static inline __attribute__((always_inline)) GS_TARGET void
+GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
+               const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
+    GS_(micro_last)(mr, nv, kc, a, ars, acs, b, ldb, (ptrdiff_t)(nv - 1) * GS_VW, c, ldc, first);
+}
+
+/* Narrow products in the direct layouts (B's rows contiguous): N from one
+ * to three vectors' width, the last vector overlapping the one before when
+ * N is not a multiple of VW (its columns get the same fma chains twice,
+ * which changes no bit). Every column in one tile of 12 / vectors rows, and
+ * the whole inner dimension in one pass (B's few columns stay in L1
+ * however long K is), so nothing is read back from C. For a 10-unit float64
+ * layer (three vectors) that is 4-row tiles instead of 6-row 2-vector tiles
+ * plus a second pass of 12-row tiles over the last vector (best of six
+ * alternating runs, us: NN 32x10x30 0.657 -> 0.552, TN 30x10x32 0.617 ->
+ * 0.583, NN 182x10x30 3.42 -> 3.12, TN 30x10x182 3.86 -> 2.93, the last
+ * no longer split at 128 into two passes through C). */
+static GS_TARGET void GS_(narrow)(int M, int N, int K, const GS_REAL *a, ptrdiff_t ars,
+                                  ptrdiff_t acs, const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c,
+                                  ptrdiff_t ldc) {
+    const int nv = (N + GS_VW - 1) / GS_VW, mr = GS_MR1 / nv;
+    for (int i0 = 0; i0 < M; i0 += mr)
+        GS_(micro_last)(M - i0 < mr ? M - i0 : mr, nv, K, a + i0 * ars, ars, acs, b, ldb,
+                        N - GS_VW, c + i0 * ldc, ldc, 1);
 }
 
 /* Columns [0, n) of rows [0, M) of C from the kc x n block of B at b (rows
@@ -249,6 +284,10 @@ static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *
     }
     const ptrdiff_t ars = layout == NN_GEMM_TN ? 1 : lda, acs = layout == NN_GEMM_TN ? lda : 1;
     const int direct = layout != NN_GEMM_NT; /* B's rows are contiguous */
+    if (direct && N >= GS_VW && N <= 3 * GS_VW) {
+        GS_(narrow)(M, N, K, A, ars, acs, B, ldb, C, ldc);
+        return;
+    }
     /* the packed block of B: panels in the NT layout, else the padded tail */
     GS_REAL pack[GS_KC * GS_NC] __attribute__((aligned(64)));
     for (int j0 = 0; j0 < N; j0 += GS_NC) {

@@ -222,7 +222,10 @@ static void S(test_layout)(int layout, int variant) {
 /* Shapes past the 128-deep and 64-wide blocks the kernels split work into,
  * against the naive loop run directly. */
 static void S(test_large)(int variant) {
-    static const int shapes[][3] = {{7, 200, 300}, {130, 65, 129}, {13, 1, 700}, {1, 129, 257}};
+    /* the last three: narrow products (N within three vectors) whose inner
+     * dimension runs past one K block in one pass */
+    static const int shapes[][3] = {{7, 200, 300}, {130, 65, 129}, {13, 1, 700}, {1, 129, 257},
+                                    {33, 10, 300}, {30, 5, 182}, {9, 24, 200}};
     const char *vname = nn_small_gemm_variant_name(variant);
     uint64_t rng = 5;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
