@@ -400,6 +400,13 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
     if (perm) {
         for (int i = 0; i < mt; i++) {
             int64_t r = perm[r0 + i];
+            if (i + 1 < mt) {
+                /* the next row, which is anywhere in x: its lines are on the
+                 * way while this one is copied */
+                const char *next = (const char *)(x + perm[r0 + i + 1] * F);
+                for (size_t b = 0; b < sizeof(real) * (size_t)F; b += 64)
+                    __builtin_prefetch(next + b);
+            }
             memcpy(s->xbuf + (int64_t)i * F, x + r * F, sizeof(real) * F);
             if (K == 1) /* one target: a call to copy one number costs more than the copy */
                 s->ybuf[i] = y[r];
