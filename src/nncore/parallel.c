@@ -72,11 +72,12 @@ typedef struct {
 } worker_start;
 static worker_start starts[NN_MAX_THREADS];
 
-/* Waits until pool.call differs from seen: spinning for a while, then
- * asleep. Returns with pool.lock held. */
-static void await_call(unsigned long seen) {
-    double until = nn_seconds() + POOL_SPIN_SECONDS;
-    for (long spins = 1; atomic_load_explicit(&pool.call, memory_order_acquire) == seen; spins++)
+/* Waits until pool.call differs from seen: spinning for a while first if
+ * `spin`, then asleep. Returns with pool.lock held. */
+static void await_call(unsigned long seen, int spin) {
+    double until = spin ? nn_seconds() + POOL_SPIN_SECONDS : 0;
+    for (long spins = 1; spin && atomic_load_explicit(&pool.call, memory_order_acquire) == seen;
+         spins++)
         if (spins % 64 == 0 && nn_seconds() > until) break;
     pthread_mutex_lock(&pool.lock);
     while (atomic_load_explicit(&pool.call, memory_order_relaxed) == seen) {
@@ -86,13 +87,18 @@ static void await_call(unsigned long seen) {
     }
 }
 
+/* A worker spins for the next call only after it ran one: one left out
+ * (a call on fewer threads than an earlier one) sleeps at once, so workers
+ * a larger thread count once started never compete for the cores. */
 static void *pool_worker(void *p) {
     const int t = ((worker_start *)p)->t;
     unsigned long seen = ((worker_start *)p)->seen;
+    int ran = 0;
     for (;;) {
-        await_call(seen);
+        await_call(seen, ran);
         seen = atomic_load_explicit(&pool.call, memory_order_relaxed);
-        if (t >= pool.n_threads) { /* a call that needs fewer threads */
+        ran = t < pool.n_threads;
+        if (!ran) { /* a call that needs fewer threads */
             pthread_mutex_unlock(&pool.lock);
             continue;
         }
