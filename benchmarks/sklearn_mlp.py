@@ -3,9 +3,11 @@
 Each workload fits scikit-learn's estimator and nnbook's with identical
 parameters and random_state, checks first that both reached the same final
 loss curve (float64: every epoch within 1e-9 relative, as the parity tests
-require; float32: the first epoch within 1e-4 and every epoch within 2%, as
-the two round differently: scikit-learn's own float32 loss moves by 1e-3
-between its 1- and 2-thread runs), then reports both times and their ratio.
+require; float32: the first epoch within 3e-4 and every epoch within 2%, as
+the two round differently: scikit-learn's own float32 loss moves by 1.1e-4
+in the first epoch and 5e-4 in the second between its 1- and 2-thread BLAS
+runs on Fashion-MNIST, while nnbook's first epoch is within 1.1e-5 of its
+1-thread run), then reports both times and their ratio.
 
 Workloads (issue 10, "Speed"):
   cancer    breast cancer (455 rows after a stratified 80/20 split, scaled),
@@ -200,7 +202,7 @@ def run(workloads, quick):
         params = dict(hidden_layer_sizes=(256, 128), solver="adam", max_iter=10, tol=0,
                       random_state=0)
         rows.append(compare_fit("fmnist f64", X, y, params, 1e-9))
-        rows.append(compare_fit("fmnist f32", X.astype(np.float32), y, params, (1e-4, 2e-2),
+        rows.append(compare_fit("fmnist f32", X.astype(np.float32), y, params, (3e-4, 2e-2),
                                 dict(dtype=np.float32)))
     if "grid" in workloads:
         X, y = digits_data()
