@@ -37,7 +37,11 @@ def set_num_threads(n):
     Parameters
     ----------
     n : int >= 1
-        Calls use at most this many threads (and at most 16).
+        Calls use at most this many threads (and at most 16). The core's
+        worker threads are started by the first call that needs them and
+        then kept for later calls; a worker that ran a call waits about
+        100 microseconds for the next one before it sleeps, and workers
+        beyond a later, smaller count sleep until a call needs them.
 
     Example
     -------

@@ -18,16 +18,19 @@
  * element of each of the MR rows of A and does MR*NV fused multiply-adds.
  * With MR = 6, NV = 2 that is 12 accumulators + 2 B vectors + 1 broadcast:
  * 15 of AVX2's 16 vector registers. Where only one vector of columns is
- * left (narrow layers: N = 10 is one float32 vector plus two columns), tiles
- * are 12 rows x 1 vector, again 12 independent chains: 6 would leave the
- * two FMA units (4-cycle latency) idle half the time. B is read in place when its rows are
- * contiguous (the NN and TN layouts); when N is not a multiple of the
- * vector width, the last columns come from one vector overlapping the one
- * before (N >= VW, one K block), else from a zero-padded copy of the last
- * vector's worth of columns (extra lanes discarded). In the NT layout B is
- * packed in KC x NC panels. Panels split the inner dimension only by storing the
- * partial sums in C and loading them back, which keeps every element's
- * fma chain in order. */
+ * left, tiles are 12 rows x 1 vector, again 12 independent chains: 6 would
+ * leave the two FMA units (4-cycle latency) idle half the time. B is read in
+ * place when its rows are contiguous (the NN and TN layouts). Narrow
+ * products there (N from one to three vectors' width: a layer of 10 units
+ * is 3 float64 vectors, 2 float32 ones) take the narrow path: every column
+ * in one tile of 12 / vectors rows, the inner dimension in one pass. When N
+ * is not a multiple of the vector width, the last columns come from one
+ * vector overlapping the one before (N >= VW; with one K block on the
+ * general path), else from a zero-padded copy of the last vector's worth of
+ * columns (extra lanes discarded). In the NT layout B is packed in KC x NC
+ * panels. Panels split the inner dimension only by storing the partial sums
+ * in C and loading them back, which keeps every element's fma chain in
+ * order. */
 
 #define GS_MR 6   /* rows of a 2-vector tile */
 #define GS_MR1 12 /* rows of a 1-vector tile: 12 chains keep both FMA units busy */
