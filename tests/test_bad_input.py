@@ -171,3 +171,41 @@ def test_weight_assignment_checks_shape():
         net.w1 = np.zeros((3, 3))
     net.w1 = np.full((2, 3), 0.5)
     assert (net.w1 == 0.5).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_large_inputs_are_checked_by_the_core_too(dtype, bad, where):
+    """Arrays of 2**16 values or more are checked for NaN/Inf in C on the
+    core's threads; the error is the same as for small ones, index included."""
+    from nnbook._validation import CORE_FINITE_CHECK
+    rows, features = CORE_FINITE_CHECK // 8 + 3, 8
+    x = np.random.default_rng(0).normal(size=(rows, features)).astype(dtype)
+    y = (x[:, 0] > 0).astype(dtype)
+    assert x.size >= CORE_FINITE_CHECK
+    r, c = {"first": (0, 0), "middle": (rows // 2, 5), "last": (rows - 1, features - 1)}[where]
+    x[r, c] = bad
+    before = x.copy()
+    with pytest.raises(ValueError, match=rf"x contains NaN or Inf \(first at index \[{r}, {c}\]\)"):
+        nnbook.DualLayer(units=3, dtype=dtype).fit(x, y, epochs=1)
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_core_finiteness_check_agrees_with_numpy(dtype):
+    from nnbook import _nncore
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 7, 65535, 65536, 65537, 131072 * 3 + 5):
+        x = rng.normal(size=n).astype(dtype)
+        for threads in (1, 2, 3, 16):
+            assert _nncore.array_is_finite(x, threads)
+        if n:
+            for pos in {0, n // 2, n - 1}:
+                for bad in (np.nan, np.inf, -np.inf):
+                    y = x.copy()
+                    y[pos] = bad
+                    for threads in (1, 2, 3, 16):
+                        assert not _nncore.array_is_finite(y, threads), (n, pos, bad, threads)
+    # huge finite values, whose sum overflows, are finite
+    assert _nncore.array_is_finite(np.full(1 << 17, np.finfo(dtype).max, dtype), 2)

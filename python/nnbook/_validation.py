@@ -24,6 +24,9 @@ import numbers
 
 import numpy as np
 
+from . import _nncore
+from ._threads import call_threads
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # The core counts rows, units and epochs in C ints.
@@ -234,15 +237,30 @@ def _as_numeric_array(a, name):
     return arr
 
 
+# arrays of at least this many values are checked by the core, on its threads
+CORE_FINITE_CHECK = 1 << 16
+
+
+def _all_finite(arr):
+    """Whether every value of a floating-point array is finite. False can
+    also mean finite data whose sum overflows (the NumPy path below); the
+    callers then look element by element."""
+    if (arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous
+            and arr.size >= CORE_FINITE_CHECK):
+        # Fashion-MNIST's 37.6 million values: 12 ms (float32) and 19 ms
+        # (float64) for NumPy's sum, the bulk of a fit's set-up
+        return _nncore.array_is_finite(arr.reshape(-1), call_threads())
+    # the sum is NaN or infinite whenever an element is, and one reduction
+    # costs about half of isfinite's mask; a sum that overflows on finite
+    # data sends the caller to the element check
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(arr, axis=None)))
+
+
 def _check_finite(arr, name, hint="clean or impute the data first"):
     if not np.issubdtype(arr.dtype, np.floating):
         return
-    # the sum is NaN or infinite whenever an element is, and one reduction
-    # costs about half of isfinite's mask (every fit pays this on its data);
-    # only a sum that overflows on finite data needs the element check
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(arr, axis=None)
-    if np.isfinite(total):
+    if _all_finite(arr):
         return
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
@@ -265,8 +283,7 @@ def _converted(arr, name, dtype, hint="clean or impute the data first"):
         return np.asarray(arr, dtype=dtype, order="C")
     with np.errstate(over="ignore", invalid="ignore"):
         out = np.asarray(arr, dtype=dtype, order="C")
-        total = np.add.reduce(out, axis=None)     # (see _check_finite)
-    if not np.isfinite(total) and not np.isfinite(out).all():
+    if not _all_finite(out) and not np.isfinite(out).all():
         _check_finite(arr, name, hint)
         bad = tuple(np.argwhere(~np.isfinite(out))[0])
         where = ", ".join(str(int(i)) for i in bad)

@@ -83,6 +83,8 @@ cdef extern from "nncore.h" nogil:
     int64_t nn_train_workspace_len(const nn_config *cfg, int batch_size, int threads, int gather, int fwd_rows)
     int64_t nn_forward_workspace_len(const nn_config *cfg, int chunk_rows, int threads)
     int nn_legacy_permutations(uint32_t *key, int *pos, int64_t n, int count, int64_t *out)
+    int array_is_finite_f32(const float *x, int64_t n, int threads)
+    int array_is_finite_f64(const double *x, int64_t n, int threads)
     void nn_blas_single_thread()
     int nn_blas_threads()
 
@@ -250,6 +252,27 @@ cdef int _run_hook(BatchHook h, const nn_progress *p) noexcept:
 
 cdef const nn_hook *_hook_ptr(BatchHook hook):
     return NULL if hook is None else &hook.hook
+
+
+def array_is_finite(const real[::1] x, int threads):
+    """True if every value of x (a flat float32/float64 array) is finite, checked
+    in C on up to `threads` threads, with the GIL released.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> array_is_finite(np.array([1.0, 2.0]), 1), array_is_finite(np.array([1.0, np.nan]), 1)
+    (True, False)
+    """
+    cdef int64_t n = x.shape[0]
+    cdef int rc = 1
+    if n:
+        with nogil:
+            if real is float:
+                rc = array_is_finite_f32(&x[0], n, threads)
+            else:
+                rc = array_is_finite_f64(&x[0], n, threads)
+    return bool(rc)
 
 
 def legacy_permutations(rng, int64_t n, int count):

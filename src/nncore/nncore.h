@@ -219,6 +219,8 @@ void nn_blas_single_thread(void);
 int nn_blas_threads(void);
 
 #define NN_DECLARE_KERNELS(real, S)                                                         \
+    /* finite.c: 1 if every x[i] is finite, checked on up to `threads` threads */           \
+    int array_is_finite##S(const real *x, int64_t n, int threads);                          \
     /* activations.c */                                                                     \
     void sigmoid_forward##S(real *out, const real *inp, int64_t n, real zmin);              \
     void sigmoid_backward##S(real *dinp, const real *dout, const real *out, int64_t n);     \
