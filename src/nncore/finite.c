@@ -31,10 +31,7 @@ static void NNF(finite_part)(void *arg, int t) {
  * threads (one per 2^16 values at least: below that a thread costs more
  * than it reads). */
 int NNF(array_is_finite)(const real *x, int64_t n, int threads) {
-    finite_job j = {x, n, 1, {0}};
-    int64_t most = n >> 16;
-    j.T = threads < 1 ? 1 : threads > NN_MAX_THREADS ? NN_MAX_THREADS : threads;
-    if (j.T > most) j.T = most < 1 ? 1 : (int)most;
+    finite_job j = {x, n, nn_clamp_threads(threads, n >> 16), {0}};
     if (nn_run_parallel(j.T, NNF(finite_part), &j) != NN_OK) {
         j.T = 1;
         nn_run_parallel(1, NNF(finite_part), &j);

@@ -25,6 +25,13 @@ void nn_barrier_wait(nn_barrier *b);
  * could not be started (then nothing ran). */
 int nn_run_parallel(int n_threads, void (*fn)(void *arg, int t), void *arg);
 
+/* The threads a call runs on: `threads` within [1, NN_MAX_THREADS], and no
+ * more than it has work items (at least one). */
+static inline int nn_clamp_threads(int threads, int64_t work_items) {
+    int T = threads < 1 ? 1 : threads > NN_MAX_THREADS ? NN_MAX_THREADS : threads;
+    return work_items < T ? (int)(work_items < 1 ? 1 : work_items) : T;
+}
+
 /* Monotonic seconds, for the hook's interval. */
 double nn_seconds(void);
 

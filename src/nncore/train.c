@@ -530,11 +530,6 @@ static void plan(job *j, const nn_config *cfg, real *work, int blocks, int64_t r
     atomic_init(&j->stop, 0);
 }
 
-static int clamp_threads(int threads, int64_t work_items) {
-    int T = threads < 1 ? 1 : threads > NN_MAX_THREADS ? NN_MAX_THREADS : threads;
-    return work_items < T ? (int)(work_items < 1 ? 1 : work_items) : T;
-}
-
 /* Thread 0, between batches: calls the hook when its interval has passed. */
 static void maybe_call_hook(job *j, double *last, const nn_progress *p) {
     const nn_hook *h = j->hook;
@@ -724,7 +719,7 @@ int NNF(network_train_epochs)(const nn_config *cfg, real *params, real *opt_stat
         return NN_EINVAL;
     job j;
     int blocks = nn_row_blocks(cfg, batch_size);
-    int T = clamp_threads(threads, blocks);
+    int T = nn_clamp_threads(threads, blocks);
     int64_t rows = 1;
     for (int64_t m = 1; m <= batch_size; m++) { /* the largest block of any batch */
         int nb = nn_row_blocks(cfg, m);
@@ -798,7 +793,7 @@ int NNF(network_forward)(const nn_config *cfg, const real *params, real *work, i
         return NN_EINVAL;
     job j;
     int64_t chunks = (n + chunk_rows - 1) / chunk_rows;
-    int T = clamp_threads(threads, chunks);
+    int T = nn_clamp_threads(threads, chunks);
     if (nn_row_blocks(cfg, n) == 1) T = 1; /* too little work for threads */
     int64_t rows = chunk_rows < n ? chunk_rows : n;
     plan(&j, cfg, work, 0, rows, T, 0);

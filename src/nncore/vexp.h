@@ -68,12 +68,18 @@ static inline double vexp_tail_f64(double r) {
     return VFMA(r4, VFMA(r4, VFMA(r2, a5, a4), VFMA(r2, a3, a2)), VFMA(r2, a1, a0));
 }
 
+/* exp(r) for |r| <= ln2/2: 1 + (r + r^2 Q(r)), the leading 1 + r rounded
+ * once, last */
+static inline double vexp_reduced_f64(double r) {
+    return 1.0 + VFMA(r * r, vexp_tail_f64(r), r);
+}
+
 static inline double vexp_f64(double x) {
     const double shifter = 0x1.8p52;
     x = x < -746.0 ? -746.0 : x; /* exp(-746) already rounds to 0 */
     x = x > 710.0 ? 710.0 : x;   /* exp(710) already overflows */
     double k, r = vexp_reduce_f64(x, &k);
-    double p = 1.0 + VFMA(r * r, vexp_tail_f64(r), r); /* 1 + r rounds once, last */
+    double p = vexp_reduced_f64(r);
     double k1 = (k * 0.5 + shifter) - shifter;
     return (p * vexp_pow2_f64(k1)) * vexp_pow2_f64(k - k1);
 }
@@ -95,7 +101,7 @@ static inline double vlogistic_f64(double z) {
     const int tiny = x > 708.0;
     x = tiny ? 708.0 : x;
     double k, r = vexp_reduce_f64(x, &k);
-    double e = (1.0 + VFMA(r * r, vexp_tail_f64(r), r)) * vexp_pow2_f64(k);
+    double e = vexp_reduced_f64(r) * vexp_pow2_f64(k);
     double s = 1.0 / (1.0 + e);
     return tiny ? 0.0 : s;
 }
@@ -125,12 +131,16 @@ static inline float vexp_tail_f32(float r) {
     return VFMAF(r2, VFMAF(r2, a2, a1), a0);
 }
 
+static inline float vexp_reduced_f32(float r) {
+    return 1.0f + VFMAF(r * r, vexp_tail_f32(r), r);
+}
+
 static inline float vexp_f32(float x) {
     const float shifter = 0x1.8p23f;
     x = x < -104.0f ? -104.0f : x;
     x = x > 89.0f ? 89.0f : x;
     float k, r = vexp_reduce_f32(x, &k);
-    float p = 1.0f + VFMAF(r * r, vexp_tail_f32(r), r);
+    float p = vexp_reduced_f32(r);
     float k1 = (k * 0.5f + shifter) - shifter;
     return (p * vexp_pow2_f32(k1)) * vexp_pow2_f32(k - k1);
 }
@@ -143,7 +153,7 @@ static inline float vlogistic_f32(float z) {
     const int tiny = x > 87.0f;
     x = tiny ? 87.0f : x;
     float k, r = vexp_reduce_f32(x, &k);
-    float e = (1.0f + VFMAF(r * r, vexp_tail_f32(r), r)) * vexp_pow2_f32(k);
+    float e = vexp_reduced_f32(r) * vexp_pow2_f32(k);
     float s = 1.0f / (1.0f + e);
     return tiny ? 0.0f : s;
 }
