@@ -88,6 +88,39 @@ def test_random_streams_follow_the_book():
     np.testing.assert_array_equal(rnd.w2, rs.normal(0, 1, (units, 1)))
 
 
+@pytest.mark.parametrize("name", ["MinibatchNetwork", "MultiClassNetwork"])
+def test_refits_reseed_their_streams_and_never_a_given_one(name):
+    x, y, _, _ = data_for(name)
+    net = build(name, nnbook, units=3, batch_size=8)
+    first = net.fit(x, y, epochs=4).losses.copy()
+    w1 = net.w1.copy()
+    net._rng.normal()            # caches a second Gaussian: the refit's draws must not see it
+    again = net.fit(x, y, epochs=4)
+    np.testing.assert_array_equal(again.losses, first)
+    np.testing.assert_array_equal(again.w1, w1)
+    # a RandomState handed in is drawn from, never reseeded, even after an int
+    given = np.random.RandomState(5)
+    net.random_state = given
+    net.fit(x, y, epochs=2)
+    state = given.get_state()[1].copy()
+    net.random_state = 42
+    np.testing.assert_array_equal(net.fit(x, y, epochs=4).losses, first)
+    np.testing.assert_array_equal(given.get_state()[1], state)
+
+
+def test_check_random_state_reuse_equals_a_fresh_one():
+    from nnbook._validation import check_random_state
+    kept = np.random.RandomState(3)
+    kept.normal()                                      # leaves the second Gaussian cached
+    got = check_random_state(11, reuse=kept)
+    assert got is kept
+    fresh = np.random.RandomState(11)
+    np.testing.assert_array_equal(got.normal(size=5), fresh.normal(size=5))
+    assert got.permutation(20).tolist() == fresh.permutation(20).tolist()
+    given = np.random.RandomState(1)
+    assert check_random_state(given, reuse=kept) is given
+    assert check_random_state(None, reuse=kept) is not kept
+
 def test_global_numpy_random_state_untouched():
     x, y, _, _ = data_for("MinibatchNetwork")
     np.random.seed(123)
@@ -281,14 +314,24 @@ def test_repr_shows_hyperparameters():
 def test_chunked_epochs_and_a_mid_chunk_stop_are_exact(monkeypatch, name):
     from nnbook import book
     x, y, xv, yv = data_for(name)
-    one_by_one = build(name, nnbook, units=5, batch_size=8)
-    monkeypatch.setattr(book, "CHUNK_SECONDS", 0.0)           # chunks of one epoch
-    one_by_one.fit(x, y, epochs=40, x_val=xv, y_val=yv)
-    monkeypatch.setattr(book, "CHUNK_SECONDS", 1e3)           # one chunk after the first epoch
-    big = build(name, nnbook, units=5, batch_size=8).fit(x, y, epochs=40, x_val=xv, y_val=yv)
-    np.testing.assert_array_equal(big.losses, one_by_one.losses)
-    np.testing.assert_array_equal(big.val_losses, one_by_one.val_losses)
-    np.testing.assert_array_equal(big.w1, one_by_one.w1)
+    whole = build(name, nnbook, units=5, batch_size=8).fit(x, y, epochs=40, x_val=xv, y_val=yv)
+    runs = {}
+    with monkeypatch.context() as m:
+        m.setattr(book, "MAX_CHUNK_INDICES", 1)              # no callback: chunks of one epoch
+        runs["memory-bound chunks"] = build(name, nnbook, units=5, batch_size=8).fit(
+            x, y, epochs=40, x_val=xv, y_val=yv)
+    seen = []
+    for seconds in (0.0, 1e3):                            # with a callback: timed chunks
+        with monkeypatch.context() as m:
+            m.setattr(book, "CHUNK_SECONDS", seconds)
+            runs[f"timed chunks {seconds}"] = build(name, nnbook, units=5, batch_size=8).fit(
+                x, y, epochs=40, x_val=xv, y_val=yv,
+                callback=lambda epoch, logs: seen.append(epoch))
+    assert seen == list(range(40)) * 2
+    for label, net in runs.items():
+        np.testing.assert_array_equal(net.losses, whole.losses, err_msg=label)
+        np.testing.assert_array_equal(net.val_losses, whole.val_losses, err_msg=label)
+        np.testing.assert_array_equal(net.w1, whole.w1, err_msg=label)
     stopped = build(name, nnbook, units=5, batch_size=8).fit(
         x, y, epochs=40, callback=lambda epoch, logs: epoch == 24)
     short = build(name, nnbook, units=5, batch_size=8).fit(x, y, epochs=25)

@@ -2,8 +2,9 @@
 
 Names, signatures, attributes and numbers follow the book (docs/semantics.md):
 SingleLayer -> DualLayer -> RandomInitNetwork -> MinibatchNetwork, and
-MultiClassNetwork. `fit` runs the epochs in C, as many per call as take
-about CHUNK_SECONDS (SingleLayer: one, for its w_history); the book's
+MultiClassNetwork. `fit` runs the epochs in C: all in one call (up to a
+memory bound on the row orders), or, with a callback, as many per call as
+take about CHUNK_SECONDS (SingleLayer: one, for its w_history); the book's
 step-by-step methods (forpass, backprop, training, gen_batch, ...) remain
 for learners who call them by hand, and compute with the same kernels.
 
@@ -51,25 +52,30 @@ __all__ = ["SingleLayer", "DualLayer", "RandomInitNetwork", "MinibatchNetwork",
            "MultiClassNetwork", "NotFittedError"]
 
 
-# fit runs epochs in C in chunks of about this many seconds: long enough that
-# Python's per-epoch overhead vanishes for small networks, short enough that
-# progress and callbacks stay live.
+# With a callback, fit runs epochs in C in chunks of about this many seconds:
+# long enough that Python's per-epoch overhead vanishes for small networks,
+# short enough that the callback stays live. Without one, nothing in Python
+# needs to see an epoch end (Ctrl-C is checked between batches in C), so the
+# chunks are as long as MAX_CHUNK_INDICES allows: a 500-epoch breast-cancer
+# fit made three calls instead of one, each with its own set-up.
 CHUNK_SECONDS = 0.05
 # row orders of one chunk are held at once: at most this many indices (16 MiB)
 MAX_CHUNK_INDICES = 1 << 21
 
 
-def _epoch_chunks(epochs, n_rows):
-    """Yield chunk sizes summing to `epochs`, sized from the time the last chunk took."""
+def _epoch_chunks(epochs, n_rows, live):
+    """Yield chunk sizes summing to `epochs`: the memory bound's, or, when
+    `live` (a callback watches), sized from the time the last chunk took."""
     max_epochs = max(1, MAX_CHUNK_INDICES // n_rows)
-    done, size = 0, 1
+    done, size = 0, 1 if live else max_epochs
     while done < epochs:
         size = min(size, epochs - done)
         start = time.perf_counter()
         yield size
         per_epoch = (time.perf_counter() - start) / size
         done += size
-        size = int(min(max_epochs, max(1, CHUNK_SECONDS / max(per_epoch, 1e-9))))
+        if live:
+            size = int(min(max_epochs, max(1, CHUNK_SECONDS / max(per_epoch, 1e-9))))
 
 
 def _empty(dtype, ndim=1):
@@ -437,6 +443,7 @@ class DualLayer(SingleLayer):
     def _outputs(self):
         return 1
 
+    @serialised
     def init_weights(self, n_features):
         """w1 = ones, b1 = zeros, w2 = ones, b2 = 0 (the book's DualLayer)."""
         n_features = check_positive_int(n_features, "n_features")
@@ -520,9 +527,9 @@ class DualLayer(SingleLayer):
 
         callback : callable, optional
             ``callback(epoch, logs)`` after every epoch (see SingleLayer.fit);
-            returning True stops training. Epochs run in C in chunks of about
-            CHUNK_SECONDS, so the callback sees every epoch and a stop takes
-            effect at the end of the current chunk.
+            returning True stops training. With a callback, epochs run in C
+            in chunks of about CHUNK_SECONDS, so the callback sees every
+            epoch; a stop keeps exactly the epochs up to it.
         """
         epochs = check_positive_int(epochs, "epochs", minimum=0)
         check_callable(callback, "callback")
@@ -536,7 +543,7 @@ class DualLayer(SingleLayer):
         self._start_fit()
         done = 0
         net = self._net
-        for chunk in _epoch_chunks(epochs, n):
+        for chunk in _epoch_chunks(epochs, n, live=callback is not None):
             batch_size, perms = self._epoch_orders(n, chunk)
             if callback is not None:
                 before = net.snapshot()
@@ -609,10 +616,31 @@ class RandomInitNetwork(DualLayer):
         net.weight(0)[...] = rng.normal(0, 1, (n_features, self.units))
         net.weight(1)[...] = rng.normal(0, 1, (self.units, self._outputs()))
 
+    @serialised
     def init_weights(self, n_features):
         """w1 ~ N(0,1) (n_features, units), then w2 ~ N(0,1); biases zero."""
         n_features = check_positive_int(n_features, "n_features")
-        self._draw_weights(check_random_state(self.random_state), n_features)
+        rng, own = self._take_rng()
+        self._draw_weights(rng, n_features)
+        self._give_back_rng(rng, own)
+
+    def _take_rng(self):
+        """(check_random_state(random_state), whether this model made it).
+
+        An int seed reseeds a RandomState this model made and no longer
+        uses, if it has one, instead of creating one: 2 us against 150
+        (MT19937 seeds itself from a SeedSequence first). A fit needs two
+        streams, the weights' then the batches'; the weights' is handed on
+        to the batches, so a fit creates one RandomState, a refit none.
+        """
+        rng = check_random_state(self.random_state, reuse=self.__dict__.pop("_spare_rng", None))
+        return rng, rng is not self.random_state
+
+    def _give_back_rng(self, rng, own):
+        """Keep a RandomState this model made for the next _take_rng (one
+        handed in as random_state is never reseeded: own is False)."""
+        if own:
+            self._spare_rng = rng
 
 
 class MinibatchNetwork(RandomInitNetwork):
@@ -636,7 +664,8 @@ class MinibatchNetwork(RandomInitNetwork):
                  dtype=np.float64, random_state=42):
         super().__init__(units, learning_rate, l1, l2, dtype, random_state)
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        self._rng = None
+        self._rng = None          # the batches' stream (gen_batch continues it after fit)
+        self._rng_own = False     # whether this model made _rng (else the user's random_state)
 
     def _check_hyperparameters(self):
         super()._check_hyperparameters()
@@ -647,11 +676,13 @@ class MinibatchNetwork(RandomInitNetwork):
         return args[:1] + [("batch_size", self.batch_size)] + args[1:]
 
     def _prepare_rng(self):
+        if self._rng is not None:
+            self._give_back_rng(self._rng, self.__dict__.get("_rng_own", False))
         self._rng = None
 
     def _batch_rng(self):
         if self._rng is None:
-            self._rng = check_random_state(self.random_state)
+            self._rng, self._rng_own = self._take_rng()
         return self._rng
 
     def _epoch_orders(self, n, n_epochs):
@@ -734,6 +765,7 @@ class MultiClassNetwork(MinibatchNetwork):
     def _output(self, z):
         return self.softmax(z)
 
+    @serialised
     def init_weights(self, n_features, n_classes):
         """w1 ~ N(0,1), then w2 ~ N(0,1) (units, n_classes), from the network's one stream."""
         n_features = check_positive_int(n_features, "n_features")
