@@ -186,10 +186,28 @@ GS_(dot)(int K, const GS_REAL *a, ptrdiff_t as, const GS_REAL *b, ptrdiff_t bs) 
     return acc;
 }
 
+/* gemv_tn's rows from i0 on: nv whole vectors from row i0, then, when
+ * last >= 0, one more vector of rows last..last+VW-1 (it may overlap). */
+static inline __attribute__((always_inline)) GS_TARGET void
+GS_(gemv_tn_tail)(int nv, int i0, int last, int K, const GS_REAL *A, int lda, const GS_REAL *B,
+                  int ldb, GS_REAL *C, int ldc) {
+    GS_(vec) acc[4] = {{0}, {0}, {0}, {0}};
+    for (int p = 0; p < K; p++) {
+        const GS_(vec) bp = GS_(splat)(B[(ptrdiff_t)p * ldb]);
+        const GS_REAL *ap = A + (ptrdiff_t)p * lda;
+        for (int v = 0; v < nv; v++) acc[v] = GS_VFMA(GS_(load)(ap + i0 + v * GS_VW), bp, acc[v]);
+        if (last >= 0) acc[nv] = GS_VFMA(GS_(load)(ap + last), bp, acc[nv]);
+    }
+    for (int v = 0; v < nv; v++)
+        for (int l = 0; l < GS_VW; l++) C[(ptrdiff_t)(i0 + v * GS_VW + l) * ldc] = acc[v][l];
+    if (last >= 0)
+        for (int l = 0; l < GS_VW; l++) C[(ptrdiff_t)(last + l) * ldc] = acc[nv][l];
+}
+
 /* N = 1, TN layout (the weight gradient): c(i) = sum_p A[p lda + i] B[p ldb].
  * A's rows are contiguous in i, so vectors run down i, four in flight. The
- * rows past the last four-vector block (under four vectors, then under one
- * vector's worth of single elements) run in one pass over p as well, every
+ * rows past the last four-vector block (under four vectors, then the last
+ * vector overlapping: gemv_tn_tail) run in one pass over p as well, every
  * chain side by side: one after the other, each a K-long chain of dependent
  * fmas, they made a 10-unit layer's gradient over 182 rows four chains long
  * (a third of the time of DualLayer's GEMMs outside the tiles). */
@@ -208,20 +226,31 @@ static GS_TARGET void GS_(gemv_tn)(int M, int K, const GS_REAL *A, int lda, cons
     }
     const int nv = (M - i0) / GS_VW, ns = M - i0 - nv * GS_VW; /* nv < 4, ns < VW */
     if (nv == 0 && ns == 0) return;
-    GS_(vec) acc[3] = {{0}, {0}, {0}};
+    if (M >= GS_VW) {
+        /* whole vectors only: the rows past the last whole one are the last
+         * vector's, ending at row M-1 and overlapping rows done before.
+         * Every row's chain is the same fmas in the same order wherever it
+         * is computed, so the overlapping rows come out with the same bits
+         * (the scalar chains this replaced, one per left-over row, cost
+         * more instructions than the vectors' work) */
+        const int last = ns ? M - GS_VW : -1;
+        switch (nv) { /* constant vector counts, so each case's loop is unrolled */
+        case 0: GS_(gemv_tn_tail)(0, i0, last, K, A, lda, B, ldb, C, ldc); break;
+        case 1: GS_(gemv_tn_tail)(1, i0, last, K, A, lda, B, ldb, C, ldc); break;
+        case 2: GS_(gemv_tn_tail)(2, i0, last, K, A, lda, B, ldb, C, ldc); break;
+        default: GS_(gemv_tn_tail)(3, i0, last, K, A, lda, B, ldb, C, ldc); break;
+        }
+        return;
+    }
+    /* fewer rows than a vector: scalar chains side by side */
     GS_REAL sacc[GS_VW] = {0};
     for (int p = 0; p < K; p++) {
         const GS_REAL b = B[(ptrdiff_t)p * ldb];
-        const GS_(vec) bp = GS_(splat)(b);
-        const GS_REAL *ap = A + (ptrdiff_t)p * lda + i0;
-        for (int v = 0; v < 3; v++)
-            if (v < nv) acc[v] = GS_VFMA(GS_(load)(ap + v * GS_VW), bp, acc[v]);
+        const GS_REAL *ap = A + (ptrdiff_t)p * lda;
         for (int l = 0; l < GS_VW; l++)
-            if (l < ns) sacc[l] = GS_SFMA(ap[nv * GS_VW + l], b, sacc[l]);
+            if (l < ns) sacc[l] = GS_SFMA(ap[l], b, sacc[l]);
     }
-    for (int v = 0; v < nv; v++)
-        for (int l = 0; l < GS_VW; l++) C[(ptrdiff_t)(i0 + v * GS_VW + l) * ldc] = acc[v][l];
-    for (int l = 0; l < ns; l++) C[(ptrdiff_t)(i0 + nv * GS_VW + l) * ldc] = sacc[l];
+    for (int l = 0; l < ns; l++) C[(ptrdiff_t)l * ldc] = sacc[l];
 }
 
 /* N = 1, NN layout (the forward pass): c(i) = sum_p A[i lda + p] B[p ldb].
@@ -259,7 +288,11 @@ static GS_TARGET void GS_(outer_nt)(int M, int N, const GS_REAL *A, int lda, con
             const GS_(vec) av = GS_(splat)(ai);
             GS_REAL *ci = C + (ptrdiff_t)i * ldc + j0;
             for (int j = 0; j < nv; j += GS_VW) GS_(store)(ci + j, GS_VFMA(av, GS_(load)(b + j), zero));
-            for (int j = nv; j < nb; j++) ci[j] = GS_SFMA(ai, b[j], (GS_REAL)0);
+            if (nv < nb && nb >= GS_VW) /* the rest as one vector ending at the last column,
+                                          * rewriting columns with the very same products */
+                GS_(store)(ci + nb - GS_VW, GS_VFMA(av, GS_(load)(b + nb - GS_VW), zero));
+            else
+                for (int j = nv; j < nb; j++) ci[j] = GS_SFMA(ai, b[j], (GS_REAL)0);
         }
     }
 }
