@@ -4,6 +4,7 @@ Outputs are compared at 1e-6 (float32) and 1e-12 (float64) relative to the
 output's scale, over batches of 1, 7 and 1000 rows, for every book class and
 nnbook.keras models with every activation, in both dtypes.
 """
+import os
 import sys
 
 import numpy as np
@@ -322,4 +323,11 @@ def test_the_float32_gap_is_the_first_layers_rounding(tmp_path):
     gap = np.abs(probabilities - ours).max() / scale
     assert gap < 1e-5 and gap < 2 * gap_from_z1      # the first layer explains the gap
     batch_gap = max(np.abs(core.forward(rows[:n]) - ours[:n]).max() for n in (1, 7, 64)) / scale
-    assert batch_gap > 1e-7                   # nnbook against itself, another batch size
+    if os.environ.get("NNBOOK_SMALL_GEMM") == "always":
+        # every product on nnbook's kernels: each row's sums in one fixed
+        # order whatever the batch, so no gap at all
+        assert batch_gap == 0
+    else:
+        # small batches run the first layer on other kernels than 1000 rows
+        # do: a gap of the same kind within nnbook itself
+        assert batch_gap > 1e-7
