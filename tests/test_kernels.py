@@ -384,6 +384,11 @@ def run_optimizer(name, dtype, rng, n=23, steps=5):
         if name == "sgd":
             core.sgd_update(c_param, g, 0.1)
             r_param = ref.sgd_update(r_param, g, 0.1)
+        elif name == "sgd two blocks":
+            # the gradients of a batch's two row blocks, summed in the step
+            g2 = g[::-1].copy()
+            core.sgd_update(c_param, g, 0.1, g2)
+            r_param = ref.sgd_update(r_param, g, 0.1, g2)
         elif name in ("momentum", "nesterov"):
             core.sgd_momentum_update(c_param, c_state[0], g, 0.1, 0.9, name == "nesterov")
             r_param, r_state[0] = ref.sgd_momentum_update(r_param, r_state[0], g, 0.1, 0.9,
@@ -399,12 +404,27 @@ def run_optimizer(name, dtype, rng, n=23, steps=5):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "rmsprop"])
+@pytest.mark.parametrize("name", ["sgd", "sgd two blocks", "momentum", "nesterov", "adam",
+                                  "rmsprop"])
 def test_optimizer_matches_reference_over_steps(dtype, name, rng):
     (c_param, c_state), (r_param, r_state) = run_optimizer(name, dtype, rng)
     assert_close(c_param, r_param, dtype)
     for c, r in zip(c_state, r_state):
         assert_close(c, r, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_summing_two_blocks_is_the_step_on_their_sum(dtype, rng):
+    # the training loop sums a batch's two block gradients inside the step:
+    # it must give the bits of summing them first (rounded to dtype), then
+    # stepping, which is what it replaced
+    param, g0, g1 = (random(rng, 1001, dtype) for _ in range(3))
+    fused, summed = param.copy(), param.copy()
+    core.sgd_update(fused, g0, 0.1, g1)
+    core.sgd_update(summed, (g0 + g1).astype(dtype), 0.1)
+    np.testing.assert_array_equal(fused, summed)
+    with pytest.raises(ValueError, match="grad2 must have the length of grad"):
+        core.sgd_update(fused, g0, 0.1, g1[:-1])
 
 
 def test_adam_first_step_moves_by_learning_rate():

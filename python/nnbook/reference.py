@@ -920,14 +920,18 @@ def l1_l2_penalty_backward(dw, w, l1, l2, inv_m):
     return dw + (l1 * np.sign(w) + l2 * w) * inv_m
 
 
-def sgd_update(param, grad, lr):
-    """param - lr * grad.
+def sgd_update(param, grad, lr, grad2=None):
+    """param - lr * grad, or with grad2 param - lr * (grad + grad2).
 
     Example
     -------
     >>> sgd_update(np.array([1.0]), np.array([2.0]), 0.25)
     array([0.5])
+    >>> sgd_update(np.array([1.0]), np.array([2.0]), 0.25, np.array([2.0]))
+    array([0.])
     """
+    if grad2 is not None:
+        grad = grad + grad2
     return param - _as(lr, param) * grad
 
 

@@ -111,8 +111,9 @@ cdef extern from "nncore.h" nogil:
     double l1_l2_penalty_forward_f64(const double *weight, int64_t n, double l1, double l2)
     void l1_l2_penalty_backward_f32(float *dweight, const float *weight, int64_t n, float l1, float l2, float inv_m)
     void l1_l2_penalty_backward_f64(double *dweight, const double *weight, int64_t n, double l1, double l2, double inv_m)
-    void sgd_update_f32(float *param, const float *grad, int64_t n, float lr)
-    void sgd_update_f64(double *param, const double *grad, int64_t n, double lr)
+    void sgd_update_f32(float *param, const float *grad, const float *grad2, int64_t n, float lr)
+    void sgd_update_f64(double *param, const double *grad, const double *grad2, int64_t n,
+                        double lr)
     void sgd_momentum_update_f32(float *param, float *velocity, const float *grad, int64_t n, float lr, float momentum, int nesterov)
     void sgd_momentum_update_f64(double *param, double *velocity, const double *grad, int64_t n, double lr, double momentum, int nesterov)
     void adam_update_f32(float *param, float *m, float *v, const float *grad, int64_t n, float lr, float beta1, float beta2, float epsilon, int64_t step)
@@ -845,16 +846,19 @@ def l1_l2_penalty_backward(real[::1] dweight, const real[::1] weight, double l1,
             l1_l2_penalty_backward_f64(&dweight[0], &weight[0], weight.shape[0], l1, l2, inv_m)
 
 
-def sgd_update(real[::1] param, const real[::1] grad, double lr):
-    """param -= lr * grad."""
+def sgd_update(real[::1] param, const real[::1] grad, double lr, const real[::1] grad2=None):
+    """param -= lr * grad, or with grad2 param -= lr * (grad + grad2)."""
     _need(param.shape[0] == grad.shape[0], "param and grad must have the same length")
+    _need(grad2 is None or grad2.shape[0] == grad.shape[0],
+          "grad2 must have the length of grad")
     if param.shape[0] == 0:
         return
+    cdef const real *g2 = NULL if grad2 is None else &grad2[0]
     with nogil:
         if real is float:
-            sgd_update_f32(&param[0], &grad[0], param.shape[0], <float>lr)
+            sgd_update_f32(&param[0], &grad[0], g2, param.shape[0], <float>lr)
         else:
-            sgd_update_f64(&param[0], &grad[0], param.shape[0], lr)
+            sgd_update_f64(&param[0], &grad[0], g2, param.shape[0], lr)
 
 
 def sgd_momentum_update(real[::1] param, real[::1] velocity, const real[::1] grad, double lr,

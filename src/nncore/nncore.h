@@ -266,7 +266,8 @@ int nn_blas_threads(void);
     double l1_l2_penalty_forward##S(const real *weight, int64_t n, double l1, double l2);   \
     void l1_l2_penalty_backward##S(real *dweight, const real *weight, int64_t n,            \
                                    real l1, real l2, real inv_m);                           \
-    void sgd_update##S(real *param, const real *grad, int64_t n, real lr);                  \
+    void sgd_update##S(real *param, const real *grad, const real *grad2, int64_t n,        \
+                       real lr);                                                            \
     void sgd_momentum_update##S(real *param, real *velocity, const real *grad, int64_t n,   \
                                 real lr, real momentum, int nesterov);                      \
     void adam_update##S(real *param, real *m, real *v, const real *grad, int64_t n,         \

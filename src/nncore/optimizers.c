@@ -53,10 +53,17 @@ void NNF(l1_l2_penalty_backward)(real *dweight, const real *weight, int64_t n,
     }
 }
 
-/* param -= lr * grad */
+/* param -= lr * grad, or with grad2 (not NULL) param -= lr * (grad + grad2):
+ * the gradient of a batch whose two row blocks' gradients are summed here,
+ * in the update, rather than in a pass of their own before it (the same
+ * sum, rounded the same, one read and one write of the whole gradient
+ * fewer per batch). */
 NN_VECTORISE
-void NNF(sgd_update)(real *param, const real *grad, int64_t n, real lr) {
-    for (int64_t i = 0; i < n; i++) param[i] -= lr * grad[i];
+void NNF(sgd_update)(real *param, const real *grad, const real *grad2, int64_t n, real lr) {
+    if (grad2)
+        for (int64_t i = 0; i < n; i++) param[i] -= lr * (grad[i] + grad2[i]);
+    else
+        for (int64_t i = 0; i < n; i++) param[i] -= lr * grad[i];
 }
 
 /* Keras's SGD with momentum: v = momentum v - lr g;

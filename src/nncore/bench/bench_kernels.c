@@ -319,7 +319,7 @@ static void S(check_sgd)(int64_t n) {
     S(fill)(w, n, &rng, -1, 1);
     S(fill)(g, n, &rng, -1, 1);
     memcpy(w0, w, sizeof(real) * (size_t)n);
-    S(sgd_update)(w, g, n, (real)0.1);
+    S(sgd_update)(w, g, NULL, n, (real)0.1);
     for (int64_t i = 0; i < n; i++)
         check_close("sgd_update", PREC, i, w[i], (double)w0[i] - (double)(real)0.1 * g[i], RTOL);
     free(w); free(g); free(w0);
@@ -494,7 +494,7 @@ static void S(k_ce_bwd)(void *p) {
 }
 static void S(k_sgd)(void *p) {
     S(layer) *L = p;
-    S(sgd_update)(L->w, L->dw, (int64_t)L->C * L->OC, (real)1e-9);
+    S(sgd_update)(L->w, L->dw, NULL, (int64_t)L->C * L->OC, (real)1e-9);
 }
 
 static void S(bench_layer)(int B, int C, int OC, int with_softmax) {
