@@ -398,6 +398,14 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
     }
 }
 
+/* The gather prefetches each next row only when x is at least this large:
+ * then rows come from beyond L2 (Fashion-MNIST's float32 epoch: best 0.154
+ * -> 0.142 s with the prefetch). A smaller x sits in L2 after the first
+ * epoch, and for its rows the prefetch loop cost more than the copy (the
+ * 87 KB of breast cancer's 30 features: 820 of the epoch loop's own 2600
+ * instructions per 32-row batch, 2.7% of the core's). */
+#define PREFETCH_MIN_BYTES (256 * 1024)
+
 /* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
  * the batch-mean loss from these rows (overwriting grads). Rows come from
  * perm when given (gathered into s->xbuf), else straight from x. Returns the
@@ -410,14 +418,6 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
  * weighted loss sum, so an epoch's total stays "rows times mean loss" per
  * batch (scikit-learn's sample_weight). prefetch: fetch each next gathered
  * row ahead (see PREFETCH_MIN_BYTES). */
-/* The gather prefetches each next row only when x is at least this large:
- * then rows come from beyond L2 (Fashion-MNIST's float32 epoch: best 0.154
- * -> 0.142 s with the prefetch). A smaller x sits in L2 after the first
- * epoch, and for its rows the prefetch loop cost more than the copy (the
- * 87 KB of breast cancer's 30 features: 820 of the epoch loop's own 2600
- * instructions per 32-row batch, 2.7% of the core's). */
-#define PREFETCH_MIN_BYTES (256 * 1024)
-
 static double block_gradients(const nn_config *cfg, const scratch *s, real *grads,
                                 const real *params, const real *x, const real *y,
                               const int64_t *perm, int64_t r0, int mt, int m,
