@@ -646,9 +646,9 @@ class RandomInitNetwork(DualLayer):
 class MinibatchNetwork(RandomInitNetwork):
     """RandomInitNetwork trained on mini-batches of `batch_size` rows.
 
-    Each epoch a fresh-seeded stream (RandomState(random_state), created at
-    fit) draws one permutation of the rows; batches are consecutive slices of
-    it, the last one shorter.
+    Each epoch a stream seeded afresh at fit (the state of a new
+    RandomState(random_state)) draws one permutation of the rows; batches are
+    consecutive slices of it, the last one shorter.
 
     Example
     -------
