@@ -16,7 +16,9 @@
  * and for whole epochs (network_train_epoch on synthetic data) the ratio to
  * the epoch's GEMMs alone: the floor benchmarks/train.py also measures.
  *
- * Usage: bench_kernels [--quick] [--threads N]
+ * Usage: bench_kernels [--quick] [--threads N] [--threshold] [--epochs N]
+ * (--epochs N: only the fixed breast-cancer training workload, for
+ * instruction counts; see count_epochs.)
  *
  * This file includes itself once per precision (BENCH_BODY below): the
  * kernels are written once over `real`, and so are their benchmarks. */
@@ -145,6 +147,7 @@ static double peak_gflops(int bytes) {
 }
 
 static int threshold_sweep;
+static int count_epochs; /* --epochs N */
 
 #define BENCH_BODY
 #define real float
@@ -178,11 +181,16 @@ int main(int argc, char **argv) {
             threshold_sweep = 1;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             bench_threads_setting = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) {
+            count_epochs = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--threads N] [--threshold]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--threads N] [--threshold] [--epochs N]\n",
+                    argv[0]);
             return 2;
         }
     }
+    if (count_epochs > 0) /* the fixed workload only (see count_epochs_f64) */
+        return count_epochs_f32(count_epochs) || count_epochs_f64(count_epochs);
     printf("nncore kernels, threads: %d\n", core_threads());
 
     /* every check first; nothing is timed unless all of them pass */
@@ -702,6 +710,40 @@ static void S(sweep)(void) {
                 printf("\n");
             }
     min_seconds = save;
+}
+
+/* --epochs N: the book's breast-cancer MinibatchNetwork (30-10-1 sigmoid,
+ * l2 = 0.01, batch 32, 364 synthetic rows in one shuffled order) trained for
+ * N epochs in one network_train_epochs call, and nothing else: a fixed
+ * workload to count instructions with (valgrind --tool=callgrind), which
+ * unlike time does not move with the machine. Prints the loss sum to 17
+ * digits, so two builds can be seen to compute the same bits. */
+static int S(count_epochs)(int epochs) {
+    enum { N = 364, F = 30, H = 10, BATCH = 32 };
+    nn_config cfg = S(book_config)(F, H, 1);
+    cfg.l2 = 0.01;
+    int T = core_threads();
+    uint64_t rng = 41;
+    int64_t P = nn_param_count(&cfg), step = 0, *perms = malloc(sizeof(int64_t) * N * epochs);
+    real *params = S(alloc)(P), *work = S(alloc)(nn_train_workspace_len(&cfg, BATCH, T, 1, 0));
+    real *x = S(alloc)((int64_t)N * F), *y = S(alloc)(N);
+    double *loss = malloc(sizeof(double) * epochs), *penalty = malloc(sizeof(double) * epochs);
+    int done = 0;
+    S(fill)(params, P, &rng, -0.5, 0.5);
+    S(fill)(x, (int64_t)N * F, &rng, 0, 1);
+    for (int i = 0; i < N; i++) y[i] = i % 3 == 0;
+    for (int e = 0; e < epochs; e++)
+        for (int i = 0; i < N; i++) perms[(int64_t)e * N + i] = (i * 97 + e * 31) % N;
+    double start = now();
+    int rc = S(network_train_epochs)(&cfg, params, NULL, work, T, x, y, N, perms, epochs, BATCH,
+                                     NULL, NULL, 0, 0, NULL, NULL, NULL, &step, &done, loss,
+                                     penalty, NULL, NULL);
+    double seconds = now() - start, total = 0;
+    for (int e = 0; e < done; e++) total += loss[e];
+    printf("%s 30-10-1 b32, 364 rows, %d epochs on %d thread(s): status %d, loss sum %.17g, "
+           "%.2f us an epoch\n", PREC, epochs, T, rc, total, seconds / epochs * 1e6);
+    free(perms); free(params); free(work); free(x); free(y); free(loss); free(penalty);
+    return rc;
 }
 
 static void S(bench_all)(void) {
