@@ -608,7 +608,8 @@ static void train_thread(void *arg, int t) {
     const int64_t P = nn_param_count(cfg), lo = P * t / T, hi = P * (t + 1) / T;
     const int64_t batches = (j->n + j->batch_size - 1) / j->batch_size;
     const scratch *s = &j->s[t];
-    real *grads = j->grads[0]; /* the blocks are summed into block 0's buffer */
+    real *grads = j->grads[0]; /* the blocks are summed into block 0's buffer,
+                                * or inside the step (sums_in_step) */
     int64_t step = j->step;
     double last = t == 0 && j->hook ? nn_seconds() : 0;
     const int prefetch = (double)j->n * cfg->sizes[0] * sizeof(real) >= PREFETCH_MIN_BYTES;
