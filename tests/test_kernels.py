@@ -31,8 +31,6 @@ def one_hot(rng, rows, k, dtype):
     return np.eye(k, dtype=dtype)[rng.integers(0, k, rows)]
 
 
-
-
 # ---------------------------------------------------------------------------
 # activations
 # ---------------------------------------------------------------------------
@@ -155,6 +153,34 @@ def test_dense_backward_skips_empty_outputs(dtype, rng):
     dw = np.empty((3, 2), dtype)
     core.dense_backward(np.empty((0, 0), dtype), dw, np.empty(0, dtype), dout, x, w)
     assert_close(dw, ref.dense_backward(dout, x, w)[1], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("B,C,OC", DENSE_SHAPES + [(16, 784, 100)])
+@pytest.mark.parametrize("part", ["all", "first", "last"])
+def test_dense_weight_sgd_step_matches_reference(dtype, B, C, OC, part, rng):
+    # the step on all of the weight's rows, or on one part of them read from
+    # the middle of the input's rows (the core steps a wide layer in parts)
+    x, dout = random(rng, (B, C), dtype), random(rng, (B, OC), dtype)
+    w = random(rng, (C, OC), dtype)
+    c0, c1 = {"all": (0, C), "first": (0, (C + 1) // 2), "last": (C // 2, C)}[part]
+    got = w[c0:c1].copy()
+    x_before = x.copy()
+    core.dense_weight_sgd_step(got, dout, x, 0.3, col0=c0)
+    assert_close(got, ref.dense_weight_sgd_step(w[c0:c1], dout, x[:, c0:c1], 0.3), dtype)
+    # and it is dense_backward's dw with sgd_update's step
+    dw = np.empty((C, OC), dtype)
+    core.dense_backward(np.empty((0, 0), dtype), dw, np.empty(0, dtype), dout, x, w)
+    assert_close(got, ref.sgd_update(w[c0:c1], dw[c0:c1], 0.3), dtype)
+    np.testing.assert_array_equal(x, x_before)
+
+
+def test_dense_weight_sgd_step_checks_its_arguments(rng):
+    w, dout, x = np.zeros((3, 2)), np.zeros((4, 2)), np.zeros((4, 5))
+    with pytest.raises(ValueError, match="columns col0"):
+        core.dense_weight_sgd_step(w, dout, x, 0.1, col0=3)
+    with pytest.raises(ValueError, match="dout must be"):
+        core.dense_weight_sgd_step(w, np.zeros((3, 2)), x, 0.1)
 
 
 # ---------------------------------------------------------------------------
@@ -318,6 +344,27 @@ def test_dense_backward_is_the_derivative(act, rng):
     assert_gradient(dinp, numerical_gradient(lambda v: loss(v, w, b), x))
     assert_gradient(dw, numerical_gradient(lambda v: loss(x, v, b), w))
     assert_gradient(db, numerical_gradient(lambda v: loss(x, w, v), b))
+
+
+
+def test_dense_weight_sgd_step_steps_down_the_derivative(rng):
+    # L = sum(dense_forward(x, w) * G) with a sigmoid: the step moves w by
+    # -lr dL/dw, dL/dw taken by central differences
+    B, C, OC, lr = 5, 6, 3, 0.25
+    x, w, G = random(rng, (B, C), np.float64), random(rng, (C, OC), np.float64), random(rng, (B, OC), np.float64)
+
+    def loss(ww):
+        out = np.empty((B, OC))
+        core.dense_forward(out, x, ww, np.empty(0), "sigmoid")
+        return np.sum(out * G)
+
+    a = np.empty((B, OC))
+    core.dense_forward(a, x, w, np.empty(0), "sigmoid")
+    dz = np.empty_like(a)
+    core.activation_backward(dz, G, a, "sigmoid")
+    stepped = w.copy()
+    core.dense_weight_sgd_step(stepped, dz, x, lr)
+    assert_gradient((w - stepped) / lr, numerical_gradient(loss, w))
 
 
 @pytest.mark.parametrize("kernel,targets", [

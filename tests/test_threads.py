@@ -32,8 +32,13 @@ def two_threads():
     nnbook.set_num_threads(before)
 
 
+# a first layer as wide as Fashion-MNIST's: under plain SGD its weight is
+# stepped inside its gradient's product, in parts (folds_first_weight)
+WIDE = ([700, 100, 10], ["sigmoid", "softmax"], "categorical_crossentropy")
+
+
 def problem(name, dtype, n=41, seed=0, **settings):
-    sizes, acts, loss = NETWORKS[name]
+    sizes, acts, loss = WIDE if name == "wide" else NETWORKS[name]
     spec = ref.NetworkSpec(sizes=sizes, activations=acts, loss=loss, **settings)
     # parallel_min_flops=0: split every batch, however small
     config = core.CoreConfig(**dataclasses.asdict(spec), parallel_min_flops=0.0)
@@ -93,6 +98,45 @@ def test_every_thread_count_gives_the_same_bits(dtype, name, batch_size):
         got, losses = core_epochs(config, params, x, y, perms, batch_size, threads=threads)
         np.testing.assert_array_equal(got, base)
         assert losses == base_losses
+
+
+GEMM_MODE = os.environ.get("NNBOOK_SMALL_GEMM", "auto")
+FOLDED = GEMM_MODE != "always"   # "always": our kernels for every product, no fold
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
+def test_a_folded_first_layer_matches_the_reference_on_every_thread_count(dtype, rtol):
+    # plain SGD: 32-row batches step the 700 x 100 weight inside its
+    # gradient's product; the last batch of 4 rows (one block) is small
+    spec, config, params, x, y = problem("wide", dtype, n=100, learning_rate=0.05)
+    assert config.folds_first_weight(32) == FOLDED
+    assert config.folds_first_weight(4) == (GEMM_MODE == "never")
+    rng = np.random.default_rng(4)
+    perms = [rng.permutation(len(x)).astype(np.int64) for _ in range(2)]
+    base, base_losses = core_epochs(config, params, x, y, perms, 32, threads=1)
+    for threads in (2, 3, 16):
+        got, losses = core_epochs(config, params, x, y, perms, 32, threads=threads)
+        np.testing.assert_array_equal(got, base)
+        assert losses == base_losses
+    r_params, r_state, r_step, r_losses = params.copy(), None, 0, []
+    for perm in perms:
+        r_params, r_state, r_step, loss = ref.network_train_epoch(
+            spec, r_params, x, y, perm, 32, r_state, r_step)
+        r_losses.append(loss)
+    np.testing.assert_allclose(base_losses, r_losses, rtol=rtol)
+    np.testing.assert_allclose(base, r_params, rtol=rtol, atol=rtol * 1e-2)
+
+
+@pytest.mark.parametrize("settings", [dict(optimizer="momentum", momentum=0.9), dict(l2=0.01),
+                                      dict(optimizer="adam"), dict(clipvalue=1.0)],
+                         ids=["momentum", "l2", "adam", "clipvalue"])
+def test_only_plain_sgd_folds_the_first_weight(settings):
+    _, plain, *_ = problem("wide", np.float64)
+    _, config, *_ = problem("wide", np.float64, **settings)
+    assert plain.folds_first_weight(32) == FOLDED
+    assert not config.folds_first_weight(32)
+    if GEMM_MODE == "auto":   # a narrow first layer's products are our kernels'
+        assert not problem("softmax", np.float64)[1].folds_first_weight(32)
 
 
 def test_row_blocks_depend_on_the_batch_only():

@@ -38,7 +38,7 @@ __all__ = [
     "softsign_backward", "hard_sigmoid_forward", "hard_sigmoid_backward",
     "hard_silu_forward", "hard_silu_backward", "ACTIVATIONS_NEEDING_INPUT",
     # dense layer
-    "dense_forward", "dense_backward",
+    "dense_forward", "dense_backward", "dense_weight_sgd_step",
     # losses
     "softmax_cross_entropy_forward", "binary_cross_entropy_forward",
     "cross_entropy_backward", "mse_forward", "mse_backward",
@@ -554,6 +554,19 @@ def dense_backward(dout, x, w):
     dinp = dout @ w.T
     return dinp, dw, db
 
+
+def dense_weight_sgd_step(w, dout, x, lr):
+    """A plain SGD step on a dense layer's weights from its weight gradient
+    ``x.T @ dout`` (dense_backward's dw), without keeping the gradient: what
+    the core does for a wide first layer under plain SGD.
+
+    Example
+    -------
+    >>> dense_weight_sgd_step(np.array([[1.0], [1.0]]), np.array([[1.0]]),
+    ...                       np.array([[2.0, 3.0]]), 0.5).ravel()
+    array([ 0. , -0.5])
+    """
+    return w - _as(lr, w) * (x.T @ dout)
 
 # ---------------------------------------------------------------------------
 # Losses. Why the output error is simply a - y: for sigmoid + binary

@@ -80,6 +80,7 @@ cdef extern from "nncore.h" nogil:
     int NN_STOPPED
     int NN_ROW_BLOCKS
     int nn_row_blocks(const nn_config *cfg, int64_t m)
+    int nn_folds_first_weight(const nn_config *cfg, int64_t m)
     int64_t nn_train_workspace_len(const nn_config *cfg, int batch_size, int threads, int gather, int fwd_rows)
     int64_t nn_forward_workspace_len(const nn_config *cfg, int chunk_rows, int threads)
     int nn_legacy_permutations(uint32_t *key, int *pos, int64_t n, int count, int64_t *out)
@@ -97,6 +98,8 @@ cdef extern from "nncore.h" nogil:
     void dense_forward_f64(double *out, const double *inp, const double *weight, const double *bias, int B, int C, int OC, int act, double zmin)
     void dense_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight, int B, int C, int OC)
     void dense_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout, const double *inp, const double *weight, int B, int C, int OC)
+    void dense_weight_sgd_step_f32(float *weight, const float *dout, const float *inp, int B, int C, int OC, int ld, float lr)
+    void dense_weight_sgd_step_f64(double *weight, const double *dout, const double *inp, int B, int C, int OC, int ld, double lr)
     double softmax_cross_entropy_forward_f32(float *probs, const float *logits, const float *y, int B, int K, float zmin, float eps)
     double softmax_cross_entropy_forward_f64(double *probs, const double *logits, const double *y, int B, int K, double zmin, double eps)
     double binary_cross_entropy_forward_f32(float *probs, const float *logits, const float *y, int64_t n, float zmin, float eps)
@@ -491,6 +494,12 @@ cdef class CoreConfig:
         """The row blocks a batch of m rows is split into (the same on any thread count)."""
         return nn_row_blocks(&self.cfg, m)
 
+    def folds_first_weight(self, int64_t m):
+        """Whether a batch of m rows steps the first layer's weight inside the
+        product forming its gradient (plain SGD, a first layer wide enough for
+        OpenBLAS): the same on any thread count."""
+        return bool(nn_folds_first_weight(&self.cfg, m))
+
 
 cdef inline void _need(bint ok, str what) except *:
     if not ok:
@@ -844,6 +853,21 @@ def l1_l2_penalty_backward(real[::1] dweight, const real[::1] weight, double l1,
             l1_l2_penalty_backward_f32(&dweight[0], &weight[0], weight.shape[0], <float>l1, <float>l2, <float>inv_m)
         else:
             l1_l2_penalty_backward_f64(&dweight[0], &weight[0], weight.shape[0], l1, l2, inv_m)
+
+
+def dense_weight_sgd_step(real[:, ::1] weight, const real[:, ::1] dout, const real[:, ::1] inp,
+                          double lr, int col0=0):
+    """weight -= lr * inp[:, col0:col0 + C].T @ dout, C = weight's rows (the
+    weight gradient of dense_backward and a plain SGD step, in one product)."""
+    cdef int C = weight.shape[0], OC = weight.shape[1], B = inp.shape[0], F = inp.shape[1]
+    _need(B >= 1 and C >= 1 and OC >= 1, "dense_weight_sgd_step needs non-empty inputs")
+    _need(0 <= col0 and col0 + C <= F, "inp must have columns col0 .. col0 + weight's rows")
+    _need(dout.shape[0] == B and dout.shape[1] == OC, "dout must be (B, OC)")
+    with nogil:
+        if real is float:
+            dense_weight_sgd_step_f32(&weight[0, 0], &dout[0, 0], &inp[0, col0], B, C, OC, F, <float>lr)
+        else:
+            dense_weight_sgd_step_f64(&weight[0, 0], &dout[0, 0], &inp[0, col0], B, C, OC, F, lr)
 
 
 def sgd_update(real[::1] param, const real[::1] grad, double lr, const real[::1] grad2=None):

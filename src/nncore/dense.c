@@ -33,14 +33,15 @@ void NNF(dense_forward)(real *out, const real *inp, const real *weight, const re
 }
 
 /* Given dout (B,OC) = dL/dz of this layer's pre-activation:
- *   dweight (C,OC) = inp^T · dout          overwritten
+ *   dweight (C,OC) = inp^T · dout          overwritten (skipped if NULL:
+ *                                          see dense_weight_sgd_step)
  *   dbias (OC)     = column sums of dout   overwritten (skipped if NULL)
  *   dinp (B,C)     = dout · weight^T       overwritten (skipped if NULL)
  * The 1/m of a batch mean is expected to be folded into dout already. */
 NN_VECTORISE
 void NNF(dense_backward)(real *dinp, real *dweight, real *dbias, const real *dout,
                          const real *inp, const real *weight, int B, int C, int OC) {
-    DENSE_GEMM(NN_GEMM_TN, C, OC, B, inp, C, dout, OC, dweight, OC);
+    if (dweight) DENSE_GEMM(NN_GEMM_TN, C, OC, B, inp, C, dout, OC, dweight, OC);
     if (dbias && OC == 1) {
         /* one column: the same adds in the same order, with the sum kept in
          * a register (in the block loop below it went through memory, a
@@ -67,4 +68,18 @@ void NNF(dense_backward)(real *dinp, real *dweight, real *dbias, const real *dou
     }
     if (dinp)
         DENSE_GEMM(NN_GEMM_NT, B, C, OC, dout, OC, weight, OC, dinp, C);
+}
+
+/* weight (C,OC) -= lr · inp^T · dout, for C of the layer's input columns
+ * (inp's rows ld apart): dense_backward's weight gradient and a plain SGD
+ * step on it as one BLAS product, C_out = (-lr)·(inp^T·dout) + C (beta 1).
+ * The gradient is never stored: for a wide first layer at a small batch
+ * (784 x 100 at 16 rows a block) storing it cost a zeroing pass and a
+ * write of the whole matrix, then a step reading it back, each as long as
+ * the product. Rounds lr·g together with the add (the BLAS kernel's fma)
+ * where sgd_update rounds it first: the same step to within an ulp. */
+void NNF(dense_weight_sgd_step)(real *weight, const real *dout, const real *inp, int B, int C,
+                                int OC, int ld, real lr) {
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, B, -lr, inp, ld, dout, OC, (real)1,
+         weight, OC);
 }

@@ -213,16 +213,17 @@ static int clamp_threads(int threads) {
     return threads < 1 ? 1 : threads > NN_MAX_THREADS ? NN_MAX_THREADS : threads;
 }
 
-/* One gradient buffer per row block, then one scratch region per thread,
- * holding a block's rows or a validation chunk's, whichever is larger. */
+/* One gradient buffer per row block, then one scratch region per row block
+ * (training uses no more threads than blocks), holding a block's rows or a
+ * validation chunk's, whichever is larger. */
 int64_t nn_train_workspace_len(const nn_config *cfg, int batch_size, int threads, int gather,
                                int fwd_rows) {
+    (void)threads;
     int blocks = nn_row_blocks(cfg, batch_size);
-    int T = clamp_threads(threads) < blocks ? clamp_threads(threads) : blocks;
     int64_t rows = block_rows_cap(cfg, batch_size);
     if (fwd_rows > rows) rows = fwd_rows;
     return (int64_t)blocks * nn_param_count(cfg) +
-           (int64_t)T * (rows * nn_row_width(cfg, gather) + nn_scratch_extra(cfg));
+           (int64_t)blocks * (rows * nn_row_width(cfg, gather) + nn_scratch_extra(cfg));
 }
 
 int64_t nn_forward_workspace_len(const nn_config *cfg, int chunk_rows, int threads) {

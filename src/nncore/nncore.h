@@ -192,10 +192,16 @@ double nn_learning_rate(const nn_config *cfg, int64_t iterations);
 /* How many row blocks a batch of m rows is split into (1 for small
  * networks, below cfg->parallel_min_flops of forward work per batch). */
 int nn_row_blocks(const nn_config *cfg, int64_t m);
+/* Whether training takes a batch of m rows' first-stage weight step inside
+ * the product that forms its gradient (plain SGD, a dense first stage wide
+ * enough for OpenBLAS; see folds_first_weight in train.c). Like the row
+ * blocks, a function of the network and m (and the small-GEMM mode) alone. */
+int nn_folds_first_weight(const nn_config *cfg, int64_t m);
 /* Length of the scratch buffer network_train_epochs needs for batches of
- * batch_size rows on up to `threads` threads, with a validation pass in
- * chunks of fwd_rows rows (0: none); gather: whether rows are gathered by a
- * permutation, which needs room for a copy of each block. */
+ * batch_size rows, with a validation pass in chunks of fwd_rows rows (0:
+ * none); gather: whether rows are gathered by a permutation, which needs
+ * room for a copy of each block. The same for every thread count (each row
+ * block has its own scratch; `threads` is kept for callers). */
 int64_t nn_train_workspace_len(const nn_config *cfg, int batch_size, int threads, int gather,
                                int fwd_rows);
 /* Length of the scratch buffer network_forward needs for chunks of
@@ -240,6 +246,8 @@ int nn_blas_threads(void);
                           int B, int C, int OC, int act, real zmin);                        \
     void dense_backward##S(real *dinp, real *dweight, real *dbias, const real *dout,        \
                            const real *inp, const real *weight, int B, int C, int OC);      \
+    void dense_weight_sgd_step##S(real *weight, const real *dout, const real *inp, int B,   \
+                                  int C, int OC, int ld, real lr);                          \
     /* losses.c */                                                                          \
     double softmax_cross_entropy_forward##S(real *probs, const real *logits, const real *y, \
                                             int B, int K, real zmin, real eps);             \

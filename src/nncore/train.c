@@ -16,9 +16,11 @@
  * Interruption: the calling thread calls the caller's hook (nn_hook) between
  * batches; a non-zero return stops the call before the next batch's update,
  * so the parameters are always those after a completed batch. */
+#include <limits.h>
 #include <string.h>
 #include "real.h"
 #include "parallel.h"
+#include "gemm_small.h"
 
 typedef struct {
     real *xbuf, *ybuf, *acts[NN_MAX_LAYERS], *delta[2];
@@ -280,6 +282,25 @@ static int sums_in_step(const nn_config *cfg) {
     return 1;
 }
 
+/* Whether a batch of m rows takes stage 0's weight step inside the product
+ * that forms its gradient (dense_weight_sgd_step), block by block, instead
+ * of storing the gradient and stepping from it: under the same plain SGD as
+ * sums_in_step (sum_in_step), for a dense, trainable first stage whose
+ * gradient product goes to OpenBLAS (the wide ones: our small kernels
+ * overwrite their output and have no beta = 1 form). A function of the
+ * network, m and the small-GEMM mode, never of the thread count. */
+static int folds_first_weight(const nn_config *cfg, int m, int sum_in_step) {
+    if (!sum_in_step || cfg->kinds[0] != NN_LAYER_DENSE || cfg->frozen[0]) return 0;
+    const int blocks = nn_row_blocks(cfg, m);
+    return !nn_gemm_uses_small(NN_GEMM_TN, cfg->sizes[0], cfg->sizes[1], (m + blocks - 1) / blocks);
+}
+
+#ifdef NN_REAL_FLOAT /* precision-free: defined once, in the float build */
+int nn_folds_first_weight(const nn_config *cfg, int64_t m) {
+    return m >= 1 && m <= INT_MAX && folds_first_weight(cfg, (int)m, sums_in_step(cfg));
+}
+#endif
+
 static int clips_by_norm(const nn_config *cfg) {
     return cfg->clipnorm > 0 || cfg->global_clipnorm > 0;
 }
@@ -325,16 +346,20 @@ static void update_range(const nn_config *cfg, real *params, real *opt_state, re
  * every step is elementwise, so a stage's weight and bias (adjacent in the
  * parameter vector) are updated by one call each: the same bits, half the
  * calls, which counts for small networks. grads2: the second row block's
- * gradients when the step sums them in (sums_in_step), else NULL. */
+ * gradients when the step sums them in (sums_in_step), else NULL.
+ * skip_first_weight: stage 0's weight is stepped elsewhere (see
+ * folds_first_weight). */
 static void update_slice(const nn_config *cfg, const scratch *s, real *params,
                          real *opt_state, real *grads, const real *grads2, int64_t P,
-                         int64_t lo, int64_t hi, int64_t step, const double *scales) {
+                         int64_t lo, int64_t hi, int64_t step, const double *scales,
+                         int skip_first_weight) {
     real lr = (real)nn_learning_rate(cfg, step - 1), u_product[2] = {0, 0};
     if (cfg->optimizer == NN_OPT_NADAM) nadam_products(cfg, opt_state, P, step, u_product);
     for (int l = 0; l < cfg->n_layers; l++) {
         if (cfg->frozen[l]) continue;
         int64_t off[2], len[2];
         for (int v = 0; v < 2; v++) len[v] = stage_variable(cfg, s, l, v, &off[v]);
+        if (l == 0 && skip_first_weight) len[0] = 0;
         if (!scales && len[0] && len[1] && off[0] + len[0] == off[1]) {
             len[0] += len[1]; /* one range: the weight, then the bias */
             len[1] = 0;
@@ -352,10 +377,12 @@ static void update_slice(const nn_config *cfg, const scratch *s, real *params,
  * (the batch mean's 1/m folded in) down to the first stage's parameters:
  * their gradients overwrite grads. All gradients are formed before any
  * parameter moves, so each stage's error uses the parameters of the
- * forward pass. delta and spare are the two delta buffers (clobbered). */
+ * forward pass. delta and spare are the two delta buffers (clobbered).
+ * first_delta: NULL, or stage 0 (dense) leaves its weight gradient unformed
+ * and *first_delta points at its dL/dz instead (see folds_first_weight). */
 static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
                             const real *params, const real *xb, int mt, int m, real *delta,
-                            real *spare, const pass *ps) {
+                            real *spare, const pass *ps, const real **first_delta) {
     const int last = cfg->n_layers - 1;
     for (int l = last; l >= 0; l--) {
         const real *inp = l ? s->acts[l - 1] : xb;
@@ -387,8 +414,10 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
         default: {
             if (l != last) NNF(activation_backward)(delta, delta, s->acts[l], NULL, mt, n, act);
             real *dinp = l ? spare : NULL;
-            NNF(dense_backward)(dinp, grads + s->w_off[l], BIAS(grads, s, l), delta, inp,
-                                params + s->w_off[l], mt, cfg->sizes[l], n);
+            if (!l && first_delta) *first_delta = delta;
+            NNF(dense_backward)(dinp, !l && first_delta ? NULL : grads + s->w_off[l],
+                                BIAS(grads, s, l), delta, inp, params + s->w_off[l], mt,
+                                cfg->sizes[l], n);
             if (l) {
                 spare = delta;
                 delta = dinp;
@@ -417,12 +446,14 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
  * scaled by w_i m / wsum, and the returned sum is m / wsum times the rows'
  * weighted loss sum, so an epoch's total stays "rows times mean loss" per
  * batch (scikit-learn's sample_weight). prefetch: fetch each next gathered
- * row ahead (see PREFETCH_MIN_BYTES). */
+ * row ahead (see PREFETCH_MIN_BYTES). fold: NULL, or stage 0's weight
+ * gradient is left unformed and fold[0], fold[1] are set to the rows' input
+ * and stage 0's dL/dz, from which its step is taken (folds_first_weight). */
 static double block_gradients(const nn_config *cfg, const scratch *s, real *grads,
-                                const real *params, const real *x, const real *y,
+                              const real *params, const real *x, const real *y,
                               const int64_t *perm, int64_t r0, int mt, int m,
                               int64_t *counts, const real *sw, double wsum,
-                              const pass *ps, int prefetch) {
+                              const pass *ps, int prefetch, const real **fold) {
     const int L = cfg->n_layers, F = cfg->sizes[0], K = cfg->sizes[L];
     const real *xb = x + r0 * F, *yb = y + r0 * K;
     if (perm) {
@@ -475,7 +506,8 @@ static double block_gradients(const nn_config *cfg, const scratch *s, real *grad
         NNF(activation_backward)(spare, spare, a_out, NULL, mt, K, cfg->activations[L - 1]);
         for (int64_t i = 0; i < n; i++) delta[i] += spare[i];
     }
-    stages_backward(cfg, s, grads, params, xb, mt, m, delta, spare, ps);
+    if (fold) fold[0] = xb;
+    stages_backward(cfg, s, grads, params, xb, mt, m, delta, spare, ps, fold ? &fold[1] : NULL);
     return loss;
 }
 
@@ -520,6 +552,8 @@ typedef struct {
     int T;                            /* threads */
     scratch s[NN_MAX_THREADS];
     real *grads[NN_ROW_BLOCKS];       /* one gradient buffer per row block */
+    /* a folded batch's rows and stage-0 dL/dz per block (folds_first_weight) */
+    const real *fold[NN_ROW_BLOCKS][2];
     nn_barrier barrier;
     const nn_hook *hook;
     atomic_int stop;                  /* set by the hook's caller, thread 0 */
@@ -544,7 +578,9 @@ typedef struct {
 } job;
 
 /* Carves the workspace: `blocks` gradient buffers, then one scratch region
- * of `rows` rows per thread. */
+ * of `rows` rows per row block or thread, whichever are more: a block's
+ * rows and deltas stay in its own region until the batch's update (see
+ * folds_first_weight), and thread t's forward passes use region t. */
 static void plan(job *j, const nn_config *cfg, real *work, int blocks, int64_t rows, int T,
                  int gather) {
     const int64_t P = nn_param_count(cfg);
@@ -553,7 +589,8 @@ static void plan(job *j, const nn_config *cfg, real *work, int blocks, int64_t r
     for (int k = 0; k < blocks; k++) j->grads[k] = work + k * P;
     real *regions = work + (int64_t)blocks * P;
     int64_t region = rows * nn_row_width(cfg, gather) + nn_scratch_extra(cfg);
-    for (int t = 0; t < T; t++) carve(cfg, regions + t * region, rows, gather, &j->s[t]);
+    for (int r = 0; r < (blocks > T ? blocks : T); r++)
+        carve(cfg, regions + r * region, rows, gather, &j->s[r]);
     nn_barrier_init(&j->barrier, T);
     atomic_init(&j->stop, 0);
 }
@@ -593,6 +630,27 @@ static void forward_part(job *j, int t, int epoch) {
     }
 }
 
+/* Stage 0's weight step for a folded batch of m rows in `blocks` blocks
+ * (folds_first_weight), at update number step: the weight's rows (the
+ * layer's inputs) in NN_ROW_BLOCKS fixed parts, part p on thread p % T,
+ * each part stepped by every block's product in block order. The parts
+ * depend on the network alone, so every thread count makes the same calls
+ * and gets the same bits. */
+static void first_weight_steps(job *j, int t, int m, int blocks, int64_t step) {
+    const nn_config *cfg = j->cfg;
+    const int F = cfg->sizes[0], H = cfg->sizes[1];
+    const real lr = (real)nn_learning_rate(cfg, step - 1);
+    real *w = j->params + j->s[0].w_off[0];
+    for (int p = t; p < NN_ROW_BLOCKS; p += j->T) {
+        const int f0 = F * p / NN_ROW_BLOCKS, f1 = F * (p + 1) / NN_ROW_BLOCKS;
+        for (int k = 0; k < blocks && f1 > f0; k++) {
+            int rows = (int)((int64_t)m * (k + 1) / blocks - (int64_t)m * k / blocks);
+            NNF(dense_weight_sgd_step)(w + (int64_t)f0 * H, j->fold[k][1], j->fold[k][0] + f0,
+                                       rows, f1 - f0, H, F, lr);
+        }
+    }
+}
+
 static double chunk_total(const job *j) {
     double total = 0;
     if (!j->chunk_loss) return 0;
@@ -607,7 +665,7 @@ static void train_thread(void *arg, int t) {
     const int T = j->T;
     const int64_t P = nn_param_count(cfg), lo = P * t / T, hi = P * (t + 1) / T;
     const int64_t batches = (j->n + j->batch_size - 1) / j->batch_size;
-    const scratch *s = &j->s[t];
+    const scratch *s = &j->s[t]; /* for the layout; block k's rows use j->s[k] */
     real *grads = j->grads[0]; /* the blocks are summed into block 0's buffer,
                                 * or inside the step (sums_in_step) */
     int64_t step = j->step;
@@ -623,7 +681,7 @@ static void train_thread(void *arg, int t) {
         memset(counts, 0, sizeof(int64_t) * (size_t)C);
         for (int64_t start = 0; start < j->n; start += j->batch_size, b++) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
-            int blocks = nn_row_blocks(cfg, m);
+            int blocks = nn_row_blocks(cfg, m), fold = folds_first_weight(cfg, m, sum_in_step);
             /* what the batch's weighted loss is divided by: its rows, or its
              * weight sum, formed in row order on every thread */
             double wsum = m;
@@ -639,10 +697,11 @@ static void train_thread(void *arg, int t) {
                 int64_t r0 = start + (int64_t)m * k / blocks;
                 int64_t r1 = start + (int64_t)m * (k + 1) / blocks;
                 pass ps = {1, step + 1, r0 - start};
-                j->block_loss[k] = block_gradients(cfg, s, j->grads[k], j->params, j->x, j->y,
-                                                   perm, r0, (int)(r1 - r0), m,
+                j->block_loss[k] = block_gradients(cfg, &j->s[k], j->grads[k], j->params, j->x,
+                                                   j->y, perm, r0, (int)(r1 - r0), m,
                                                    j->counts ? j->block_counts[k] : NULL,
-                                                   j->sw, wsum, &ps, prefetch);
+                                                   j->sw, wsum, &ps, prefetch,
+                                                   fold ? j->fold[k] : NULL);
             }
             nn_barrier_wait(&j->barrier);
             /* thread 0 set the flag (if at all) before this barrier */
@@ -662,7 +721,8 @@ static void train_thread(void *arg, int t) {
                 nn_barrier_wait(&j->barrier);
             }
             update_slice(cfg, s, j->params, j->opt_state, grads, grads2, P, lo, hi, step,
-                         clips_by_norm(cfg) ? j->clip_scale : NULL);
+                         clips_by_norm(cfg) ? j->clip_scale : NULL, fold);
+            if (fold) first_weight_steps(j, t, m, blocks, step);
             if (t == 0) {
                 /* one block with batch normalization: its statistics are thread 0's */
                 for (int l = 0; l < cfg->n_layers; l++)
