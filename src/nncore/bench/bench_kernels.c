@@ -16,9 +16,10 @@
  * and for whole epochs (network_train_epoch on synthetic data) the ratio to
  * the epoch's GEMMs alone: the floor benchmarks/train.py also measures.
  *
- * Usage: bench_kernels [--quick] [--threads N] [--threshold] [--epochs N]
+ * Usage: bench_kernels [--quick] [--threads N] [--threshold] [--epochs N [--full-batch]]
  * (--epochs N: only the fixed breast-cancer training workload, for
- * instruction counts; see count_epochs.)
+ * instruction counts; see count_epochs. --full-batch: DualLayer's
+ * full-batch epochs instead of MinibatchNetwork's.)
  *
  * This file includes itself once per precision (BENCH_BODY below): the
  * kernels are written once over `real`, and so are their benchmarks. */
@@ -148,6 +149,7 @@ static double peak_gflops(int bytes) {
 
 static int threshold_sweep;
 static int count_epochs; /* --epochs N */
+static int count_full_batch; /* --full-batch */
 
 #define BENCH_BODY
 #define real float
@@ -183,8 +185,11 @@ int main(int argc, char **argv) {
             bench_threads_setting = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) {
             count_epochs = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--full-batch")) {
+            count_full_batch = 1;
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--threads N] [--threshold] [--epochs N]\n",
+            fprintf(stderr,
+                    "usage: %s [--quick] [--threads N] [--threshold] [--epochs N [--full-batch]]\n",
                     argv[0]);
             return 2;
         }
@@ -714,12 +719,14 @@ static void S(sweep)(void) {
 
 /* --epochs N: the book's breast-cancer MinibatchNetwork (30-10-1 sigmoid,
  * l2 = 0.01, batch 32, 364 synthetic rows in one shuffled order) trained for
- * N epochs in one network_train_epochs call, and nothing else: a fixed
+ * N epochs in one network_train_epochs call, or with --full-batch its
+ * DualLayer (the 364 rows in order as one batch), and nothing else: a fixed
  * workload to count instructions with (valgrind --tool=callgrind), which
  * unlike time does not move with the machine. Prints the loss sum to 17
  * digits, so two builds can be seen to compute the same bits. */
 static int S(count_epochs)(int epochs) {
-    enum { N = 364, F = 30, H = 10, BATCH = 32 };
+    enum { N = 364, F = 30, H = 10 };
+    const int BATCH = count_full_batch ? N : 32;
     nn_config cfg = S(book_config)(F, H, 1);
     cfg.l2 = 0.01;
     int T = core_threads();
@@ -735,13 +742,14 @@ static int S(count_epochs)(int epochs) {
     for (int e = 0; e < epochs; e++)
         for (int i = 0; i < N; i++) perms[(int64_t)e * N + i] = (i * 97 + e * 31) % N;
     double start = now();
-    int rc = S(network_train_epochs)(&cfg, params, NULL, work, T, x, y, N, perms, epochs, BATCH,
+    int rc = S(network_train_epochs)(&cfg, params, NULL, work, T, x, y, N,
+                                     count_full_batch ? NULL : perms, epochs, BATCH,
                                      NULL, NULL, 0, 0, NULL, NULL, NULL, &step, &done, loss,
                                      penalty, NULL, NULL);
     double seconds = now() - start, total = 0;
     for (int e = 0; e < done; e++) total += loss[e];
-    printf("%s 30-10-1 b32, 364 rows, %d epochs on %d thread(s): status %d, loss sum %.17g, "
-           "%.2f us an epoch\n", PREC, epochs, T, rc, total, seconds / epochs * 1e6);
+    printf("%s 30-10-1 b%d, 364 rows, %d epochs on %d thread(s): status %d, loss sum %.17g, "
+           "%.2f us an epoch\n", PREC, BATCH, epochs, T, rc, total, seconds / epochs * 1e6);
     free(perms); free(params); free(work); free(x); free(y); free(loss); free(penalty);
     return rc;
 }
