@@ -8,11 +8,14 @@ import dataclasses
 import io
 import itertools
 import math
+import os
 import re
 
 import numpy as np
 import pytest
 
+import nnbook
+from nnbook import _nncore as core
 from nnbook import keras, reference
 from nnbook.keras import Sequential, callbacks, initializers, losses, optimizers, utils
 from nnbook.keras.layers import Dense
@@ -107,6 +110,34 @@ def test_one_epoch_equals_numpy_reference(hidden, loss, opt):
     assert step == math.ceil(37 / 8)
     np.testing.assert_allclose(_flat(model.get_weights()), params, rtol=1e-10, atol=1e-12)
     assert history.history["loss"][0] == pytest.approx(loss_sum / len(x), rel=1e-10)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_chapter_7_model_under_sgd_equals_numpy_reference(threads):
+    # Keras's default optimizer on the book's 784-100-10 model: the first
+    # layer's weight is wide enough that the core takes its SGD step inside
+    # the product forming its gradient (CoreConfig.folds_first_weight)
+    x, labels = _data(n=80, features=784, classes=10, seed=3)
+    y = utils.to_categorical(labels, 10)
+    model = Sequential([Dense(100, activation="sigmoid", input_shape=(784,)),
+                        Dense(10, activation="softmax")], dtype="float64")
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    start = _flat(model.get_weights())
+    folds = core.CoreConfig(**dataclasses.asdict(_spec(model))).folds_first_weight(32)
+    assert folds == (os.environ.get("NNBOOK_SMALL_GEMM") != "always")
+    before = nnbook.get_num_threads()
+    nnbook.set_num_threads(threads)
+    try:
+        history = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    finally:
+        nnbook.set_num_threads(before)
+    params, state, step, losses = start, None, 0, []
+    for _ in range(2):
+        params, state, step, loss_sum = reference.network_train_epoch(
+            _spec(model), params, x, y, batch_size=32, opt_state=state, step=step)
+        losses.append(loss_sum / len(x))
+    np.testing.assert_allclose(_flat(model.get_weights()), params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(history.history["loss"], losses, rtol=1e-10)
 
 
 @pytest.mark.parametrize("hidden,loss", list(itertools.product(["sigmoid", "tanh", "linear"],

@@ -568,6 +568,7 @@ def dense_weight_sgd_step(w, dout, x, lr):
     """
     return w - _as(lr, w) * (x.T @ dout)
 
+
 # ---------------------------------------------------------------------------
 # Losses. Why the output error is simply a - y: for sigmoid + binary
 # cross-entropy and softmax + categorical cross-entropy, dL/dz = a - y because
