@@ -158,20 +158,25 @@ def test_dense_backward_skips_empty_outputs(dtype, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("B,C,OC", DENSE_SHAPES + [(16, 784, 100)])
 @pytest.mark.parametrize("part", ["all", "first", "last"])
-def test_dense_weight_sgd_step_matches_reference(dtype, B, C, OC, part, rng):
+@pytest.mark.parametrize("keep", [1.0, 0.875])
+def test_dense_weight_sgd_step_matches_reference(dtype, B, C, OC, part, keep, rng):
     # the step on all of the weight's rows, or on one part of them read from
-    # the middle of the input's rows (the core steps a wide layer in parts)
+    # the middle of the input's rows (the core steps a wide layer in parts);
+    # keep < 1: an L2 penalty's shrinking folded in
     x, dout = random(rng, (B, C), dtype), random(rng, (B, OC), dtype)
     w = random(rng, (C, OC), dtype)
     c0, c1 = {"all": (0, C), "first": (0, (C + 1) // 2), "last": (C // 2, C)}[part]
     got = w[c0:c1].copy()
     x_before = x.copy()
-    core.dense_weight_sgd_step(got, dout, x, 0.3, col0=c0)
-    assert_close(got, ref.dense_weight_sgd_step(w[c0:c1], dout, x[:, c0:c1], 0.3), dtype)
-    # and it is dense_backward's dw with sgd_update's step
+    core.dense_weight_sgd_step(got, dout, x, 0.3, col0=c0, keep=keep)
+    assert_close(got, ref.dense_weight_sgd_step(w[c0:c1], dout, x[:, c0:c1], 0.3, keep), dtype)
+    # and it is dense_backward's dw, plus the book's l2 penalty gradient,
+    # with sgd_update's step (keep = 1 - lr l2 / m)
     dw = np.empty((C, OC), dtype)
     core.dense_backward(np.empty((0, 0), dtype), dw, np.empty(0, dtype), dout, x, w)
-    assert_close(got, ref.sgd_update(w[c0:c1], dw[c0:c1], 0.3), dtype)
+    l2_over_m = (1 - keep) / 0.3
+    penalised = ref.l1_l2_penalty_backward(dw[c0:c1], w[c0:c1], 0.0, l2_over_m, 1.0)
+    assert_close(got, ref.sgd_update(w[c0:c1], penalised, 0.3), dtype)
     np.testing.assert_array_equal(x, x_before)
 
 

@@ -104,11 +104,20 @@ GEMM_MODE = os.environ.get("NNBOOK_SMALL_GEMM", "auto")
 FOLDED = GEMM_MODE != "always"   # "always": our kernels for every product, no fold
 
 
+# SGD whose first-layer step is linear in the weight: plain, or shrunk by an
+# L2 penalty (the book's, Keras's kernel regularizer with others on the
+# second layer) or weight decay
+FOLDING = {"plain": {}, "l2": dict(l2=0.5),
+           "keras l2": dict(kernel_l2=[0.01, 0.02], kernel_l1=[0.0, 0.01], bias_l2=[0.01, 0.0]),
+           "weight decay": dict(weight_decay=0.05)}
+
+
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
-def test_a_folded_first_layer_matches_the_reference_on_every_thread_count(dtype, rtol):
-    # plain SGD: 32-row batches step the 700 x 100 weight inside its
-    # gradient's product; the last batch of 4 rows (one block) is small
-    spec, config, params, x, y = problem("wide", dtype, n=100, learning_rate=0.05)
+@pytest.mark.parametrize("settings", FOLDING.values(), ids=FOLDING.keys())
+def test_a_folded_first_layer_matches_the_reference_on_every_thread_count(dtype, rtol, settings):
+    # 32-row batches step the 700 x 100 weight inside its gradient's
+    # product; the last batch of 4 rows (one block) is small
+    spec, config, params, x, y = problem("wide", dtype, n=100, learning_rate=0.05, **settings)
     assert config.folds_first_weight(32) == FOLDED
     assert config.folds_first_weight(4) == (GEMM_MODE == "never")
     rng = np.random.default_rng(4)
@@ -127,10 +136,11 @@ def test_a_folded_first_layer_matches_the_reference_on_every_thread_count(dtype,
     np.testing.assert_allclose(base, r_params, rtol=rtol, atol=rtol * 1e-2)
 
 
-@pytest.mark.parametrize("settings", [dict(optimizer="momentum", momentum=0.9), dict(l2=0.01),
-                                      dict(optimizer="adam"), dict(clipvalue=1.0)],
-                         ids=["momentum", "l2", "adam", "clipvalue"])
-def test_only_plain_sgd_folds_the_first_weight(settings):
+@pytest.mark.parametrize("settings", [dict(optimizer="momentum", momentum=0.9), dict(l1=0.01),
+                                      dict(kernel_l1=[0.01, 0.0]), dict(optimizer="adam"),
+                                      dict(clipvalue=1.0), dict(frozen=[True, False])],
+                         ids=["momentum", "l1", "keras l1", "adam", "clipvalue", "frozen"])
+def test_only_a_step_linear_in_the_weight_is_folded(settings):
     _, plain, *_ = problem("wide", np.float64)
     _, config, *_ = problem("wide", np.float64, **settings)
     assert plain.folds_first_weight(32) == FOLDED

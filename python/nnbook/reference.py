@@ -555,18 +555,23 @@ def dense_backward(dout, x, w):
     return dinp, dw, db
 
 
-def dense_weight_sgd_step(w, dout, x, lr):
-    """A plain SGD step on a dense layer's weights from its weight gradient
+def dense_weight_sgd_step(w, dout, x, lr, keep=1.0):
+    """An SGD step on a dense layer's weights from its weight gradient
     ``x.T @ dout`` (dense_backward's dw), without keeping the gradient: what
-    the core does for a wide first layer under plain SGD.
+    the core does for a wide first layer under SGD. keep < 1 is an L2
+    penalty's or weight decay's shrinking folded in: with the book's l2,
+    ``keep = 1 - lr * l2 / m`` gives ``w - lr * (dw + l2 * w / m)``.
 
     Example
     -------
     >>> dense_weight_sgd_step(np.array([[1.0], [1.0]]), np.array([[1.0]]),
     ...                       np.array([[2.0, 3.0]]), 0.5).ravel()
     array([ 0. , -0.5])
+    >>> dense_weight_sgd_step(np.array([[1.0]]), np.array([[1.0]]), np.array([[2.0]]),
+    ...                       0.5, keep=0.5).ravel()
+    array([-0.5])
     """
-    return w - _as(lr, w) * (x.T @ dout)
+    return _as(keep, w) * w - _as(lr, w) * (x.T @ dout)
 
 
 # ---------------------------------------------------------------------------

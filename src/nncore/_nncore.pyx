@@ -98,8 +98,8 @@ cdef extern from "nncore.h" nogil:
     void dense_forward_f64(double *out, const double *inp, const double *weight, const double *bias, int B, int C, int OC, int act, double zmin)
     void dense_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight, int B, int C, int OC)
     void dense_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout, const double *inp, const double *weight, int B, int C, int OC)
-    void dense_weight_sgd_step_f32(float *weight, const float *dout, const float *inp, int B, int C, int OC, int ld, float lr)
-    void dense_weight_sgd_step_f64(double *weight, const double *dout, const double *inp, int B, int C, int OC, int ld, double lr)
+    void dense_weight_sgd_step_f32(float *weight, const float *dout, const float *inp, int B, int C, int OC, int ld, float lr, float keep)
+    void dense_weight_sgd_step_f64(double *weight, const double *dout, const double *inp, int B, int C, int OC, int ld, double lr, double keep)
     double softmax_cross_entropy_forward_f32(float *probs, const float *logits, const float *y, int B, int K, float zmin, float eps)
     double softmax_cross_entropy_forward_f64(double *probs, const double *logits, const double *y, int B, int K, double zmin, double eps)
     double binary_cross_entropy_forward_f32(float *probs, const float *logits, const float *y, int64_t n, float zmin, float eps)
@@ -856,18 +856,19 @@ def l1_l2_penalty_backward(real[::1] dweight, const real[::1] weight, double l1,
 
 
 def dense_weight_sgd_step(real[:, ::1] weight, const real[:, ::1] dout, const real[:, ::1] inp,
-                          double lr, int col0=0):
-    """weight -= lr * inp[:, col0:col0 + C].T @ dout, C = weight's rows (the
-    weight gradient of dense_backward and a plain SGD step, in one product)."""
+                          double lr, int col0=0, double keep=1.0):
+    """weight = keep * weight - lr * inp[:, col0:col0 + C].T @ dout, C = weight's
+    rows (the weight gradient of dense_backward and an SGD step, in one
+    product; keep < 1 folds in an L2 penalty or weight decay)."""
     cdef int C = weight.shape[0], OC = weight.shape[1], B = inp.shape[0], F = inp.shape[1]
     _need(B >= 1 and C >= 1 and OC >= 1, "dense_weight_sgd_step needs non-empty inputs")
     _need(0 <= col0 and col0 + C <= F, "inp must have columns col0 .. col0 + weight's rows")
     _need(dout.shape[0] == B and dout.shape[1] == OC, "dout must be (B, OC)")
     with nogil:
         if real is float:
-            dense_weight_sgd_step_f32(&weight[0, 0], &dout[0, 0], &inp[0, col0], B, C, OC, F, <float>lr)
+            dense_weight_sgd_step_f32(&weight[0, 0], &dout[0, 0], &inp[0, col0], B, C, OC, F, <float>lr, <float>keep)
         else:
-            dense_weight_sgd_step_f64(&weight[0, 0], &dout[0, 0], &inp[0, col0], B, C, OC, F, lr)
+            dense_weight_sgd_step_f64(&weight[0, 0], &dout[0, 0], &inp[0, col0], B, C, OC, F, lr, keep)
 
 
 def sgd_update(real[::1] param, const real[::1] grad, double lr, const real[::1] grad2=None):

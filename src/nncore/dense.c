@@ -70,16 +70,17 @@ void NNF(dense_backward)(real *dinp, real *dweight, real *dbias, const real *dou
         DENSE_GEMM(NN_GEMM_NT, B, C, OC, dout, OC, weight, OC, dinp, C);
 }
 
-/* weight (C,OC) -= lr · inp^T · dout, for C of the layer's input columns
- * (inp's rows ld apart): dense_backward's weight gradient and a plain SGD
- * step on it as one BLAS product, C_out = (-lr)·(inp^T·dout) + C (beta 1).
- * The gradient is never stored: for a wide first layer at a small batch
- * (784 x 100 at 16 rows a block) storing it cost a zeroing pass and a
+/* weight (C,OC) = keep · weight - lr · inp^T · dout, for C of the layer's
+ * input columns (inp's rows ld apart): dense_backward's weight gradient and
+ * an SGD step on it as one BLAS product, alpha = -lr, beta = keep (1 for
+ * plain SGD; below 1 where an L2 penalty or weight decay shrinks the
+ * weight). The gradient is never stored: for a wide first layer at a small
+ * batch (784 x 100 at 16 rows a block) storing it cost a zeroing pass and a
  * write of the whole matrix, then a step reading it back, each as long as
  * the product. Rounds lr·g together with the add (the BLAS kernel's fma)
  * where sgd_update rounds it first: the same step to within an ulp. */
 void NNF(dense_weight_sgd_step)(real *weight, const real *dout, const real *inp, int B, int C,
-                                int OC, int ld, real lr) {
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, B, -lr, inp, ld, dout, OC, (real)1,
+                                int OC, int ld, real lr, real keep) {
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, B, -lr, inp, ld, dout, OC, keep,
          weight, OC);
 }

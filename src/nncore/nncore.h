@@ -247,7 +247,7 @@ int nn_blas_threads(void);
     void dense_backward##S(real *dinp, real *dweight, real *dbias, const real *dout,        \
                            const real *inp, const real *weight, int B, int C, int OC);      \
     void dense_weight_sgd_step##S(real *weight, const real *dout, const real *inp, int B,   \
-                                  int C, int OC, int ld, real lr);                          \
+                                  int C, int OC, int ld, real lr, real keep);               \
     /* losses.c */                                                                          \
     double softmax_cross_entropy_forward##S(real *probs, const real *logits, const real *y, \
                                             int B, int K, real zmin, real eps);             \

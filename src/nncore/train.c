@@ -246,10 +246,12 @@ static int64_t stage_variable(const nn_config *cfg, const scratch *s, int l, int
 /* The penalties' gradients on the part of the slice [lo, hi) in stage l:
  * the book's (l1 sign W + l2 W)/m on dense weights (m: the batch's rows, or
  * its weight sum when rows are weighted), and Keras's regularizers'
- * l1 sign v + 2 l2 v on kernels and biases. */
+ * l1 sign v + 2 l2 v on kernels and biases; skip_weight: only the bias's
+ * (the weight's step is folded: folds_first_weight). */
 static void penalty_gradients(const nn_config *cfg, const scratch *s, real *grads,
-                              const real *params, int l, int64_t lo, int64_t hi, double m) {
-    for (int v = 0; v < 2; v++) {
+                              const real *params, int l, int64_t lo, int64_t hi, double m,
+                              int skip_weight) {
+    for (int v = skip_weight; v < 2; v++) {
         int64_t off, len = stage_variable(cfg, s, l, v, &off);
         double l1 = v ? cfg->bias_l1[l] : cfg->kernel_l1[l];
         double l2 = v ? cfg->bias_l2[l] : cfg->kernel_l2[l];
@@ -282,27 +284,41 @@ static int sums_in_step(const nn_config *cfg) {
     return 1;
 }
 
+static int clips_by_norm(const nn_config *cfg) {
+    return cfg->clipnorm > 0 || cfg->global_clipnorm > 0;
+}
+
 /* Whether a batch of m rows takes stage 0's weight step inside the product
  * that forms its gradient (dense_weight_sgd_step), block by block, instead
- * of storing the gradient and stepping from it: under the same plain SGD as
- * sums_in_step (sum_in_step), for a dense, trainable first stage whose
- * gradient product goes to OpenBLAS (the wide ones: our small kernels
- * overwrite their output and have no beta = 1 form). A function of the
+ * of storing the gradient and stepping from it: under SGD without momentum
+ * or clipping, whose step on that weight is then linear in it (an L2
+ * penalty and weight decay only scale it: see first_weight_keep; an L1
+ * penalty's sign(W) does not fold), for a dense, trainable first stage
+ * whose gradient product goes to OpenBLAS (the wide ones: our small kernels
+ * overwrite their output and have no beta form). A function of the
  * network, m and the small-GEMM mode, never of the thread count. */
-static int folds_first_weight(const nn_config *cfg, int m, int sum_in_step) {
-    if (!sum_in_step || cfg->kinds[0] != NN_LAYER_DENSE || cfg->frozen[0]) return 0;
+static int folds_first_weight(const nn_config *cfg, int m) {
+    if (cfg->optimizer != NN_OPT_SGD || cfg->clipvalue > 0 || clips_by_norm(cfg) ||
+        cfg->kinds[0] != NN_LAYER_DENSE || cfg->frozen[0] || cfg->l1 != 0 ||
+        cfg->kernel_l1[0] != 0)
+        return 0;
     const int blocks = nn_row_blocks(cfg, m);
     return !nn_gemm_uses_small(NN_GEMM_TN, cfg->sizes[0], cfg->sizes[1], (m + blocks - 1) / blocks);
 }
 
 #ifdef NN_REAL_FLOAT /* precision-free: defined once, in the float build */
 int nn_folds_first_weight(const nn_config *cfg, int64_t m) {
-    return m >= 1 && m <= INT_MAX && folds_first_weight(cfg, (int)m, sums_in_step(cfg));
+    return m >= 1 && m <= INT_MAX && folds_first_weight(cfg, (int)m);
 }
 #endif
 
-static int clips_by_norm(const nn_config *cfg) {
-    return cfg->clipnorm > 0 || cfg->global_clipnorm > 0;
+/* What a folded step multiplies stage 0's weight by before subtracting
+ * lr times its gradient: the separate step would apply the weight decay
+ * (W -= lr wd W) and then W -= lr (g + p), with p the penalties' gradient,
+ * the book's l2 W / m (m: the batch's rows or weight sum) and Keras's
+ * 2 l2 W; together W (1 - lr (wd + l2 / m + 2 l2')) - lr g. */
+static double first_weight_keep(const nn_config *cfg, double lr, double m) {
+    return 1.0 - lr * (cfg->weight_decay + cfg->l2 / m + 2.0 * cfg->kernel_l2[0]);
 }
 
 /* Keras's gradient clipping by norm, formed once per update by one thread
@@ -631,22 +647,24 @@ static void forward_part(job *j, int t, int epoch) {
 }
 
 /* Stage 0's weight step for a folded batch of m rows in `blocks` blocks
- * (folds_first_weight), at update number step: the weight's rows (the
- * layer's inputs) in NN_ROW_BLOCKS fixed parts, part p on thread p % T,
- * each part stepped by every block's product in block order. The parts
- * depend on the network alone, so every thread count makes the same calls
- * and gets the same bits. */
-static void first_weight_steps(job *j, int t, int m, int blocks, int64_t step) {
+ * (folds_first_weight), at update number step, wsum: what the batch's loss
+ * is divided by (see first_weight_keep): the weight's rows (the layer's
+ * inputs) in NN_ROW_BLOCKS fixed parts, part p on thread p % T, each part
+ * scaled by the first block's product and stepped by every block's, in
+ * block order. The parts depend on the network alone, so every thread
+ * count makes the same calls and gets the same bits. */
+static void first_weight_steps(job *j, int t, int m, int blocks, int64_t step, double wsum) {
     const nn_config *cfg = j->cfg;
     const int F = cfg->sizes[0], H = cfg->sizes[1];
-    const real lr = (real)nn_learning_rate(cfg, step - 1);
+    const double lr = nn_learning_rate(cfg, step - 1);
+    const real keep = (real)first_weight_keep(cfg, lr, wsum);
     real *w = j->params + j->s[0].w_off[0];
     for (int p = t; p < NN_ROW_BLOCKS; p += j->T) {
         const int f0 = F * p / NN_ROW_BLOCKS, f1 = F * (p + 1) / NN_ROW_BLOCKS;
         for (int k = 0; k < blocks && f1 > f0; k++) {
             int rows = (int)((int64_t)m * (k + 1) / blocks - (int64_t)m * k / blocks);
             NNF(dense_weight_sgd_step)(w + (int64_t)f0 * H, j->fold[k][1], j->fold[k][0] + f0,
-                                       rows, f1 - f0, H, F, lr);
+                                       rows, f1 - f0, H, F, (real)lr, k ? (real)1 : keep);
         }
     }
 }
@@ -672,6 +690,7 @@ static void train_thread(void *arg, int t) {
     double last = t == 0 && j->hook ? nn_seconds() : 0;
     const int prefetch = (double)j->n * cfg->sizes[0] * sizeof(real) >= PREFETCH_MIN_BYTES;
     const int sum_in_step = sums_in_step(cfg);
+    const int64_t first_weight_len = (int64_t)cfg->sizes[0] * cfg->sizes[1];
 
     for (int e = 0; e < j->n_epochs; e++) {
         const int64_t *perm = j->perms ? j->perms + (int64_t)e * j->n : NULL;
@@ -681,7 +700,7 @@ static void train_thread(void *arg, int t) {
         memset(counts, 0, sizeof(int64_t) * (size_t)C);
         for (int64_t start = 0; start < j->n; start += j->batch_size, b++) {
             int m = (int)(j->n - start < j->batch_size ? j->n - start : j->batch_size);
-            int blocks = nn_row_blocks(cfg, m), fold = folds_first_weight(cfg, m, sum_in_step);
+            int blocks = nn_row_blocks(cfg, m), fold = folds_first_weight(cfg, m);
             /* what the batch's weighted loss is divided by: its rows, or its
              * weight sum, formed in row order on every thread */
             double wsum = m;
@@ -708,13 +727,17 @@ static void train_thread(void *arg, int t) {
             if (stopped(j)) goto out;
             /* two blocks under plain SGD: summed in the step (sums_in_step) */
             const real *grads2 = blocks == 2 && sum_in_step ? j->grads[1] : NULL;
+            /* (a folded stage-0 weight has no gradient to sum: its range is skipped) */
+            const int64_t w0 = fold ? s->w_off[0] : hi, w1 = fold ? w0 + first_weight_len : hi;
             for (int k = 1; k < blocks && !grads2; k++) {
                 const real *g = j->grads[k];
-                for (int64_t i = lo; i < hi; i++) grads[i] += g[i];
+                for (int64_t i = lo; i < (hi < w0 ? hi : w0); i++) grads[i] += g[i];
+                for (int64_t i = lo > w1 ? lo : w1; i < hi; i++) grads[i] += g[i];
             }
             step += 1;
             for (int l = 0; l < cfg->n_layers; l++)
-                if (!cfg->frozen[l]) penalty_gradients(cfg, s, grads, j->params, l, lo, hi, wsum);
+                if (!cfg->frozen[l])
+                    penalty_gradients(cfg, s, grads, j->params, l, lo, hi, wsum, l == 0 && fold);
             if (clips_by_norm(cfg)) { /* the norms need every slice's gradients */
                 nn_barrier_wait(&j->barrier);
                 if (t == 0) clip_scales(cfg, s, grads, j->clip_scale);
@@ -722,7 +745,7 @@ static void train_thread(void *arg, int t) {
             }
             update_slice(cfg, s, j->params, j->opt_state, grads, grads2, P, lo, hi, step,
                          clips_by_norm(cfg) ? j->clip_scale : NULL, fold);
-            if (fold) first_weight_steps(j, t, m, blocks, step);
+            if (fold) first_weight_steps(j, t, m, blocks, step, wsum);
             if (t == 0) {
                 /* one block with batch normalization: its statistics are thread 0's */
                 for (int l = 0; l < cfg->n_layers; l++)
