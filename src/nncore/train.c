@@ -7,8 +7,10 @@
  * backward pass runs with single-threaded BLAS into the block's own gradient
  * buffer; the blocks' gradients, losses and counts are then summed in block
  * order, each thread summing one slice of the parameter vector and applying
- * the penalty and the optimizer to it. Threads only decide who computes
- * which block, so the same inputs give the same bits on any thread count and
+ * the penalty and the optimizer to it (a wide first layer's SGD step is
+ * taken from the blocks' products directly, in fixed parts of its rows:
+ * folds_first_weight). Threads only decide who computes which block or
+ * part, so the same inputs give the same bits on any thread count and
  * whatever else runs beside. Forward passes work in chunks of a fixed row
  * count, chunk c on thread c % T, and their loss sums are added in chunk
  * order.
@@ -728,11 +730,12 @@ static void train_thread(void *arg, int t) {
             /* two blocks under plain SGD: summed in the step (sums_in_step) */
             const real *grads2 = blocks == 2 && sum_in_step ? j->grads[1] : NULL;
             /* (a folded stage-0 weight has no gradient to sum: its range is skipped) */
-            const int64_t w0 = fold ? s->w_off[0] : hi, w1 = fold ? w0 + first_weight_len : hi;
+            const int64_t skip_from = fold ? s->w_off[0] : hi;
+            const int64_t skip_to = fold ? skip_from + first_weight_len : hi;
             for (int k = 1; k < blocks && !grads2; k++) {
                 const real *g = j->grads[k];
-                for (int64_t i = lo; i < (hi < w0 ? hi : w0); i++) grads[i] += g[i];
-                for (int64_t i = lo > w1 ? lo : w1; i < hi; i++) grads[i] += g[i];
+                for (int64_t i = lo; i < (hi < skip_from ? hi : skip_from); i++) grads[i] += g[i];
+                for (int64_t i = lo > skip_to ? lo : skip_to; i < hi; i++) grads[i] += g[i];
             }
             step += 1;
             for (int l = 0; l < cfg->n_layers; l++)
