@@ -692,7 +692,7 @@ static void train_thread(void *arg, int t) {
     double last = t == 0 && j->hook ? nn_seconds() : 0;
     const int prefetch = (double)j->n * cfg->sizes[0] * sizeof(real) >= PREFETCH_MIN_BYTES;
     const int sum_in_step = sums_in_step(cfg);
-    const int64_t first_weight_len = (int64_t)cfg->sizes[0] * cfg->sizes[1];
+    int64_t first_weight_off, first_weight_len = stage_variable(cfg, s, 0, 0, &first_weight_off);
 
     for (int e = 0; e < j->n_epochs; e++) {
         const int64_t *perm = j->perms ? j->perms + (int64_t)e * j->n : NULL;
@@ -730,8 +730,8 @@ static void train_thread(void *arg, int t) {
             /* two blocks under plain SGD: summed in the step (sums_in_step) */
             const real *grads2 = blocks == 2 && sum_in_step ? j->grads[1] : NULL;
             /* (a folded stage-0 weight has no gradient to sum: its range is skipped) */
-            const int64_t skip_from = fold ? s->w_off[0] : hi;
-            const int64_t skip_to = fold ? skip_from + first_weight_len : hi;
+            const int64_t skip_from = fold ? first_weight_off : hi;
+            const int64_t skip_to = fold ? first_weight_off + first_weight_len : hi;
             for (int k = 1; k < blocks && !grads2; k++) {
                 const real *g = j->grads[k];
                 for (int64_t i = lo; i < (hi < skip_from ? hi : skip_from); i++) grads[i] += g[i];
