@@ -147,6 +147,23 @@ def test_dense_backward_matches_reference(dtype, B, C, OC, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("B", [1, 6, 32])
+def test_dense_bias_gradient_is_the_row_order_sum_in_double(dtype, B, rng):
+    # every width takes one rule whatever loop runs it (a vector loop for 4
+    # to 16 columns, the last vector overlapping; a general one otherwise):
+    # each column summed in float64 from +0, row by row, then rounded
+    for OC in range(1, 21):
+        x, w = random(rng, (B, 3), dtype), random(rng, (3, OC), dtype)
+        dout = random(rng, (B, OC), dtype, scale=1e3) * (rng.random((B, OC)) < 0.7)
+        db = np.empty(OC, dtype)
+        core.dense_backward(np.empty((0, 0), dtype), np.empty((3, OC), dtype), db, dout, x, w)
+        acc = np.zeros(OC)
+        for row in dout:
+            acc = acc + row.astype(np.float64)
+        np.testing.assert_array_equal(db, acc.astype(dtype), err_msg=f"OC={OC}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_dense_backward_skips_empty_outputs(dtype, rng):
     # the first layer needs no dinp, a bias-free layer no dbias
     x, w, dout = random(rng, (4, 3), dtype), random(rng, (3, 2), dtype), random(rng, (4, 2), dtype)

@@ -55,7 +55,9 @@ static inline __attribute__((always_inline)) GS_TARGET GS_(vec) GS_(splat)(GS_RE
 }
 
 /* c (mr, nv*VW; row stride ldc) = [first ? 0 : c] + sum over p < kc of
- * a(r, p) * b(p, :), one fma per step in p order.
+ * a(r, p) * b(p, :), one fma per step in p order, then + bias(:) on every
+ * row when bias is not NULL (the chain's last block only: one add after the
+ * whole chain, as a separate pass over C would do it).
  * a(r, p) = a[r*ars + p*acs]; b's rows are ldb apart. Vector v covers
  * columns v*VW.. of b and c, except the last, which covers last.. (the
  * narrow tiles' overlapping last vector; (nv-1)*VW otherwise). mr and nv
@@ -64,7 +66,7 @@ static inline __attribute__((always_inline)) GS_TARGET GS_(vec) GS_(splat)(GS_RE
 static inline __attribute__((always_inline)) GS_TARGET void
 GS_(micro)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
            const GS_REAL *b, ptrdiff_t ldb, ptrdiff_t last, GS_REAL *c, ptrdiff_t ldc,
-           int first) {
+           int first, const GS_REAL *bias) {
     GS_(vec) acc[GS_MR1][3]; /* mr * nv <= 12 of them are used */
 #define GS_COL(v) ((v) == nv - 1 ? last : (v) * GS_VW)
     for (int r = 0; r < mr; r++)
@@ -82,6 +84,12 @@ GS_(micro)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t ac
             for (int v = 0; v < nv; v++) acc[r][v] = GS_VFMA(ar, bv[v], acc[r][v]);
         }
     }
+    if (bias) {
+        GS_(vec) bb[3];
+        for (int v = 0; v < nv; v++) bb[v] = GS_(load)(bias + GS_COL(v));
+        for (int r = 0; r < mr; r++)
+            for (int v = 0; v < nv; v++) acc[r][v] = acc[r][v] + bb[v];
+    }
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) GS_(store)(c + r * ldc + GS_COL(v), acc[r][v]);
 #undef GS_COL
@@ -89,13 +97,14 @@ GS_(micro)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t ac
 
 #define GS_MICRO_CASE(MR_, NV_)                                                          \
     case (MR_) * 4 + (NV_):                                                              \
-        GS_(micro)(MR_, NV_, kc, a, ars, acs, b, ldb, last, c, ldc, first);              \
+        GS_(micro)(MR_, NV_, kc, a, ars, acs, b, ldb, last, c, ldc, first, bias);        \
         break;
 
 /* micro for a runtime (mr, nv): mr <= 12 / nv, nv <= 3. */
 static GS_TARGET void GS_(micro_last)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars,
                                       ptrdiff_t acs, const GS_REAL *b, ptrdiff_t ldb,
-                                      ptrdiff_t last, GS_REAL *c, ptrdiff_t ldc, int first) {
+                                      ptrdiff_t last, GS_REAL *c, ptrdiff_t ldc, int first,
+                                      const GS_REAL *bias) {
     switch (mr * 4 + nv) {
         GS_MICRO_CASE(1, 1) GS_MICRO_CASE(2, 1) GS_MICRO_CASE(3, 1)
         GS_MICRO_CASE(4, 1) GS_MICRO_CASE(5, 1) GS_MICRO_CASE(6, 1)
@@ -113,8 +122,10 @@ static GS_TARGET void GS_(micro_last)(int mr, int nv, int kc, const GS_REAL *a, 
 /* micro_last with whole vectors side by side (no overlap) */
 static inline __attribute__((always_inline)) GS_TARGET void
 GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
-               const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
-    GS_(micro_last)(mr, nv, kc, a, ars, acs, b, ldb, (ptrdiff_t)(nv - 1) * GS_VW, c, ldc, first);
+               const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first,
+               const GS_REAL *bias) {
+    GS_(micro_last)(mr, nv, kc, a, ars, acs, b, ldb, (ptrdiff_t)(nv - 1) * GS_VW, c, ldc, first,
+                    bias);
 }
 
 /* Narrow products in the direct layouts (B's rows contiguous): N from one
@@ -130,38 +141,40 @@ GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_
  * no longer split at 128 into two passes through C). */
 static GS_TARGET void GS_(narrow)(int M, int N, int K, const GS_REAL *a, ptrdiff_t ars,
                                   ptrdiff_t acs, const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c,
-                                  ptrdiff_t ldc) {
+                                  ptrdiff_t ldc, const GS_REAL *bias) {
     const int nv = (N + GS_VW - 1) / GS_VW, mr = GS_MR1 / nv;
     for (int i0 = 0; i0 < M; i0 += mr)
         GS_(micro_last)(M - i0 < mr ? M - i0 : mr, nv, K, a + i0 * ars, ars, acs, b, ldb,
-                        N - GS_VW, c + i0 * ldc, ldc, 1);
+                        N - GS_VW, c + i0 * ldc, ldc, 1, bias);
 }
 
 /* Columns [0, n) of rows [0, M) of C from the kc x n block of B at b (rows
- * ldb apart; n a multiple of VW), every row tile of A. */
+ * ldb apart; n a multiple of VW), every row tile of A; + bias when not NULL
+ * (see micro). */
 static inline __attribute__((always_inline)) GS_TARGET void
 GS_(panel)(int M, int n, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_t acs,
-           const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first) {
+           const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c, ptrdiff_t ldc, int first,
+           const GS_REAL *bias) {
     const int n2 = n / (GS_NV * GS_VW) * (GS_NV * GS_VW); /* in 2-vector tiles */
     for (int i0 = 0; i0 < M && n2; i0 += GS_MR) {
         int mr = M - i0 < GS_MR ? M - i0 : GS_MR;
         for (int j = 0; j < n2; j += GS_NV * GS_VW)
             GS_(micro_any)(mr, GS_NV, kc, a + i0 * ars, ars, acs, b + j, ldb, c + i0 * ldc + j,
-                           ldc, first);
+                           ldc, first, bias ? bias + j : NULL);
     }
     if (n > n2) /* one vector left */
         for (int i0 = 0; i0 < M; i0 += GS_MR1)
             GS_(micro_any)(M - i0 < GS_MR1 ? M - i0 : GS_MR1, 1, kc, a + i0 * ars, ars, acs,
-                           b + n2, ldb, c + i0 * ldc + n2, ldc, first);
+                           b + n2, ldb, c + i0 * ldc + n2, ldc, first, bias ? bias + n2 : NULL);
 }
 
 /* The last, partial vector of columns: cols < VW columns of C, computed
  * through a VW-wide scratch tile so no element outside C is read or
  * written. bpad: a packed kc x VW block of B (rows ldb apart), zero in the
- * lanes beyond cols. */
+ * lanes beyond cols; bias: NULL, or cols values added after the chain. */
 static GS_TARGET void GS_(partial)(int M, int cols, int kc, const GS_REAL *a, ptrdiff_t ars,
                                    ptrdiff_t acs, const GS_REAL *bpad, ptrdiff_t ldb,
-                                   GS_REAL *c, ptrdiff_t ldc, int first) {
+                                   GS_REAL *c, ptrdiff_t ldc, int first, const GS_REAL *bias) {
     GS_REAL tile[GS_MR1 * GS_VW];
     for (int i0 = 0; i0 < M; i0 += GS_MR1) {
         int mr = M - i0 < GS_MR1 ? M - i0 : GS_MR1;
@@ -169,9 +182,10 @@ static GS_TARGET void GS_(partial)(int M, int cols, int kc, const GS_REAL *a, pt
         for (int r = 0; r < mr; r++)
             for (int l = 0; l < GS_VW; l++)
                 tile[r * GS_VW + l] = first || l >= cols ? 0 : ci[r * ldc + l];
-        GS_(micro_any)(mr, 1, kc, a + i0 * ars, ars, acs, bpad, ldb, tile, GS_VW, first);
+        GS_(micro_any)(mr, 1, kc, a + i0 * ars, ars, acs, bpad, ldb, tile, GS_VW, first, NULL);
         for (int r = 0; r < mr; r++)
-            for (int l = 0; l < cols; l++) ci[r * ldc + l] = tile[r * GS_VW + l];
+            for (int l = 0; l < cols; l++)
+                ci[r * ldc + l] = bias ? tile[r * GS_VW + l] + bias[l] : tile[r * GS_VW + l];
     }
 }
 
@@ -258,9 +272,11 @@ static GS_TARGET void GS_(gemv_tn)(int M, int K, const GS_REAL *A, int lda, cons
 
 /* N = 1, NN layout (the forward pass): c(i) = sum_p A[i lda + p] B[p ldb].
  * Each row is a dot product along its own contiguous row; eight rows' chains
- * run side by side so that both FMA units stay busy. */
+ * run side by side so that both FMA units stay busy. bias: NULL, or the
+ * one value added after each chain. */
 static GS_TARGET void GS_(gemv_nn)(int M, int K, const GS_REAL *A, int lda, const GS_REAL *B,
-                                   int ldb, GS_REAL *C, int ldc) {
+                                   int ldb, GS_REAL *C, int ldc, const GS_REAL *bias) {
+    const GS_REAL b0 = bias ? bias[0] : 0;
     enum { ROWS = 8 };
     int i0 = 0;
     for (; i0 + ROWS <= M; i0 += ROWS) {
@@ -270,9 +286,12 @@ static GS_TARGET void GS_(gemv_nn)(int M, int K, const GS_REAL *A, int lda, cons
             const GS_REAL b = B[(ptrdiff_t)p * ldb];
             for (int r = 0; r < ROWS; r++) acc[r] = GS_SFMA(ai[(ptrdiff_t)r * lda + p], b, acc[r]);
         }
-        for (int r = 0; r < ROWS; r++) C[(ptrdiff_t)(i0 + r) * ldc] = acc[r];
+        for (int r = 0; r < ROWS; r++) C[(ptrdiff_t)(i0 + r) * ldc] = bias ? acc[r] + b0 : acc[r];
     }
-    for (; i0 < M; i0++) C[(ptrdiff_t)i0 * ldc] = GS_(dot)(K, A + (ptrdiff_t)i0 * lda, 1, B, ldb);
+    for (; i0 < M; i0++) {
+        GS_REAL acc = GS_(dot)(K, A + (ptrdiff_t)i0 * lda, 1, B, ldb);
+        C[(ptrdiff_t)i0 * ldc] = bias ? acc + b0 : acc;
+    }
 }
 
 /* K = 1, NT layout (the input gradient of a one-unit layer): the outer
@@ -300,13 +319,17 @@ static GS_TARGET void GS_(outer_nt)(int M, int N, const GS_REAL *A, int lda, con
     }
 }
 
-/* C (M,N) = op(A) . op(B) for one layout; see gemm_small.h. */
+/* C (M,N) = op(A) . op(B) for one layout; see gemm_small.h. bias: NULL, or
+ * (NN layout only) N values added to every row of C after its chains: the
+ * bits of the product followed by a separate pass adding them, without
+ * that pass over C. */
 static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *A, int lda,
-                                const GS_REAL *B, int ldb, GS_REAL *C, int ldc) {
+                                const GS_REAL *B, int ldb, GS_REAL *C, int ldc,
+                                const GS_REAL *bias) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) C[(ptrdiff_t)i * ldc + j] = 0;
+            for (int j = 0; j < N; j++) C[(ptrdiff_t)i * ldc + j] = bias ? (GS_REAL)0 + bias[j] : 0;
         return;
     }
     if (N == 1 && layout == NN_GEMM_TN) {
@@ -314,7 +337,7 @@ static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *
         return;
     }
     if (N == 1 && layout == NN_GEMM_NN) {
-        GS_(gemv_nn)(M, K, A, lda, B, ldb, C, ldc);
+        GS_(gemv_nn)(M, K, A, lda, B, ldb, C, ldc, bias);
         return;
     }
     if (K == 1 && layout == NN_GEMM_NT) {
@@ -324,7 +347,7 @@ static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *
     const ptrdiff_t ars = layout == NN_GEMM_TN ? 1 : lda, acs = layout == NN_GEMM_TN ? lda : 1;
     const int direct = layout != NN_GEMM_NT; /* B's rows are contiguous */
     if (direct && N >= GS_VW && N <= 3 * GS_VW) {
-        GS_(narrow)(M, N, K, A, ars, acs, B, ldb, C, ldc);
+        GS_(narrow)(M, N, K, A, ars, acs, B, ldb, C, ldc, bias);
         return;
     }
     /* the packed block of B: panels in the NT layout, else the padded tail */
@@ -336,10 +359,12 @@ static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *
         GS_REAL *cj = C + j0;
         for (int p0 = 0; p0 < K; p0 += GS_KC) {
             const int kc = K - p0 < GS_KC ? K - p0 : GS_KC, first = p0 == 0;
+            /* the bias goes on with the chains' last block */
+            const GS_REAL *cbias = bias && p0 + kc == K ? bias + j0 : NULL;
             const GS_REAL *ap = A + p0 * acs;
             if (direct) {
                 const GS_REAL *bp = B + (ptrdiff_t)p0 * ldb + j0;
-                GS_(panel)(M, nfull, kc, ap, ars, acs, bp, ldb, cj, ldc, first);
+                GS_(panel)(M, nfull, kc, ap, ars, acs, bp, ldb, cj, ldc, first, cbias);
                 if (cols && nfull && K <= GS_KC) {
                     /* one whole vector ending at the last column, overlapping
                      * columns already done: they get the very same fma
@@ -348,12 +373,13 @@ static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *
                     for (int i0 = 0; i0 < M; i0 += GS_MR1)
                         GS_(micro_any)(M - i0 < GS_MR1 ? M - i0 : GS_MR1, 1, kc, ap + i0 * ars, ars,
                                        acs, bp + nc - GS_VW, ldb, cj + i0 * ldc + nc - GS_VW, ldc,
-                                       first);
+                                       first, cbias ? cbias + nc - GS_VW : NULL);
                 } else if (cols) {
                     for (int p = 0; p < kc; p++)
                         for (int l = 0; l < GS_VW; l++)
                             pack[p * GS_VW + l] = l < cols ? bp[(ptrdiff_t)p * ldb + nfull + l] : 0;
-                    GS_(partial)(M, cols, kc, ap, ars, acs, pack, GS_VW, cj + nfull, ldc, first);
+                    GS_(partial)(M, cols, kc, ap, ars, acs, pack, GS_VW, cj + nfull, ldc, first,
+                                 cbias ? cbias + nfull : NULL);
                 }
             } else {
                 /* b(p, j) = B[j*ldb + p]: pack the block transposed, width
@@ -365,8 +391,10 @@ static GS_TARGET void GS_(gemm)(int layout, int M, int N, int K, const GS_REAL *
                 }
                 for (int j = nc; j < w; j++)
                     for (int p = 0; p < kc; p++) pack[p * w + j] = 0;
-                GS_(panel)(M, nfull, kc, ap, ars, acs, pack, w, cj, ldc, first);
-                if (cols) GS_(partial)(M, cols, kc, ap, ars, acs, pack + nfull, w, cj + nfull, ldc, first);
+                GS_(panel)(M, nfull, kc, ap, ars, acs, pack, w, cj, ldc, first, cbias);
+                if (cols)
+                    GS_(partial)(M, cols, kc, ap, ars, acs, pack + nfull, w, cj + nfull, ldc, first,
+                                 cbias ? cbias + nfull : NULL);
             }
         }
     }

@@ -646,7 +646,7 @@ static void S(gc_cblas)(void *p) {
 static void S(gc_ours)(void *p) {
     S(gemm_case) *g = p;
     SMALL(nn_small_gemm_variant(), g->layout, g->M, g->N, g->K, g->a, S(gc_lda)(g), g->b,
-          S(gc_ldb)(g), g->c, g->N);
+          S(gc_ldb)(g), NULL, g->c, g->N);
 }
 
 static void S(bench_small)(void) {

@@ -101,8 +101,9 @@ int main(int argc, char **argv) {
 
 #else /* TEST_BODY: once per precision */
 
-/* a(i,p), b(p,j): the logical operands, i, j, p < NMAX. */
-static real S(a_val)[NMAX][NMAX], S(b_val)[NMAX][NMAX];
+/* a(i,p), b(p,j): the logical operands, i, j, p < NMAX; bias_val(j) the
+ * bias some NN products add to every row. */
+static real S(a_val)[NMAX][NMAX], S(b_val)[NMAX][NMAX], S(bias_val)[NMAX + 1];
 /* chain[K][i][j]: the naive fma loop after K steps; bound[K][i][j] its error bound */
 static real S(chain)[NMAX + 1][NMAX][NMAX];
 static double S(bound)[NMAX + 1][NMAX][NMAX];
@@ -115,6 +116,7 @@ static void S(naive_reference)(void) {
         for (int p = 0; p < NMAX; p++) S(a_val)[i][p] = (real)uniform(&rng);
     for (int p = 0; p < NMAX; p++)
         for (int j = 0; j < NMAX; j++) S(b_val)[p][j] = (real)uniform(&rng);
+    for (int j = 0; j < NMAX; j++) S(bias_val)[j] = (real)uniform(&rng);
     for (int i = 0; i < NMAX; i++)
         for (int j = 0; j < NMAX; j++) {
             real acc = 0;
@@ -165,8 +167,11 @@ static void S(store_operands)(S(operands) *o, int layout) {
         }
 }
 
-/* One layout, every shape, the given variant (or OpenBLAS for variant < 0). */
-static void S(test_layout)(int layout, int variant) {
+/* One layout, every shape, the given variant (or OpenBLAS for variant < 0);
+ * with_bias: the kernels also add bias_val to every row (NN layout), which
+ * must give each chain's value plus the bias, rounded once: the bits of a
+ * separate pass. */
+static void S(test_layout)(int layout, int variant, int with_bias) {
     const char *vname = variant < 0 ? "openblas" : nn_small_gemm_variant_name(variant);
     S(operands) o;
     S(store_operands)(&o, layout);
@@ -180,7 +185,8 @@ static void S(test_layout)(int layout, int variant) {
             for (int K = 1; K <= NMAX; K++) {
                 if (variant == NN_SMALL_GEMM_BASELINE && !baseline_shape(M, N, K)) continue;
                 if (variant >= 0)
-                    OUR_GEMM(variant, layout, M, N, K, o.a, o.lda, o.b, o.ldb, c, ldc);
+                    OUR_GEMM(variant, layout, M, N, K, o.a, o.lda, o.b, o.ldb,
+                             with_bias ? S(bias_val) : NULL, c, ldc);
                 else
                     BLAS_GEMM(CblasRowMajor, layout == NN_GEMM_TN ? CblasTrans : CblasNoTrans,
                               layout == NN_GEMM_NT ? CblasTrans : CblasNoTrans, M, N, K, 1, o.a,
@@ -196,10 +202,12 @@ static void S(test_layout)(int layout, int variant) {
                             continue;
                         }
                         real want = S(chain)[K][i][j];
+                        if (with_bias) want = want + S(bias_val)[j];
                         if (variant >= 0) {
                             if (!S(same_bits)(got, want))
-                                fail("kernel vs naive loop", PREC, vname, layout, M, N, K, i, j,
-                                     got, want);
+                                fail(with_bias ? "kernel + bias vs naive loop + bias"
+                                               : "kernel vs naive loop",
+                                     PREC, vname, layout, M, N, K, i, j, got, want);
                         } else {
                             exact += S(same_bits)(got, want);
                             total++;
@@ -240,33 +248,39 @@ static void S(test_large)(int variant) {
             for (int p = 0; p < K; p++) A[i * lda + p] = At[p * ldat + i] = (real)uniform(&rng);
         for (int p = 0; p < K; p++)
             for (int j = 0; j < N; j++) B[p * ldb + j] = Bt[j * ldbt + p] = (real)uniform(&rng);
-        for (int layout = 0; layout < 3; layout++) {
+        real *bias = malloc(sizeof(real) * (size_t)N);
+        for (int j = 0; j < N; j++) bias[j] = (real)uniform(&rng);
+        /* layouts 0-2, then NN again with the bias (added after the last K block) */
+        for (int run = 0; run < 4; run++) {
+            const int layout = run < 3 ? run : NN_GEMM_NN;
             const real *a = layout == NN_GEMM_TN ? At : A, *b = layout == NN_GEMM_NT ? Bt : B;
             int la = layout == NN_GEMM_TN ? ldat : lda, lb = layout == NN_GEMM_NT ? ldbt : ldb;
-            OUR_GEMM(variant, layout, M, N, K, a, la, b, lb, C, ldc);
+            OUR_GEMM(variant, layout, M, N, K, a, la, b, lb, run == 3 ? bias : NULL, C, ldc);
             for (int i = 0; i < M; i++)
                 for (int j = 0; j < N; j++) {
                     real acc = 0;
                     for (int p = 0; p < K; p++) acc = SFMA(A[i * lda + p], B[p * ldb + j], acc);
+                    if (run == 3) acc = acc + bias[j];
                     if (!S(same_bits)(C[i * ldc + j], acc))
                         fail("kernel vs naive loop (large)", PREC, vname, layout, M, N, K, i, j,
                              C[i * ldc + j], acc);
                 }
         }
-        free(A); free(At); free(B); free(Bt); free(C);
+        free(A); free(At); free(B); free(Bt); free(C); free(bias);
     }
 }
 
 static void S(test_all)(void) {
     S(naive_reference)();
-    for (int layout = 0; layout < 3; layout++) S(test_layout)(layout, -1);
+    for (int layout = 0; layout < 3; layout++) S(test_layout)(layout, -1, 0);
     for (int v = 0; v < NN_SMALL_GEMM_N_VARIANTS; v++) {
         if (!nn_small_gemm_variant_supported(v)) {
             printf("%s: %s not supported by this CPU, not run\n", PREC, nn_small_gemm_variant_name(v));
             continue;
         }
         clock_t t0 = clock();
-        for (int layout = 0; layout < 3; layout++) S(test_layout)(layout, v);
+        for (int layout = 0; layout < 3; layout++) S(test_layout)(layout, v, 0);
+        S(test_layout)(NN_GEMM_NN, v, 1);
         S(test_large)(v);
         printf("%s: %s checked (%.1f s CPU)\n", PREC, nn_small_gemm_variant_name(v),
                (double)(clock() - t0) / CLOCKS_PER_SEC);
