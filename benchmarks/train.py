@@ -238,10 +238,10 @@ class GemmFloor:
             self.fn.argtypes = [i, i, i, i, i, i, s, p, i, p, i, s, p, i]
         elif backend == "nnbook":
             # the core's own entry point: nn_gemm_f32/f64(layout, M, N, K, A,
-            # lda, B, ldb, C, ldc), layouts 0 = NN, 1 = NT, 2 = TN
+            # lda, B, ldb, bias, C, ldc), layouts 0 = NN, 1 = NT, 2 = TN, no bias
             self.fn = getattr(ctypes.CDLL(_nncore.__file__), "nn_gemm_f32" if self.dtype == np.float32
                               else "nn_gemm_f64")
-            self.fn.argtypes = [i, i, i, i, p, i, p, i, p, i]
+            self.fn.argtypes = [i, i, i, i, p, i, p, i, p, p, i]
         elif backend != "numpy":
             raise ValueError(f"backend must be one of {self.BACKENDS}; received {backend!r}")
         if backend != "numpy":
@@ -259,7 +259,7 @@ class GemmFloor:
         if self.backend == "nnbook":
             layout = 2 if trans_a else (1 if trans_b else 0)
             self.fn(layout, m, n, k, a.ctypes.data, a.shape[1], b.ctypes.data, b.shape[1],
-                    c.ctypes.data, c.shape[1])
+                    None, c.ctypes.data, c.shape[1])
             return
         self.fn(ROW_MAJOR, TRANS if trans_a else NO_TRANS, TRANS if trans_b else NO_TRANS,
                 m, n, k, 1.0, a.ctypes.data, a.shape[1], b.ctypes.data, b.shape[1],
