@@ -100,6 +100,48 @@ def test_every_thread_count_gives_the_same_bits(dtype, name, batch_size):
         assert losses == base_losses
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("penalty", ["keras regularizers", "each batch"])
+def test_batch_penalties_give_the_same_bits_on_every_thread_count(dtype, penalty):
+    # the penalties a batch adds to its loss (Keras's weight regularizers;
+    # scikit-learn's alpha, summed over the batches) are formed in fixed
+    # parts, part p on thread p % T: the loss sums and penalties keep their
+    # bits on any thread count
+    settings = (dict(kernel_l2=[0.01, 0.02, 0.0], kernel_l1=[0.0, 0.01, 0.02],
+                     bias_l2=[0.03, 0.0, 0.01], bias_l1=[0.0, 0.0, 0.01])
+                if penalty == "keras regularizers" else dict(l2=0.1))
+    spec, config, params, x, y = problem("binary", dtype, n=150, **settings)
+    if penalty == "each batch":
+        config = core.CoreConfig(**dataclasses.asdict(spec), parallel_min_flops=0.0,
+                                 penalty_each_batch=True)
+    assert config.row_blocks(32) > 1
+    perms = np.stack([np.random.default_rng(e).permutation(len(x)) for e in range(3)]).astype(np.int64)
+    results = []
+    for threads in (1, 2, 3, 16):
+        p = params.copy()
+        state = np.zeros(config.optimizer_slots() * config.param_count(), dtype)
+        work = np.zeros(config.workspace_len(32, threads), dtype)
+        loss_sums, penalties = np.zeros(3), np.zeros(3)
+        core.train_epochs(config, p, state, work, threads, x, y, perms, 3, 32,
+                          np.empty((0, x.shape[1]), dtype), np.empty((0, y.shape[1]), dtype),
+                          0, loss_sums, penalties, np.zeros(0),
+                          np.zeros((3, config.counts_len()), np.int64))
+        results.append((p, loss_sums, penalties))
+    assert np.all(results[0][1] > 0) and np.all(results[0][2] > 0 if penalty == "each batch" else True)
+    for p, loss_sums, penalties in results[1:]:
+        np.testing.assert_array_equal(p, results[0][0])
+        np.testing.assert_array_equal(loss_sums, results[0][1])
+        np.testing.assert_array_equal(penalties, results[0][2])
+    if penalty == "keras regularizers":
+        # and the losses are the reference's (its penalty summed whole)
+        r_params, r_state, r_step = params.copy(), None, 0
+        for e in range(3):
+            r_params, r_state, r_step, loss = ref.network_train_epoch(
+                spec, r_params, x, y, perms[e], 32, r_state, r_step)
+            np.testing.assert_allclose(results[0][1][e], loss,
+                                       rtol=1e-12 if dtype == np.float64 else 1e-5)
+
+
 GEMM_MODE = os.environ.get("NNBOOK_SMALL_GEMM", "auto")
 FOLDED = GEMM_MODE != "always"   # "always": our kernels for every product, no fold
 

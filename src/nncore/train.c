@@ -9,11 +9,12 @@
  * order, each thread summing one slice of the parameter vector and applying
  * the penalty and the optimizer to it (a wide first layer's SGD step is
  * taken from the blocks' products directly, in fixed parts of its rows:
- * folds_first_weight). Threads only decide who computes which block or
- * part, so the same inputs give the same bits on any thread count and
- * whatever else runs beside. Forward passes work in chunks of a fixed row
- * count, chunk c on thread c % T, and their loss sums are added in chunk
- * order.
+ * folds_first_weight; the penalties a batch adds to its loss are summed in
+ * fixed parts too: batch_penalty_part). Threads only decide who computes
+ * which block or part, so the same inputs give the same bits on any thread
+ * count and whatever else runs beside. Forward passes work in chunks of a
+ * fixed row count, chunk c on thread c % T, and their loss sums are added in
+ * chunk order.
  *
  * Interruption: the calling thread calls the caller's hook (nn_hook) between
  * batches; a non-zero return stops the call before the next batch's update,
@@ -161,6 +162,37 @@ static double weight_penalties(const nn_config *cfg, const real *params) {
                                                 2 * cfg->bias_l2[l]);
     }
     return total;
+}
+
+/* Part p of the penalties a training batch adds to its loss, in
+ * NN_ROW_BLOCKS fixed parts: part p sums the p-th of NN_ROW_BLOCKS equal
+ * pieces of every penalised variable. out[0] = the network penalty's part
+ * (network_penalty: scikit-learn's alpha, penalty_each_batch), out[1] =
+ * Keras's weight regularizers' part (weight_penalties). A batch's value is
+ * its parts' sum in part order, and part p runs on thread p % T before that
+ * thread's row blocks, so every thread count gives the same bits. On thread
+ * 0 alone, the chapter-7 model's L2 kernel regularizer (79,400 weights)
+ * took 20 us of every batch while the other thread waited at the barrier. */
+static void batch_penalty_part(const nn_config *cfg, const real *params, int p, double out[2]) {
+    int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
+    nn_param_offsets(cfg, w_off, b_off);
+    out[0] = out[1] = 0;
+#define PIECE(v, len, l1, l2)                                                            \
+    NNF(l1_l2_penalty_forward)((v) + (len) * p / NN_ROW_BLOCKS,                          \
+                               (len) * (p + 1) / NN_ROW_BLOCKS - (len) * p / NN_ROW_BLOCKS, \
+                               (l1), (l2))
+    for (int l = 0; l < cfg->n_layers; l++) {
+        int64_t n = cfg->sizes[l + 1], nw = cfg->kinds[l] == NN_LAYER_DENSE ? cfg->sizes[l] * n : n;
+        if (cfg->penalty_each_batch && cfg->kinds[l] == NN_LAYER_DENSE &&
+            (cfg->l1 != 0 || cfg->l2 != 0))
+            out[0] += PIECE(params + w_off[l], nw, cfg->l1, cfg->l2);
+        if (cfg->frozen[l]) continue;
+        if (w_off[l] >= 0 && (cfg->kernel_l1[l] != 0 || cfg->kernel_l2[l] != 0))
+            out[1] += PIECE(params + w_off[l], nw, cfg->kernel_l1[l], 2 * cfg->kernel_l2[l]);
+        if (b_off[l] >= 0 && (cfg->bias_l1[l] != 0 || cfg->bias_l2[l] != 0))
+            out[1] += PIECE(params + b_off[l], n, cfg->bias_l1[l], 2 * cfg->bias_l2[l]);
+    }
+#undef PIECE
 }
 
 /* Turns the last layer's logits into activations in place and, when y is
@@ -582,6 +614,7 @@ typedef struct {
     int n_epochs, batch_size, epochs_done;
     int64_t step;
     double block_loss[NN_ROW_BLOCKS];
+    double penalty_part[NN_ROW_BLOCKS][2]; /* see batch_penalty_part */
     int64_t block_counts[NN_ROW_BLOCKS][NN_COUNTS + 2 * NN_MAX_AUC_BINS];
     double *loss_sums, *penalties, *val_sums;
     int64_t *counts;                  /* nn_counts_len(cfg) per epoch */
@@ -692,6 +725,9 @@ static void train_thread(void *arg, int t) {
     double last = t == 0 && j->hook ? nn_seconds() : 0;
     const int prefetch = (double)j->n * cfg->sizes[0] * sizeof(real) >= PREFETCH_MIN_BYTES;
     const int sum_in_step = sums_in_step(cfg);
+    int batch_penalties_on = cfg->penalty_each_batch && (cfg->l1 != 0 || cfg->l2 != 0);
+    for (int l = 0; l < cfg->n_layers; l++)
+        batch_penalties_on |= has_weight_regularizer(cfg, l) && !cfg->frozen[l];
     int64_t first_weight_off, first_weight_len = stage_variable(cfg, s, 0, 0, &first_weight_off);
 
     for (int e = 0; e < j->n_epochs; e++) {
@@ -711,9 +747,9 @@ static void train_thread(void *arg, int t) {
                 for (int i = 0; i < m; i++) wsum += j->sw[perm ? perm[start + i] : start + i];
             }
             /* nobody updates the parameters before the barrier below */
-            if (t == 0 && cfg->penalty_each_batch)
-                batch_penalties += NNF(network_penalty)(cfg, j->params) * (m / wsum);
-            if (t == 0) loss += m * weight_penalties(cfg, j->params);
+            if (batch_penalties_on)
+                for (int p = t; p < NN_ROW_BLOCKS; p += T)
+                    batch_penalty_part(cfg, j->params, p, j->penalty_part[p]);
             for (int k = t; k < blocks; k += T) {
                 int64_t r0 = start + (int64_t)m * k / blocks;
                 int64_t r1 = start + (int64_t)m * (k + 1) / blocks;
@@ -758,6 +794,13 @@ static void train_thread(void *arg, int t) {
                                                      s->bn_mean[l], s->bn_var[l],
                                                      cfg->sizes[l + 1], cfg->bn_momentum[l]);
                     }
+                if (batch_penalties_on) {
+                    double part_sums[2] = {0, 0};
+                    for (int p = 0; p < NN_ROW_BLOCKS; p++)
+                        for (int i = 0; i < 2; i++) part_sums[i] += j->penalty_part[p][i];
+                    batch_penalties += part_sums[0] * (m / wsum);
+                    loss += m * part_sums[1];
+                }
                 for (int k = 0; k < blocks; k++) {
                     loss += j->block_loss[k];
                     for (int64_t c = 0; c < C; c++) counts[c] += j->block_counts[k][c];
