@@ -8,6 +8,7 @@
 #include <math.h>
 #include "blas.h"
 #include "gemm_small.h"
+#include "vectorise.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -239,21 +240,23 @@ void nn_gemm_small_f64(int v, int layout, int M, int N, int K, const double *A, 
     GS_DISPATCH(f64)
 }
 
-/* C (M,N) += bias (N) on every row, after OpenBLAS's product. restrict
+/* C (M,N) += bias (N) on every row, after OpenBLAS's product, compiled per
+ * instruction set as the elementwise kernels are. restrict
  * (which GCC honours on parameters): without it each row's loop began with a
  * check that C and bias do not overlap; with it, and one vector loop down
  * the column for a one-unit layer, a 30-10-1 batch's bias adds took 1/3
  * fewer instructions. */
-#define GS_ADD_BIAS(prec, type)                                                              \
-    static void GS_CAT3(add, bias, prec)(int M, int N, const type *restrict bias,            \
-                                         type *restrict C, int ldc) {                        \
-        if (N == 1) {                                                                        \
-            const type b = bias[0];                                                          \
-            for (int i = 0; i < M; i++) C[(ptrdiff_t)i * ldc] += b;                          \
-            return;                                                                          \
-        }                                                                                    \
-        for (int i = 0; i < M; i++)                                                          \
-            for (int j = 0; j < N; j++) C[(ptrdiff_t)i * ldc + j] += bias[j];                \
+#define GS_ADD_BIAS(prec, type)                                                          \
+    NN_VECTORISE static void GS_CAT3(add, bias, prec)(int M, int N,                      \
+                                                      const type *restrict bias,         \
+                                                      type *restrict C, int ldc) {       \
+        if (N == 1) {                                                                    \
+            const type b = bias[0];                                                      \
+            for (int i = 0; i < M; i++) C[(ptrdiff_t)i * ldc] += b;                      \
+            return;                                                                      \
+        }                                                                                \
+        for (int i = 0; i < M; i++)                                                      \
+            for (int j = 0; j < N; j++) C[(ptrdiff_t)i * ldc + j] += bias[j];            \
     }
 GS_ADD_BIAS(f32, float)
 GS_ADD_BIAS(f64, double)

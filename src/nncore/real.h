@@ -9,14 +9,8 @@
 #include "vexp.h"
 #include "vtanh.h"
 
-/* Elementwise kernels are compiled for baseline x86-64 and for x86-64-v3
- * (AVX2, FMA) and v4 (AVX-512), picked at load time by the CPU (GCC
- * function multiversioning): a portable wheel that still uses wide vectors. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define NN_VECTORISE __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define NN_VECTORISE
-#endif
+/* Elementwise kernels are compiled once per instruction set (NN_VECTORISE) */
+#include "vectorise.h"
 
 #if defined(NN_REAL_FLOAT)
 typedef float real;
