@@ -10,7 +10,7 @@
  * the penalty and the optimizer to it (a wide first layer's SGD step is
  * taken from the blocks' products directly, in fixed parts of its rows:
  * folds_first_weight; the penalties a batch adds to its loss are summed in
- * fixed parts too: batch_penalty_part). Threads only decide who computes
+ * fixed parts too: penalty_pieces). Threads only decide who computes
  * which block or part, so the same inputs give the same bits on any thread
  * count and whatever else runs beside. Forward passes work in chunks of a
  * fixed row count, chunk c on thread c % T, and their loss sums are added in
@@ -137,62 +137,64 @@ static double activity_penalties(const nn_config *cfg, const scratch *s, int m) 
     return total;
 }
 
-/* Keras's weight regularizers: sum over the trained stages (Keras counts
- * trainable weights only) of l1 sum|v| + l2 sum v^2 over kernels and biases. */
+/* Whether stage l has any of Keras's weight regularizers (penalty_pieces). */
 static int has_weight_regularizer(const nn_config *cfg, int l) {
     return cfg->kernel_l1[l] != 0 || cfg->kernel_l2[l] != 0 || cfg->bias_l1[l] != 0 ||
            cfg->bias_l2[l] != 0;
 }
 
-static double weight_penalties(const nn_config *cfg, const real *params) {
-    int any = 0;
-    for (int l = 0; l < cfg->n_layers; l++) any |= has_weight_regularizer(cfg, l);
-    if (!any) return 0.0; /* (this runs on every batch: no layout walk for nothing) */
-    int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
-    nn_param_offsets(cfg, w_off, b_off);
-    double total = 0;
-    for (int l = 0; l < cfg->n_layers; l++) {
-        if (cfg->frozen[l]) continue;
-        int64_t n = cfg->sizes[l + 1], nw = cfg->kinds[l] == NN_LAYER_DENSE ? cfg->sizes[l] * n : n;
-        if (w_off[l] >= 0 && (cfg->kernel_l1[l] != 0 || cfg->kernel_l2[l] != 0))
-            total += NNF(l1_l2_penalty_forward)(params + w_off[l], nw, cfg->kernel_l1[l],
-                                                2 * cfg->kernel_l2[l]);
-        if (b_off[l] >= 0 && (cfg->bias_l1[l] != 0 || cfg->bias_l2[l] != 0))
-            total += NNF(l1_l2_penalty_forward)(params + b_off[l], n, cfg->bias_l1[l],
-                                                2 * cfg->bias_l2[l]);
-    }
-    return total;
-}
+/* The weight penalties a loss includes, over piece p of `parts` equal pieces
+ * of every penalised variable (p = 0 of 1: the whole variables):
+ *   NETWORK_PENALTY  the book's l1 sum|W| + l2/2 sum W^2 over every dense
+ *                    stage's weights (scikit-learn's alpha as well);
+ *   KERAS_PENALTIES  Keras's weight regularizers: over the trained stages
+ *                    (Keras counts trainable weights only), l1 sum|v| +
+ *                    l2 sum v^2 over kernels and biases.
+ * out[0], out[1] receive the two sums (0 where not asked for in `which`).
+ * A training batch adds its penalties in NN_ROW_BLOCKS fixed parts, part p
+ * on thread p % T before that thread's row blocks, summed in part order, so
+ * every thread count gives the same bits: on thread 0 alone, the chapter-7
+ * model's L2 kernel regularizer (79,400 weights) took 20 us of every batch
+ * while the other thread waited at the barrier. */
+enum { NETWORK_PENALTY = 1, KERAS_PENALTIES = 2 };
 
-/* Part p of the penalties a training batch adds to its loss, in
- * NN_ROW_BLOCKS fixed parts: part p sums the p-th of NN_ROW_BLOCKS equal
- * pieces of every penalised variable. out[0] = the network penalty's part
- * (network_penalty: scikit-learn's alpha, penalty_each_batch), out[1] =
- * Keras's weight regularizers' part (weight_penalties). A batch's value is
- * its parts' sum in part order, and part p runs on thread p % T before that
- * thread's row blocks, so every thread count gives the same bits. On thread
- * 0 alone, the chapter-7 model's L2 kernel regularizer (79,400 weights)
- * took 20 us of every batch while the other thread waited at the barrier. */
-static void batch_penalty_part(const nn_config *cfg, const real *params, int p, double out[2]) {
+static void penalty_pieces(const nn_config *cfg, const real *params, int which, int p,
+                           int parts, double out[2]) {
     int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
     nn_param_offsets(cfg, w_off, b_off);
     out[0] = out[1] = 0;
 #define PIECE(v, len, l1, l2)                                                            \
-    NNF(l1_l2_penalty_forward)((v) + (len) * p / NN_ROW_BLOCKS,                          \
-                               (len) * (p + 1) / NN_ROW_BLOCKS - (len) * p / NN_ROW_BLOCKS, \
-                               (l1), (l2))
+    NNF(l1_l2_penalty_forward)((v) + (len) * p / parts,                                  \
+                               (len) * (p + 1) / parts - (len) * p / parts, (l1), (l2))
     for (int l = 0; l < cfg->n_layers; l++) {
         int64_t n = cfg->sizes[l + 1], nw = cfg->kinds[l] == NN_LAYER_DENSE ? cfg->sizes[l] * n : n;
-        if (cfg->penalty_each_batch && cfg->kinds[l] == NN_LAYER_DENSE &&
+        if ((which & NETWORK_PENALTY) && cfg->kinds[l] == NN_LAYER_DENSE &&
             (cfg->l1 != 0 || cfg->l2 != 0))
             out[0] += PIECE(params + w_off[l], nw, cfg->l1, cfg->l2);
-        if (cfg->frozen[l]) continue;
+        if (!(which & KERAS_PENALTIES) || cfg->frozen[l]) continue;
         if (w_off[l] >= 0 && (cfg->kernel_l1[l] != 0 || cfg->kernel_l2[l] != 0))
             out[1] += PIECE(params + w_off[l], nw, cfg->kernel_l1[l], 2 * cfg->kernel_l2[l]);
         if (b_off[l] >= 0 && (cfg->bias_l1[l] != 0 || cfg->bias_l2[l] != 0))
             out[1] += PIECE(params + b_off[l], n, cfg->bias_l1[l], 2 * cfg->bias_l2[l]);
     }
 #undef PIECE
+}
+
+/* Which of penalty_pieces' sums a training batch adds to its loss (0: none). */
+static int batch_penalty_kinds(const nn_config *cfg) {
+    int which = cfg->penalty_each_batch && (cfg->l1 != 0 || cfg->l2 != 0) ? NETWORK_PENALTY : 0;
+    for (int l = 0; l < cfg->n_layers; l++)
+        if (has_weight_regularizer(cfg, l) && !cfg->frozen[l]) which |= KERAS_PENALTIES;
+    return which;
+}
+
+/* Keras's weight regularizers over the whole variables (a forward chunk's loss) */
+static double weight_penalties(const nn_config *cfg, const real *params) {
+    double out[2];
+    if (!(batch_penalty_kinds(cfg) & KERAS_PENALTIES))
+        return 0.0; /* (this runs on every chunk: no layout walk for nothing) */
+    penalty_pieces(cfg, params, KERAS_PENALTIES, 0, 1, out);
+    return out[1];
 }
 
 /* Turns the last layer's logits into activations in place and, when y is
@@ -582,16 +584,10 @@ static double forward_chunk(const nn_config *cfg, const scratch *s, const real *
 
 /* The book's penalty l1*sum|W| + l2/2*sum W^2 over every dense stage's weights. */
 double NNF(network_penalty)(const nn_config *cfg, const real *params) {
+    double out[2];
     if (cfg->l1 == 0 && cfg->l2 == 0) return 0.0;
-    int64_t w_off[NN_MAX_LAYERS], b_off[NN_MAX_LAYERS];
-    nn_param_offsets(cfg, w_off, b_off);
-    double total = 0;
-    for (int l = 0; l < cfg->n_layers; l++)
-        if (cfg->kinds[l] == NN_LAYER_DENSE)
-            total += NNF(l1_l2_penalty_forward)(params + w_off[l],
-                                            (int64_t)cfg->sizes[l] * cfg->sizes[l + 1],
-                                            cfg->l1, cfg->l2);
-    return total;
+    penalty_pieces(cfg, params, NETWORK_PENALTY, 0, 1, out);
+    return out[0];
 }
 
 /* ---- one call's work, shared by its threads -------------------------------- */
@@ -614,7 +610,7 @@ typedef struct {
     int n_epochs, batch_size, epochs_done;
     int64_t step;
     double block_loss[NN_ROW_BLOCKS];
-    double penalty_part[NN_ROW_BLOCKS][2]; /* see batch_penalty_part */
+    double penalty_part[NN_ROW_BLOCKS][2]; /* see penalty_pieces */
     int64_t block_counts[NN_ROW_BLOCKS][NN_COUNTS + 2 * NN_MAX_AUC_BINS];
     double *loss_sums, *penalties, *val_sums;
     int64_t *counts;                  /* nn_counts_len(cfg) per epoch */
@@ -725,9 +721,7 @@ static void train_thread(void *arg, int t) {
     double last = t == 0 && j->hook ? nn_seconds() : 0;
     const int prefetch = (double)j->n * cfg->sizes[0] * sizeof(real) >= PREFETCH_MIN_BYTES;
     const int sum_in_step = sums_in_step(cfg);
-    int batch_penalties_on = cfg->penalty_each_batch && (cfg->l1 != 0 || cfg->l2 != 0);
-    for (int l = 0; l < cfg->n_layers; l++)
-        batch_penalties_on |= has_weight_regularizer(cfg, l) && !cfg->frozen[l];
+    const int batch_penalty_sums = batch_penalty_kinds(cfg);
     int64_t first_weight_off, first_weight_len = stage_variable(cfg, s, 0, 0, &first_weight_off);
 
     for (int e = 0; e < j->n_epochs; e++) {
@@ -747,9 +741,10 @@ static void train_thread(void *arg, int t) {
                 for (int i = 0; i < m; i++) wsum += j->sw[perm ? perm[start + i] : start + i];
             }
             /* nobody updates the parameters before the barrier below */
-            if (batch_penalties_on)
+            if (batch_penalty_sums)
                 for (int p = t; p < NN_ROW_BLOCKS; p += T)
-                    batch_penalty_part(cfg, j->params, p, j->penalty_part[p]);
+                    penalty_pieces(cfg, j->params, batch_penalty_sums, p, NN_ROW_BLOCKS,
+                                   j->penalty_part[p]);
             for (int k = t; k < blocks; k += T) {
                 int64_t r0 = start + (int64_t)m * k / blocks;
                 int64_t r1 = start + (int64_t)m * (k + 1) / blocks;
@@ -794,7 +789,7 @@ static void train_thread(void *arg, int t) {
                                                      s->bn_mean[l], s->bn_var[l],
                                                      cfg->sizes[l + 1], cfg->bn_momentum[l]);
                     }
-                if (batch_penalties_on) {
+                if (batch_penalty_sums) {
                     double part_sums[2] = {0, 0};
                     for (int p = 0; p < NN_ROW_BLOCKS; p++)
                         for (int i = 0; i < 2; i++) part_sums[i] += j->penalty_part[p][i];
