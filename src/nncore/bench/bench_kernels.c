@@ -355,7 +355,7 @@ static nn_config S(book_config)(int s0, int s1, int s2) {
     cfg.learning_rate = 0.1;
     /* the Python layer's default (PARALLEL_MIN_FLOPS in _nncore.pyx): batches
      * are split across threads only above this much forward work */
-    cfg.parallel_min_flops = 4.0e6;
+    cfg.parallel_min_flops = 1.0e5;
     return cfg;
 }
 
@@ -723,7 +723,12 @@ static void S(sweep)(void) {
  * DualLayer (the 364 rows in order as one batch), and nothing else: a fixed
  * workload to count instructions with (valgrind --tool=callgrind), which
  * unlike time does not move with the machine. Prints the loss sum to 17
- * digits, so two builds can be seen to compute the same bits. */
+ * digits, so two builds can be seen to compute the same bits. Its time is
+ * a rough guide only: OpenBLAS starts its own worker threads when it loads,
+ * and they spin for ~0.1 s, longer than these runs; on two threads that
+ * made DualLayer's epoch 28-128 us against 12-20 us with
+ * OPENBLAS_NUM_THREADS=1 set (nnbook's training never uses those workers,
+ * and in Python they are asleep long before a fit starts). */
 static int S(count_epochs)(int epochs) {
     enum { N = 364, F = 30, H = 10 };
     const int BATCH = count_full_batch ? N : 32;
