@@ -178,6 +178,31 @@ def test_a_folded_first_layer_matches_the_reference_on_every_thread_count(dtype,
     np.testing.assert_allclose(base, r_params, rtol=rtol, atol=rtol * 1e-2)
 
 
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
+@pytest.mark.parametrize("in_order", [False, True], ids=["gathered", "rows in order"])
+def test_a_folded_step_over_blocks_and_a_short_last_batch(dtype, rtol, in_order):
+    # batches of 40 rows (two 20-row blocks) and a last one of 20 (one
+    # block), each stepped by one product over the whole batch's rows: rows
+    # gathered by a permutation, or read in place when they come in order
+    spec, config, params, x, y = problem("wide", dtype, n=100, learning_rate=0.05, l2=0.5)
+    assert config.folds_first_weight(40) == FOLDED and config.folds_first_weight(20) == FOLDED
+    rng = np.random.default_rng(5)
+    perms = [np.empty(0, np.int64) if in_order else rng.permutation(len(x)).astype(np.int64)
+             for _ in range(2)]
+    base, base_losses = core_epochs(config, params, x, y, perms, 40, threads=1)
+    for threads in (2, 3):
+        got, losses = core_epochs(config, params, x, y, perms, 40, threads=threads)
+        np.testing.assert_array_equal(got, base)
+        assert losses == base_losses
+    r_params, r_state, r_step, r_losses = params.copy(), None, 0, []
+    for perm in perms:
+        r_params, r_state, r_step, loss = ref.network_train_epoch(
+            spec, r_params, x, y, perm if len(perm) else np.arange(len(x)), 40, r_state, r_step)
+        r_losses.append(loss)
+    np.testing.assert_allclose(base_losses, r_losses, rtol=rtol)
+    np.testing.assert_allclose(base, r_params, rtol=rtol, atol=rtol * 1e-2)
+
+
 @pytest.mark.parametrize("settings", [dict(optimizer="momentum", momentum=0.9), dict(l1=0.01),
                                       dict(kernel_l1=[0.01, 0.0]), dict(optimizer="adam"),
                                       dict(clipvalue=1.0), dict(frozen=[True, False])],

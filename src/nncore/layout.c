@@ -213,17 +213,28 @@ static int clamp_threads(int threads) {
     return threads < 1 ? 1 : threads > NN_MAX_THREADS ? NN_MAX_THREADS : threads;
 }
 
+int nn_first_weight_foldable(const nn_config *cfg) {
+    return cfg->optimizer == NN_OPT_SGD && !(cfg->clipvalue > 0) && !(cfg->clipnorm > 0) &&
+           !(cfg->global_clipnorm > 0) && cfg->kinds[0] == NN_LAYER_DENSE && !cfg->frozen[0] &&
+           cfg->l1 == 0 && cfg->kernel_l1[0] == 0;
+}
+
 /* One gradient buffer per row block, then one scratch region per row block
  * (training uses no more threads than blocks), holding a block's rows or a
- * validation chunk's, whichever is larger. */
+ * validation chunk's, whichever is larger; then, where the first stage's
+ * step may be folded, a whole batch's gathered rows and first-stage dL/dz
+ * (nn_first_weight_foldable). */
 int64_t nn_train_workspace_len(const nn_config *cfg, int batch_size, int threads, int gather,
                                int fwd_rows) {
     (void)threads;
     int blocks = nn_row_blocks(cfg, batch_size);
     int64_t rows = block_rows_cap(cfg, batch_size);
     if (fwd_rows > rows) rows = fwd_rows;
+    int64_t fold = nn_first_weight_foldable(cfg)
+                       ? (int64_t)batch_size * ((gather ? cfg->sizes[0] : 0) + cfg->sizes[1])
+                       : 0;
     return (int64_t)blocks * nn_param_count(cfg) +
-           (int64_t)blocks * (rows * nn_row_width(cfg, gather) + nn_scratch_extra(cfg));
+           (int64_t)blocks * (rows * nn_row_width(cfg, gather) + nn_scratch_extra(cfg)) + fold;
 }
 
 int64_t nn_forward_workspace_len(const nn_config *cfg, int chunk_rows, int threads) {

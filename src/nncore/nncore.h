@@ -197,6 +197,10 @@ int nn_row_blocks(const nn_config *cfg, int64_t m);
  * enough for OpenBLAS; see folds_first_weight in train.c). Like the row
  * blocks, a function of the network and m (and the small-GEMM mode) alone. */
 int nn_folds_first_weight(const nn_config *cfg, int64_t m);
+/* The part of that rule that does not depend on the batch: whether some
+ * batch could take its first-stage step that way (its workspace then holds
+ * a whole batch's rows and first-stage dL/dz in one piece). */
+int nn_first_weight_foldable(const nn_config *cfg);
 /* Length of the scratch buffer network_train_epochs needs for batches of
  * batch_size rows, with a validation pass in chunks of fwd_rows rows (0:
  * none); gather: whether rows are gathered by a permutation, which needs
