@@ -154,6 +154,24 @@ FOLDING = {"plain": {}, "l2": dict(l2=0.5),
            "weight decay": dict(weight_decay=0.05)}
 
 
+def assert_same_bits_and_reference(spec, config, params, x, y, perms, batch_size, threads, rtol):
+    """Training on each thread count gives one thread's bits, and those match
+    the reference (perms: one row order per epoch; empty: rows in order)."""
+    base, base_losses = core_epochs(config, params, x, y, perms, batch_size, threads=1)
+    for t in threads:
+        got, losses = core_epochs(config, params, x, y, perms, batch_size, threads=t)
+        np.testing.assert_array_equal(got, base)
+        assert losses == base_losses
+    r_params, r_state, r_step, r_losses = params.copy(), None, 0, []
+    for perm in perms:
+        r_params, r_state, r_step, loss = ref.network_train_epoch(
+            spec, r_params, x, y, perm if len(perm) else np.arange(len(x)), batch_size,
+            r_state, r_step)
+        r_losses.append(loss)
+    np.testing.assert_allclose(base_losses, r_losses, rtol=rtol)
+    np.testing.assert_allclose(base, r_params, rtol=rtol, atol=rtol * 1e-2)
+
+
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
 @pytest.mark.parametrize("settings", FOLDING.values(), ids=FOLDING.keys())
 def test_a_folded_first_layer_matches_the_reference_on_every_thread_count(dtype, rtol, settings):
@@ -164,18 +182,7 @@ def test_a_folded_first_layer_matches_the_reference_on_every_thread_count(dtype,
     assert config.folds_first_weight(4) == (GEMM_MODE == "never")
     rng = np.random.default_rng(4)
     perms = [rng.permutation(len(x)).astype(np.int64) for _ in range(2)]
-    base, base_losses = core_epochs(config, params, x, y, perms, 32, threads=1)
-    for threads in (2, 3, 16):
-        got, losses = core_epochs(config, params, x, y, perms, 32, threads=threads)
-        np.testing.assert_array_equal(got, base)
-        assert losses == base_losses
-    r_params, r_state, r_step, r_losses = params.copy(), None, 0, []
-    for perm in perms:
-        r_params, r_state, r_step, loss = ref.network_train_epoch(
-            spec, r_params, x, y, perm, 32, r_state, r_step)
-        r_losses.append(loss)
-    np.testing.assert_allclose(base_losses, r_losses, rtol=rtol)
-    np.testing.assert_allclose(base, r_params, rtol=rtol, atol=rtol * 1e-2)
+    assert_same_bits_and_reference(spec, config, params, x, y, perms, 32, (2, 3, 16), rtol)
 
 
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
@@ -189,18 +196,7 @@ def test_a_folded_step_over_blocks_and_a_short_last_batch(dtype, rtol, in_order)
     rng = np.random.default_rng(5)
     perms = [np.empty(0, np.int64) if in_order else rng.permutation(len(x)).astype(np.int64)
              for _ in range(2)]
-    base, base_losses = core_epochs(config, params, x, y, perms, 40, threads=1)
-    for threads in (2, 3):
-        got, losses = core_epochs(config, params, x, y, perms, 40, threads=threads)
-        np.testing.assert_array_equal(got, base)
-        assert losses == base_losses
-    r_params, r_state, r_step, r_losses = params.copy(), None, 0, []
-    for perm in perms:
-        r_params, r_state, r_step, loss = ref.network_train_epoch(
-            spec, r_params, x, y, perm if len(perm) else np.arange(len(x)), 40, r_state, r_step)
-        r_losses.append(loss)
-    np.testing.assert_allclose(base_losses, r_losses, rtol=rtol)
-    np.testing.assert_allclose(base, r_params, rtol=rtol, atol=rtol * 1e-2)
+    assert_same_bits_and_reference(spec, config, params, x, y, perms, 40, (2, 3), rtol)
 
 
 @pytest.mark.parametrize("settings", [dict(optimizer="momentum", momentum=0.9), dict(l1=0.01),

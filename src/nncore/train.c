@@ -325,14 +325,15 @@ static int clips_by_norm(const nn_config *cfg) {
 }
 
 /* Whether a batch of m rows takes stage 0's weight step inside the product
- * that forms its gradient (dense_weight_sgd_step), block by block, instead
- * of storing the gradient and stepping from it: under SGD without momentum
- * or clipping, whose step on that weight is then linear in it (an L2
- * penalty and weight decay only scale it: see first_weight_keep; an L1
+ * that forms its gradient over the whole batch (dense_weight_sgd_step),
+ * instead of storing the gradient and stepping from it: under SGD without
+ * momentum or clipping, whose step on that weight is then linear in it (an
+ * L2 penalty and weight decay only scale it: see first_weight_keep; an L1
  * penalty's sign(W) does not fold), for a dense, trainable first stage
- * whose gradient product goes to OpenBLAS (the wide ones: our small kernels
- * overwrite their output and have no beta form). A function of the
- * network, m and the small-GEMM mode, never of the thread count. */
+ * whose gradient product per row block would go to OpenBLAS (the wide
+ * ones: our small kernels overwrite their output and have no beta form).
+ * A function of the network, m and the small-GEMM mode, never of the
+ * thread count. */
 static int folds_first_weight(const nn_config *cfg, int m) {
     if (!nn_first_weight_foldable(cfg)) return 0;
     const int blocks = nn_row_blocks(cfg, m);
