@@ -491,7 +491,8 @@ static void stages_backward(const nn_config *cfg, const scratch *s, real *grads,
 
 /* Forward and backward of rows [r0, r0+mt) of a batch of m rows: gradients of
  * the batch-mean loss from these rows (overwriting grads). Rows come from
- * perm when given (gathered into s->xbuf), else straight from x. Returns the
+ * perm when given (gathered into fold_x when given, else s->xbuf), else
+ * straight from x. Returns the
  * rows' loss sum, taken before any update, and sets counts (unless NULL: a
  * caller that wants none) to their metric counts
  * predictions.
