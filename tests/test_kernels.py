@@ -226,6 +226,32 @@ def test_softmax_cross_entropy_forward_matches_reference(dtype, shape, zmin, eps
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(300, 7), (2, 600), (1, 257), (40, 10)])
+@pytest.mark.parametrize("zmin,eps", [(-100.0, 1e-10), (-2.0, 1e-3), (core.NO_CLIP, 1e-7)])
+def test_softmax_cross_entropy_forward_with_soft_targets(dtype, shape, zmin, eps, rng):
+    # the clipped path gathers the nonzero targets' terms across rows and
+    # takes their logs 256 at a time: these shapes end a batch of terms
+    # between rows, inside a row and more than once; a third of the targets
+    # are 0 and are skipped
+    logits = random(rng, shape, dtype, scale=4.0)
+    y = rng.random(shape).astype(dtype)
+    y[rng.random(shape) < 1 / 3] = 0
+    probs = np.empty_like(logits)
+    loss = core.softmax_cross_entropy_forward(probs, logits, y, zmin, eps)
+    ref_probs, ref_loss = ref.softmax_cross_entropy_forward(logits, y, zmin, eps)
+    assert_close(probs, ref_probs, dtype)
+    assert_close(loss, ref_loss, dtype)
+    # the same terms added one at a time in row order (np.log: within an ulp of vlog)
+    e = float(dtype(eps))  # the kernel's eps is of the data's precision
+    p = np.clip(probs.astype(np.float64), e, 1 - e)
+    terms = (y * np.log(p)).ravel()[y.ravel() != 0]
+    total = 0.0
+    for t in terms:
+        total -= t
+    assert loss == pytest.approx(total, rel=1e-14)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("zmin,eps", LOSS_CLIPS)
 def test_binary_cross_entropy_forward_matches_reference(dtype, shape, zmin, eps, rng):
