@@ -242,3 +242,45 @@ def test_n_iter_no_change_inf_runs_every_epoch(iris):
         est = MLPClassifier((3,), max_iter=12, n_iter_no_change=np.inf, tol=10.0,
                             random_state=0).fit(X, y)
     assert est.n_iter_ == 12
+
+
+LABEL_KINDS = {
+    "binary ints": np.array([3, 7, 7, 3, 3, 7]),
+    "binary strings": np.array(["yes", "no", "no", "yes", "no", "no"]),
+    "binary bools": np.array([True, False, False, True, False, True]),
+    "binary floats": np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0]),
+    "one class": np.array([4, 4, 4, 4]),
+    "multiclass ints": np.array([2, 0, 1, 2, -5, 0, 1]),
+    "multiclass strings": np.array(["cat", "dog", "ant", "dog", "cat"]),
+    "multiclass objects": np.array(["cat", "dog", "ant", "dog"], dtype=object),
+    "multiclass floats": np.array([0.0, 2.0, 1.0, 2.0, -1.0]),
+    "multilabel": np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 0]]),
+}
+
+
+@pytest.mark.parametrize("kind", LABEL_KINDS)
+def test_targets_match_the_label_binarizer(kind):
+    # fit forms the output columns directly for the y its LabelBinarizer
+    # was just fitted on; they must be exactly what transform gives
+    from sklearn.preprocessing import LabelBinarizer
+
+    from nnbook.sklearn._classifier import _indicator
+
+    y = LABEL_KINDS[kind]
+    lb = LabelBinarizer().fit(y)
+    want = lb.transform(y).astype(bool)
+    got = _indicator(lb, y, fitted_on_y=True)
+    assert got.dtype == bool and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    # and a fit through it learns the same classes as scikit-learn
+    if kind != "one class":
+        ours = MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+        theirs = reference.MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+        x = np.arange(2 * len(y), dtype=float).reshape(len(y), 2) / len(y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ours.fit(x, y)
+            theirs.fit(x, y)
+        np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+        np.testing.assert_array_equal(ours.predict(x), theirs.predict(x))
