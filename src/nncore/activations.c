@@ -8,12 +8,22 @@
  * Formulas and constants are Keras 3's (TensorFlow backend). */
 #include "real.h"
 #include "softmax_row.h"
+#include "gemm_small.h"
+#include "vlogistic_avx2.h"
 
 /* out[i] = 1 / (1 + exp(-max(inp[i], zmin))). The book clips z at -100 so
- * exp(-z) cannot overflow in float64; pass -HUGE_VAL for no clip. */
+ * exp(-z) cannot overflow in float64; pass -HUGE_VAL for no clip. On an
+ * AVX2 CPU without AVX-512 the whole vectors go through the intrinsics of
+ * vlogistic_avx2.h (the same bits, a shorter chain), the rest through
+ * this loop. */
 NN_VECTORISE
 void NNF(sigmoid_forward)(real *out, const real *inp, int64_t n, real zmin) {
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+#if NN_HAVE_VLOGISTIC_AVX2
+    if (nn_small_gemm_variant() == NN_SMALL_GEMM_AVX2)
+        i = NNF(vlogistic_array_avx2)(out, inp, n, zmin);
+#endif
+    for (; i < n; i++) {
         real z = inp[i];
         out[i] = R_LOGISTIC(z < zmin ? zmin : z);
     }

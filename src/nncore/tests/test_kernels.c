@@ -17,6 +17,7 @@
 #include "nncore.h"
 #include "fixed_stream.h"
 #include "vexp.h"
+#include "vlogistic_avx2.h"
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -251,6 +252,53 @@ static void check_vlogistic(void) {
     check_true("vlogistic_f64(0) == 0.5", vlogistic_f64(0.0) == 0.5 && vlogistic_f32(0.0f) == 0.5f);
 }
 
+/* vlogistic_avx2.h's intrinsics against the scalar vlogistic they restate,
+ * bit for bit: a sweep over every range the function treats apart (the
+ * clamps at -40/708 and -18/87 on -z, the zero below -708/-87, overflow of
+ * exp), the book's zmin clip and none, NaN (any NaN: its sign and payload
+ * are not the function's), infinities and signed zeros, at lengths that
+ * leave 0 to 7 values for the scalar loop. */
+static void check_vlogistic_avx2(void) {
+#if NN_HAVE_VLOGISTIC_AVX2
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
+    enum { N = 60000 };
+    static double x[N], y[N];
+    static float xf[N], yf[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = -760.0 + 820.0 * i / (N - 1);
+        xf[i] = (float)(-110.0 + 140.0 * i / (N - 1));
+    }
+    const double specials[] = {NAN, -NAN, INFINITY, -INFINITY, 0.0, -0.0, -708.0, -40.0, 40.0,
+                               708.0, -100.0, 1e300, -1e300, 5e-324};
+    for (int i = 0; i < (int)(sizeof specials / sizeof specials[0]); i++) {
+        x[7 * i + 3] = specials[i];
+        xf[7 * i + 3] = (float)specials[i];
+    }
+    x[200] = -87.0, xf[200] = -87.0f, x[201] = -18.0, xf[201] = 18.0f;
+    const double zmins[] = {-HUGE_VAL, -100.0};
+    int same = 1, same32 = 1, counts = 1;
+    for (int c = 0; c < 2; c++)
+        for (int n = N - 7; n <= N; n++) {
+            int64_t done = vlogistic_array_avx2_f64(y, x, n, zmins[c]);
+            int64_t done32 = vlogistic_array_avx2_f32(yf, xf, n, (float)zmins[c]);
+            counts &= done == n / 4 * 4 && done32 == n / 8 * 8;
+            for (int64_t i = 0; i < done; i++) {
+                double z = x[i] < zmins[c] ? zmins[c] : x[i], want = vlogistic_f64(z);
+                same &= memcmp(&y[i], &want, sizeof want) == 0 || (isnan(y[i]) && isnan(want));
+            }
+            for (int64_t i = 0; i < done32; i++) {
+                float z = xf[i] < (float)zmins[c] ? (float)zmins[c] : xf[i];
+                float want = vlogistic_f32(z);
+                same32 &= memcmp(&yf[i], &want, sizeof want) == 0 || (isnan(yf[i]) && isnan(want));
+            }
+        }
+    check_true("vlogistic_array_avx2_f64 == vlogistic_f64 bit for bit", same);
+    check_true("vlogistic_array_avx2_f32 == vlogistic_f32 bit for bit", same32);
+    check_true("vlogistic_array_avx2 does the whole vectors and no more", counts);
+#endif
+}
+
 static void check_vexp(void) {
     /* a sweep across the whole range, through overflow and gradual underflow */
     double worst64 = 0, worst32 = 0;
@@ -275,6 +323,7 @@ int main(void) {
     check_vexp();
     check_vexp_builds_agree();
     check_vlogistic();
+    check_vlogistic_avx2();
     check_all_f32();
     check_all_f64();
     check_train_step_against_finite_differences();
