@@ -65,6 +65,13 @@ void NNF(dense_forward)(real *out, const real *inp, const real *weight, const re
 NN_VECTORISE
 void NNF(dense_backward)(real *dinp, real *dweight, real *dbias, const real *dout,
                          const real *inp, const real *weight, int B, int C, int OC) {
+    double dout_sum;
+    /* one output unit: all three in one pass over the rows, where it can */
+    if (OC == 1 && dweight && dinp &&
+        NNF(nn_one_unit_backward)(B, C, dout, inp, C, weight, dweight, &dout_sum, dinp, C)) {
+        if (dbias) dbias[0] = (real)dout_sum;
+        return;
+    }
     if (dweight) DENSE_GEMM(NN_GEMM_TN, C, OC, B, inp, C, dout, OC, NULL, dweight, OC);
     if (dbias && OC == 1) {
         /* one column: the same adds in the same order, with the sum kept in

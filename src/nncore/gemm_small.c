@@ -240,6 +240,38 @@ void nn_gemm_small_f64(int v, int layout, int M, int N, int K, const double *A, 
     GS_DISPATCH(f64)
 }
 
+/* The fused backward of a one-unit layer (gemm_small.h). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GS_ONE_UNIT_CALL(isa, prec)                                                      \
+    GS_CAT3(one_unit_backward, isa, prec)(B, C, dout, inp, ldi, w, dweight, dout_sum, dinp, ldd)
+#else
+#define GS_ONE_UNIT_CALL(isa, prec)                                                      \
+    GS_CAT3(one_unit_backward, baseline, prec)(B, C, dout, inp, ldi, w, dweight, dout_sum, dinp, ldd)
+#endif
+#define GS_ONE_UNIT(prec, type)                                                          \
+    int GS_CAT3(nn_one_unit_backward, small, prec)(int v, int B, int C, const type *dout, \
+                                                   const type *inp, int ldi, const type *w, \
+                                                   type *dweight, double *dout_sum, type *dinp, \
+                                                   int ldd) {                            \
+        if (B < 1) return 0;                                                             \
+        switch (v) {                                                                     \
+        case NN_SMALL_GEMM_AVX512: return GS_ONE_UNIT_CALL(avx512, prec);                \
+        case NN_SMALL_GEMM_AVX2: return GS_ONE_UNIT_CALL(avx2, prec);                    \
+        default: return GS_CAT3(one_unit_backward, baseline, prec)(B, C, dout, inp, ldi, w, \
+                                                                  dweight, dout_sum, dinp, ldd); \
+        }                                                                                \
+    }                                                                                    \
+    int GS_CAT3(nn_one_unit, backward, prec)(int B, int C, const type *dout, const type *inp, \
+                                             int ldi, const type *w, type *dweight,      \
+                                             double *dout_sum, type *dinp, int ldd) {    \
+        if (!nn_gemm_uses_small(NN_GEMM_TN, C, 1, B) || !nn_gemm_uses_small(NN_GEMM_NT, B, C, 1)) \
+            return 0;                                                                    \
+        return GS_CAT3(nn_one_unit_backward, small, prec)(variant, B, C, dout, inp, ldi, w, \
+                                                          dweight, dout_sum, dinp, ldd); \
+    }
+GS_ONE_UNIT(f32, float)
+GS_ONE_UNIT(f64, double)
+
 /* C (M,N) += bias (N) on every row, after OpenBLAS's product, compiled per
  * instruction set as the elementwise kernels are. restrict (which GCC
  * honours on parameters): without it each row's loop began with a check

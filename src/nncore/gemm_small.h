@@ -63,6 +63,31 @@ void nn_gemm_f32(int layout, int M, int N, int K, const float *A, int lda, const
 void nn_gemm_f64(int layout, int M, int N, int K, const double *A, int lda, const double *B,
                  int ldb, const double *bias, double *C, int ldc);
 
+/* The backward products of a dense layer with one output unit (a binary
+ * classifier's last layer) in one pass over its B rows:
+ *   dweight (C) = inp^T . dout, dinp (B, C) = dout . w^T, *dout_sum = sum of dout
+ * (the bias gradient, in double from +0 in row order), inp's rows ldi
+ * apart, dinp's ldd. Every value has the bits nn_gemm_* and a separate sum
+ * would give it (the same chains and products). Returns 1 when done, 0
+ * (nothing written) when those products would not both run on our kernels
+ * (mode, size threshold) or C is outside one to three of the variant's
+ * vectors: then the caller makes the separate calls. */
+/* The same with variant `variant`'s kernel (which must be supported),
+ * whatever the mode and the threshold: 0 only when B < 1 or C is outside
+ * one to three of that variant's vectors. */
+int nn_one_unit_backward_small_f32(int variant, int B, int C, const float *dout,
+                                   const float *inp, int ldi, const float *w, float *dweight,
+                                   double *dout_sum, float *dinp, int ldd);
+int nn_one_unit_backward_small_f64(int variant, int B, int C, const double *dout,
+                                   const double *inp, int ldi, const double *w,
+                                   double *dweight, double *dout_sum, double *dinp, int ldd);
+int nn_one_unit_backward_f32(int B, int C, const float *dout, const float *inp, int ldi,
+                             const float *w, float *dweight, double *dout_sum, float *dinp,
+                             int ldd);
+int nn_one_unit_backward_f64(int B, int C, const double *dout, const double *inp, int ldi,
+                             const double *w, double *dweight, double *dout_sum, double *dinp,
+                             int ldd);
+
 /* Whether nn_gemm_* would use our kernels for this shape (mode and threshold). */
 int nn_gemm_uses_small(int layout, int M, int N, int K);
 

@@ -319,6 +319,57 @@ static GS_TARGET void GS_(outer_nt)(int M, int N, const GS_REAL *A, int lda, con
     }
 }
 
+/* The backward products of a one-unit dense layer (N = 1) in one pass over
+ * its rows, for C from one to three vectors' width (the last vector
+ * overlapping the one before: the columns there get the same operations
+ * twice, which changes no bit):
+ *   dweight (C)   = inp^T . dout   gemv_tn's chains: fma(inp(i, j), d_i, acc_j) over i in order
+ *   dinp (B, C)   = dout . w^T     outer_nt's products: fma(d_i, w_j, +0)
+ *   returned      = sum of dout    in double, from +0, in row order (the bias gradient)
+ * inp's rows are ldi apart, dinp's ldd. Apart, the two products and the
+ * sum were three passes over the rows (plus a call and a dispatch each);
+ * here the chains of the weight gradient, which wait on each other, run
+ * beside the outer product's independent stores. */
+static inline __attribute__((always_inline)) GS_TARGET double
+GS_(one_unit_rows)(int nv, int B, int C, const GS_REAL *dout, const GS_REAL *inp, ptrdiff_t ldi,
+                   const GS_REAL *w, GS_REAL *dweight, GS_REAL *dinp, ptrdiff_t ldd) {
+#define GS_COL(v) ((v) == nv - 1 ? C - GS_VW : (v) * GS_VW)
+    GS_(vec) acc[3], wv[3], zero = {0};
+    for (int v = 0; v < nv; v++) {
+        acc[v] = zero;
+        wv[v] = GS_(load)(w + GS_COL(v));
+    }
+    double sum = 0;
+    for (int i = 0; i < B; i++) {
+        const GS_REAL d = dout[i];
+        const GS_(vec) dv = GS_(splat)(d);
+        const GS_REAL *row = inp + i * ldi;
+        GS_REAL *drow = dinp + i * ldd;
+        for (int v = 0; v < nv; v++) {
+            acc[v] = GS_VFMA(GS_(load)(row + GS_COL(v)), dv, acc[v]);
+            GS_(store)(drow + GS_COL(v), GS_VFMA(dv, wv[v], zero));
+        }
+        sum += d;
+    }
+    for (int v = 0; v < nv; v++) GS_(store)(dweight + GS_COL(v), acc[v]);
+    return sum;
+#undef GS_COL
+}
+
+/* one_unit_rows, with a constant vector count in each case so that the
+ * accumulators stay in registers; *dout_sum gets the sum. Returns 0 (and
+ * does nothing) unless VW <= C <= 3 VW. */
+static GS_TARGET int GS_(one_unit_backward)(int B, int C, const GS_REAL *dout, const GS_REAL *inp,
+                                            int ldi, const GS_REAL *w, GS_REAL *dweight,
+                                            double *dout_sum, GS_REAL *dinp, int ldd) {
+    switch (C >= GS_VW ? (C + GS_VW - 1) / GS_VW : 0) {
+    case 1: *dout_sum = GS_(one_unit_rows)(1, B, C, dout, inp, ldi, w, dweight, dinp, ldd); return 1;
+    case 2: *dout_sum = GS_(one_unit_rows)(2, B, C, dout, inp, ldi, w, dweight, dinp, ldd); return 1;
+    case 3: *dout_sum = GS_(one_unit_rows)(3, B, C, dout, inp, ldi, w, dweight, dinp, ldd); return 1;
+    default: return 0;
+    }
+}
+
 /* C (M,N) = op(A) . op(B) for one layout; see gemm_small.h. bias: NULL, or
  * (NN layout only) N values added to every row of C after its chains: the
  * bits of the product followed by a separate pass adding them, without

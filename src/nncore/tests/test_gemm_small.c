@@ -270,6 +270,66 @@ static void S(test_large)(int variant) {
     }
 }
 
+/* The fused one-unit backward (nn_one_unit_backward_small) for every B, C
+ * up to NMAX and a 364-row batch: against the naive loops it restates (the
+ * weight gradient's fma chain down the rows, the outer product's fma from
+ * +0, the sum in double), bit for bit; nothing written outside dweight's C
+ * values and dinp's C columns; and done exactly when C is one to three of
+ * the variant's vectors. */
+#define ONE_UNIT_CALL S(nn_one_unit_backward_small)
+static void S(test_one_unit)(int variant) {
+    const char *vname = nn_small_gemm_variant_name(variant);
+    const int vw = (variant == NN_SMALL_GEMM_AVX512 ? 64 : variant == NN_SMALL_GEMM_AVX2 ? 32 : 16) /
+                   (int)sizeof(real);
+    enum { BMAX = 364 };
+    const int ld = NMAX + PAD;
+    const real sentinel = (real)12345.0;
+    real *inp_mem = malloc(sizeof(real) * (BMAX * ld + 1)), *inp = inp_mem + 1;
+    real *dinp_mem = malloc(sizeof(real) * (BMAX * ld + 1)), *dinp = dinp_mem + 1;
+    real dout[BMAX], w[NMAX], dweight[NMAX + PAD];
+    uint64_t rng = 17;
+    for (int i = 0; i < BMAX * ld; i++) inp[i] = (real)uniform(&rng);
+    for (int i = 0; i < BMAX; i++) dout[i] = (real)uniform(&rng);
+    for (int j = 0; j < NMAX; j++) w[j] = (real)uniform(&rng);
+    for (int B = 1; B <= BMAX; B = B < NMAX ? B + 1 : B + BMAX - NMAX) /* 1..64, 364 */
+        for (int C = 1; C <= NMAX; C++) {
+            for (int i = 0; i < B * ld; i++) dinp[i] = sentinel;
+            for (int j = 0; j < NMAX + PAD; j++) dweight[j] = sentinel;
+            double sum = -1;
+            int done = ONE_UNIT_CALL(variant, B, C, dout, inp, ld, w, dweight, &sum, dinp, ld);
+            if (done != (C >= vw && C <= 3 * vw)) {
+                fail("one-unit backward: done for the wrong widths", PREC, vname, -1, B, C, 1, 0,
+                     0, done, C >= vw && C <= 3 * vw);
+                continue;
+            }
+            if (!done) continue;
+            double want_sum = 0;
+            for (int i = 0; i < B; i++) want_sum += dout[i];
+            if (memcmp(&sum, &want_sum, sizeof sum))
+                fail("one-unit backward: sum of dout", PREC, vname, -1, B, C, 1, 0, 0, sum, want_sum);
+            for (int j = 0; j < NMAX + PAD; j++) {
+                real want = sentinel;
+                if (j < C) {
+                    want = 0;
+                    for (int i = 0; i < B; i++) want = SFMA(inp[i * ld + j], dout[i], want);
+                }
+                if (!S(same_bits)(dweight[j], want))
+                    fail("one-unit backward: dweight vs naive chain", PREC, vname, -1, B, C, 1, 0,
+                         j, dweight[j], want);
+            }
+            for (int i = 0; i < B; i++)
+                for (int j = 0; j < ld; j++) {
+                    real want = j < C ? SFMA(dout[i], w[j], (real)0) : sentinel;
+                    if (!S(same_bits)(dinp[i * ld + j], want))
+                        fail("one-unit backward: dinp vs outer product", PREC, vname, -1, B, C, 1,
+                             i, j, dinp[i * ld + j], want);
+                }
+        }
+    free(inp_mem);
+    free(dinp_mem);
+}
+#undef ONE_UNIT_CALL
+
 static void S(test_all)(void) {
     S(naive_reference)();
     for (int layout = 0; layout < 3; layout++) S(test_layout)(layout, -1, 0);
@@ -282,6 +342,7 @@ static void S(test_all)(void) {
         for (int layout = 0; layout < 3; layout++) S(test_layout)(layout, v, 0);
         S(test_layout)(NN_GEMM_NN, v, 1);
         S(test_large)(v);
+        S(test_one_unit)(v);
         printf("%s: %s checked (%.1f s CPU)\n", PREC, nn_small_gemm_variant_name(v),
                (double)(clock() - t0) / CLOCKS_PER_SEC);
     }
