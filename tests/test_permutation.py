@@ -1,16 +1,25 @@
 """The core draws the book's per-epoch row orders itself: they must be exactly
 NumPy's legacy RandomState.permutation stream, and leave the generator where
 the Python calls would have left it."""
+import threading
+
 import numpy as np
 import pytest
 
 from nnbook import _nncore
 
 
+class StateByCopy(np.random.RandomState):
+    """A RandomState whose generator cannot be reached in place: the core
+    then goes through get_state/set_state."""
+    _bit_generator = None
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 364, 48000])
 @pytest.mark.parametrize("count", [0, 1, 7])
-def test_same_orders_as_numpy(n, count):
-    ours, theirs = np.random.RandomState(42), np.random.RandomState(42)
+@pytest.mark.parametrize("kind", [np.random.RandomState, StateByCopy])
+def test_same_orders_as_numpy(n, count, kind):
+    ours, theirs = kind(42), np.random.RandomState(42)
     got = _nncore.legacy_permutations(ours, n, count)
     assert got.shape == (count, n) and got.dtype == np.int64
     for row in got:
@@ -42,3 +51,25 @@ def test_rejects_other_generators():
         _nncore.legacy_permutations(np.random.default_rng(0), 5, 1)
     with pytest.raises(ValueError, match="n and count must be >= 0"):
         _nncore.legacy_permutations(np.random.RandomState(0), -1, 1)
+
+
+def test_draws_under_the_generators_lock():
+    # the state is advanced in place: another thread holding the generator's
+    # lock (as NumPy's own draws do) must hold the core's draws back
+    rng = np.random.RandomState(3)
+    lock = rng._bit_generator.lock
+    done = threading.Event()
+    out = []
+
+    def draw():
+        out.append(_nncore.legacy_permutations(rng, 1000, 2))
+        done.set()
+
+    with lock:
+        worker = threading.Thread(target=draw)
+        worker.start()
+        assert not done.wait(0.2), "drew while another thread held the generator's lock"
+    worker.join(10)
+    assert done.is_set()
+    theirs = np.random.RandomState(3)
+    np.testing.assert_array_equal(out[0], np.stack([theirs.permutation(1000) for _ in range(2)]))
