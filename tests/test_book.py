@@ -108,6 +108,32 @@ def test_refits_reseed_their_streams_and_never_a_given_one(name):
     np.testing.assert_array_equal(given.get_state()[1], state)
 
 
+@pytest.mark.parametrize("name", ["MinibatchNetwork", "MultiClassNetwork"])
+def test_collected_models_streams_serve_new_models_and_never_a_given_one(name):
+    import gc
+    from nnbook import book
+    gc.collect()                 # models of earlier tests: their streams are pooled now
+    book._SPARE_RANDOM_STATES.clear()
+    x, y, _, _ = data_for(name)
+    first = build(name, nnbook, units=3, batch_size=8).fit(x, y, epochs=3)
+    want = first.losses.copy()
+    rng = first._rng
+    rng.normal()                 # caches a Gaussian: the next model must not see it
+    del first
+    gc.collect()
+    assert any(r is rng for r in book._SPARE_RANDOM_STATES)
+    second = build(name, nnbook, units=3, batch_size=8).fit(x, y, epochs=3)
+    assert second._rng is rng    # reseeded, not created
+    np.testing.assert_array_equal(second.losses, want)
+    # a RandomState handed in never goes to the pool
+    given = np.random.RandomState(9)
+    third = build(name, nnbook, units=3, batch_size=8, random_state=given).fit(x, y, epochs=1)
+    del third, second
+    gc.collect()
+    assert not any(r is given for r in book._SPARE_RANDOM_STATES)
+    assert len(book._SPARE_RANDOM_STATES) <= book._SPARE_LIMIT
+
+
 def test_check_random_state_reuse_equals_a_fresh_one():
     from nnbook._validation import check_random_state
     kept = np.random.RandomState(3)
