@@ -157,8 +157,9 @@ typedef struct {
 } nn_progress;
 
 /* Called by the calling thread between batches (never inside one) once at
- * least `interval` seconds have passed since the previous call, or after
- * every batch when interval <= 0. A non-zero return stops the call cleanly:
+ * least `interval` seconds have passed since the previous call (the time is
+ * read every few batches, so a call may come up to about an eighth of the
+ * interval later), or after every batch when interval <= 0. A non-zero return stops the call cleanly:
  * no further batch is applied and the call returns NN_STOPPED. The other
  * threads of the call wait meanwhile. */
 typedef struct {

@@ -663,9 +663,9 @@ static void plan(job *j, const nn_config *cfg, real *work, int blocks, int64_t r
  * reads the time: every `stride` batches (or chunks), doubling while reads
  * come less than a sixteenth of the interval apart and halving when more
  * than a quarter, at most HOOK_MAX_STRIDE. Reading it after every batch
- * cost about 1% of breast cancer's 30-10-1 epoch (a clock read a 3 us
- * batch, some 16,000 in a 50 ms interval); now the hook is called at most
- * about an eighth of its interval late, and the cap bounds the wait should
+ * cost about 1% of breast cancer's 30-10-1 epoch (one read per 3 us batch,
+ * some 16,000 in a 50 ms interval); now the hook is called at most about
+ * an eighth of its interval late, and the cap bounds the wait should
  * batches turn slow mid-call. */
 #define HOOK_MAX_STRIDE 64
 typedef struct {
