@@ -132,3 +132,25 @@ def test_interrupt_inside_a_chunk_keeps_the_completed_epochs(chunked, monkeypatc
         ref.fit(X, y)
     assert est.loss_curve_ == ref.loss_curve_
     np.testing.assert_array_equal(est.coefs_[0], ref.coefs_[0])
+
+
+@pytest.mark.parametrize("hide_state", [False, True])
+def test_a_given_random_state_ends_where_scikit_learns_does(hide_state, monkeypatch):
+    # a fit that stops early gives back the permutations it drew ahead:
+    # the caller's RandomState continues exactly as after scikit-learn's fit
+    # (through the state copied in place, or get_state where that is hidden)
+    from sklearn.neural_network import MLPClassifier as Reference
+
+    from nnbook import _nncore
+    if hide_state:
+        monkeypatch.setattr(_nncore, "legacy_state", lambda rng: None)
+    X, y = _data(3)
+    params = dict(hidden_layer_sizes=(5,), solver="sgd", tol=1e-2, n_iter_no_change=2,
+                  max_iter=200, learning_rate_init=0.05)
+    ours, theirs = np.random.RandomState(4), np.random.RandomState(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = MLPClassifier(random_state=ours, **params).fit(X, y)
+        b = Reference(random_state=theirs, **params).fit(X, y)
+    assert a.n_iter_ == b.n_iter_ < 200
+    assert ours.randint(1 << 30, size=5).tolist() == theirs.randint(1 << 30, size=5).tolist()
