@@ -222,6 +222,10 @@ int main(int argc, char **argv) {
            "cblas us", "ours us", "cblas %pk", "ours %pk", "cblas ovh", "ours ovh");
     bench_small_f32();
     bench_small_f64();
+    printf("\none-unit layer backward (dW, dinp, db): two products and a sum, best of 3 "
+           "interleaved medians of 5\n");
+    bench_one_unit_f32();
+    bench_one_unit_f64();
     printf("\n");
     printf("%-4s %-52s %11s %9s %8s\n", "prec", "kernel (shape)", "us/call", "GFLOP/s", "vs gemm");
     bench_all_f32();
@@ -684,6 +688,71 @@ static void S(bench_small)(void) {
                    100 * flops / to * 1e-9 / peak, (tb - at_peak) * 1e6, (to - at_peak) * 1e6);
             S(gc_free)(&g);
         }
+    }
+}
+
+/* A one-unit layer's backward (weight gradient, input gradient, bias sum):
+ * two cblas calls and a sum, our two kernels and a sum, and the fused pass
+ * (nn_one_unit_backward_small); flops: the two products'. */
+typedef struct {
+    int B, C, how; /* how: 0 cblas, 1 our kernels apart, 2 fused */
+    real *dout, *inp, *w, *dw, *dinp;
+    double sum;
+    int done; /* the fused call's return: 0 where it does not apply */
+} S(one_unit_case);
+
+static void S(ou_run)(void *p) {
+    S(one_unit_case) *u = p;
+    if (u->how == 2) {
+        u->done = S(nn_one_unit_backward_small)(nn_small_gemm_variant(), u->B, u->C, u->dout,
+                                                u->inp, u->C, u->w, u->dw, &u->sum, u->dinp, u->C);
+        return;
+    }
+    if (u->how == 1) {
+        SMALL(nn_small_gemm_variant(), NN_GEMM_TN, u->C, 1, u->B, u->inp, u->C, u->dout, 1, NULL,
+              u->dw, 1);
+        SMALL(nn_small_gemm_variant(), NN_GEMM_NT, u->B, u->C, 1, u->dout, 1, u->w, 1, NULL,
+              u->dinp, u->C);
+    } else {
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, u->C, 1, u->B, (real)1, u->inp, u->C,
+             u->dout, 1, (real)0, u->dw, 1);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, u->B, u->C, 1, (real)1, u->dout, 1, u->w,
+             1, (real)0, u->dinp, u->C);
+    }
+    double sum = 0;
+    for (int i = 0; i < u->B; i++) sum += u->dout[i];
+    u->sum = sum;
+}
+
+static void S(bench_one_unit)(void) {
+    /* breast cancer's output layer at batch 32 and in DualLayer's full
+     * batch; a 100-unit layer below, beyond the fused pass's three vectors */
+    static const int shapes[][2] = {{32, 10}, {364, 10}, {200, 100}};
+    static const char *hows[3] = {"cblas", "ours apart", "fused"};
+    const double peak = peak_gflops((int)sizeof(real));
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int B = shapes[k][0], C = shapes[k][1];
+        uint64_t rng = 7;
+        S(one_unit_case) u = {B, C, 0, S(alloc)(B), S(alloc)((int64_t)B * C), S(alloc)(C),
+                              S(alloc)(C), S(alloc)((int64_t)B * C), 0, 0};
+        S(fill)(u.dout, B, &rng, -1, 1);
+        S(fill)(u.inp, (int64_t)B * C, &rng, 0, 1);
+        S(fill)(u.w, C, &rng, -1, 1);
+        double best[3] = {1e9, 1e9, 1e9};
+        for (int r = 0; r < 3; r++)
+            for (int h = 0; h < 3; h++) {
+                u.how = h;
+                best[h] = fmin(best[h], time_call(S(ou_run), &u));
+            }
+        const double flops = 4.0 * B * C;
+        for (int h = 0; h < 3; h++)
+            if (h == 2 && !u.done)
+                printf("%-4s %-10s B=%-4d C=%-4d (not fused: C beyond three vectors)\n", PREC,
+                       hows[h], B, C);
+            else
+                printf("%-4s %-10s B=%-4d C=%-4d %9.3f us %7.1f%% of peak\n", PREC, hows[h], B,
+                       C, best[h] * 1e6, 100 * flops / best[h] * 1e-9 / peak);
+        free(u.dout); free(u.inp); free(u.w); free(u.dw); free(u.dinp);
     }
 }
 
