@@ -142,12 +142,14 @@ GS_(micro_any)(int mr, int nv, int kc, const GS_REAL *a, ptrdiff_t ars, ptrdiff_
 static GS_TARGET void GS_(narrow)(int M, int N, int K, const GS_REAL *a, ptrdiff_t ars,
                                   ptrdiff_t acs, const GS_REAL *b, ptrdiff_t ldb, GS_REAL *c,
                                   ptrdiff_t ldc, const GS_REAL *bias) {
-    const int nv = (N + GS_VW - 1) / GS_VW, mr = GS_MR1 / nv;
+    const int nv = (N + GS_VW - 1) / GS_VW;
     const ptrdiff_t last = N - GS_VW;
     int i0 = 0;
     /* whole tiles with the tile's shape constant, the micro kernel inlined;
      * the last, shorter tile through micro_last */
-#define GS_NARROW_TILES(MR_, NV_)                                                            for (; i0 + (MR_) <= M; i0 += (MR_))                                                         GS_(micro)(MR_, NV_, K, a + i0 * ars, ars, acs, b, ldb, last, c + i0 * ldc, ldc, 1, bias);
+#define GS_NARROW_TILES(MR_, NV_)                                                      \
+    for (; i0 + (MR_) <= M; i0 += (MR_))                                               \
+        GS_(micro)(MR_, NV_, K, a + i0 * ars, ars, acs, b, ldb, last, c + i0 * ldc, ldc, 1, bias);
     switch (nv) {
     case 1: GS_NARROW_TILES(GS_MR1, 1) break;
     case 2: GS_NARROW_TILES(GS_MR1 / 2, 2) break;
@@ -157,7 +159,6 @@ static GS_TARGET void GS_(narrow)(int M, int N, int K, const GS_REAL *a, ptrdiff
     if (i0 < M)
         GS_(micro_last)(M - i0, nv, K, a + i0 * ars, ars, acs, b, ldb, last, c + i0 * ldc, ldc,
                         1, bias);
-    (void)mr;
 }
 
 /* Columns [0, n) of rows [0, M) of C from the kc x n block of B at b (rows
